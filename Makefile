@@ -1,0 +1,53 @@
+# tokentrail developer commands. Every target creates the virtual environment it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := dev,sink,fastapi,grpc
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup test test-fast lint fmt bench demo stack sdk-matrix interop clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[$(EXTRAS)]'
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+fmt: setup
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+stack: setup
+	bash deploy/build-stack.sh
+
+# The whole suite: lint, the real collector and Jaeger, the main test run on the newest SDK,
+# then the older SDK generations and the peer-interop run in their own environments.
+test: lint stack
+	$(BIN)/pytest
+	$(BIN)/nox -db uv -s sdk interop
+
+test-fast: setup
+	$(BIN)/pytest -m "not stack"
+
+sdk-matrix: setup
+	$(BIN)/nox -db uv -s sdk
+
+interop: setup
+	$(BIN)/nox -db uv -s interop
+
+bench: setup
+	$(BIN)/nox -db uv -s bench
+
+demo: setup
+	$(BIN)/python -m tokentrail.demo
+
+clean:
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache

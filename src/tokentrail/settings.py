@@ -1,0 +1,141 @@
+"""Settings: read once from the environment (`TOKENTRAIL_*` and the standard `OTEL_*`), overridable by keyword.
+
+This is the only module that reads environment variables for tokentrail's own options. (The OpenTelemetry
+exporters read their own `OTEL_EXPORTER_OTLP_*` variables; we do not duplicate that.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CaptureMode", "Settings", "load", "parse_capture_mode"]
+
+log = logging.getLogger(__name__)
+
+
+class CaptureMode(enum.Enum):
+    """Where prompt and completion content goes. tokentrail records content on spans only."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+
+    @property
+    def on_span(self) -> bool:
+        return self is CaptureMode.SPAN_ONLY
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_MODE_NAMES = {
+    "no_content": CaptureMode.NO_CONTENT,
+    "span_only": CaptureMode.SPAN_ONLY,
+    "span_and_event": CaptureMode.SPAN_ONLY,  # events are not emitted; the span carries the content
+    "event_only": CaptureMode.NO_CONTENT,  # no span content asked for
+}
+
+
+def parse_capture_mode(value: str | bool | CaptureMode | None, default: CaptureMode) -> CaptureMode:
+    """Accept `true/false` (and 1/0, yes/no, on/off) and the semconv mode names, case-insensitively."""
+    if value is None:
+        return default
+    if isinstance(value, CaptureMode):
+        return value
+    if isinstance(value, bool):
+        return CaptureMode.SPAN_ONLY if value else CaptureMode.NO_CONTENT
+    text = value.strip().lower()
+    if not text:
+        return default
+    if text in _TRUE:
+        return CaptureMode.SPAN_ONLY
+    if text in _FALSE:
+        return CaptureMode.NO_CONTENT
+    if text in _MODE_NAMES:
+        return _MODE_NAMES[text]
+    raise ValueError(
+        f"capture content: {value!r} is not one of true, false, NO_CONTENT, SPAN_ONLY, SPAN_AND_EVENT, EVENT_ONLY"
+    )
+
+
+Redactor = Callable[[str, Any], Any]
+"""A redaction hook: called with (attribute name, value) before content is serialised; returns the value to keep."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # instrumentation
+    service_name: str | None = None
+    capture_content: CaptureMode = CaptureMode.SPAN_ONLY
+    content_max_bytes: int = 65536
+    """Byte budget for each content attribute; longer values are cut and flagged as truncated."""
+    redact: Redactor | None = None
+    prices_file: Path | None = None
+    """A user price override file (JSON or TOML) consulted before the genai-prices data."""
+    metrics: bool = True
+    # sink
+    database_url: str | None = None
+    sink_host: str = "127.0.0.1"
+    sink_port: int = 4318
+    sink_grpc_port: int | None = None
+    sink_token: str | None = None
+    sink_max_body_bytes: int = 16 * 1024 * 1024
+    data_dir: Path = Path.home() / ".local" / "share" / "tokentrail"
+    """Where the embedded Postgres cluster lives when no database URL is given."""
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from `env` (default: `os.environ`), with keyword overrides taking precedence.
+
+    Keyword values of `None` mean "not given" and leave the environment's value in place.
+    """
+    env = os.environ if env is None else env
+    capture_raw = env.get("TOKENTRAIL_CAPTURE_CONTENT") or env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+    prices = env.get("TOKENTRAIL_PRICES_FILE")
+    grpc_port = env.get("TOKENTRAIL_SINK_GRPC_PORT")
+    values: dict[str, Any] = {
+        "service_name": env.get("TOKENTRAIL_SERVICE_NAME") or env.get("OTEL_SERVICE_NAME") or None,
+        "capture_content": parse_capture_mode(capture_raw, CaptureMode.SPAN_ONLY),
+        "content_max_bytes": _int(env, "TOKENTRAIL_CONTENT_MAX_BYTES", Settings.content_max_bytes),
+        "prices_file": Path(prices) if prices else None,
+        "metrics": (env.get("TOKENTRAIL_METRICS", "true").strip().lower() not in _FALSE),
+        "database_url": env.get("TOKENTRAIL_DATABASE_URL") or None,
+        "sink_host": env.get("TOKENTRAIL_SINK_HOST") or Settings.sink_host,
+        "sink_port": _int(env, "TOKENTRAIL_SINK_PORT", Settings.sink_port),
+        "sink_grpc_port": _int(env, "TOKENTRAIL_SINK_GRPC_PORT", 4317) if grpc_port else None,
+        "sink_token": env.get("TOKENTRAIL_SINK_TOKEN") or None,
+        "sink_max_body_bytes": _int(env, "TOKENTRAIL_SINK_MAX_BODY_BYTES", Settings.sink_max_body_bytes),
+        "data_dir": Path(env["TOKENTRAIL_DATA_DIR"]) if env.get("TOKENTRAIL_DATA_DIR") else Settings.data_dir,
+    }
+    for key, value in overrides.items():
+        if key not in values and key != "redact":
+            raise TypeError(f"unknown setting {key!r}")
+        if value is None:
+            continue
+        if key == "capture_content":
+            value = parse_capture_mode(value, CaptureMode.SPAN_ONLY)
+        elif key in ("prices_file", "data_dir"):
+            value = Path(value)
+        values[key] = value
+    return Settings(**values)
