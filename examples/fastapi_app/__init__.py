@@ -1,0 +1,1 @@
+"""The answer service: a FastAPI app with no tracing setup of its own (see app.py)."""
