@@ -25,4 +25,39 @@ SDK_GENERATIONS = {
 def sdk(session: nox.Session, sdk: str) -> None:
     session.install("-e", ".[dev,sink]", *SDK_GENERATIONS[sdk])
     session.run("python", "-c", "import anthropic; print('anthropic', anthropic.__version__)")
-    session.run("pytest", "tests/instrumentation", "tests/test_setup.py", *session.posargs)
+    session.run("pytest", "tests/instrumentation", "tests/test_setup.py", "tests/standin", *session.posargs)
+
+
+# Each peer instrumentation in its own environment (their pins conflict), with the newest anthropic it supports.
+INTEROP_PEERS = {
+    "openllmetry": ["opentelemetry-instrumentation-anthropic", "anthropic"],
+    "openinference": ["openinference-instrumentation-anthropic", "anthropic"],
+    "otel-genai": ["opentelemetry-instrumentation-genai-anthropic", "anthropic"],
+    "openlit": ["openlit"],  # OpenLIT 1.x requires anthropic < 1.0: the resolver picks the newest 0.x
+    "logfire": ["logfire", "anthropic"],
+}
+
+
+@nox.session(python="3.11")
+@nox.parametrize("peer", list(INTEROP_PEERS), ids=list(INTEROP_PEERS))
+def interop(session: nox.Session, peer: str) -> None:
+    """The sink's translation of the spans each peer instrumentation really produces (tests/sink/test_interop*)."""
+    session.install("-e", ".[dev,sink]", *INTEROP_PEERS[peer])
+    session.run("python", "-c", "import anthropic; print('anthropic', anthropic.__version__)")
+    session.run("pytest", "tests/sink/test_interop_peers.py", "-k", peer, *session.posargs)
+
+
+# The benchmark's competitors share one environment: the newest anthropic that all of them accept.
+BENCH_PEERS = [
+    "anthropic",
+    "opentelemetry-instrumentation-anthropic",
+    "openinference-instrumentation-anthropic",
+    "opentelemetry-instrumentation-genai-anthropic",
+]
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Per-call overhead of tokentrail and its peers over the bare SDK: bench/overhead.py, into docs/benchmarks.md."""
+    session.install("-e", ".[sink]", *BENCH_PEERS)
+    session.run("python", "bench/overhead.py", *session.posargs)

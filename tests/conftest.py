@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.standin",
     "tests.fixtures.otel",
+    "tests.fixtures.stack",
 ]

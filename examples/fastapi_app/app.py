@@ -151,7 +151,6 @@ async def answer_workflow(
     understood = await claude.messages.create(
         model=UNDERSTANDING_MODEL,
         max_tokens=64,
-        temperature=0.0,
         system="Rewrite the user's question as a short keyword search query. Reply with the query only.",
         messages=[{"role": "user", "content": question}],
         extra_headers=extra_headers,

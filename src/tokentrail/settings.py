@@ -78,6 +78,15 @@ class Settings:
     prices_file: Path | None = None
     """A user price override file (JSON or TOML) consulted before the genai-prices data."""
     metrics: bool = True
+    # OpenTelemetry export set up by `tokentrail.instrument()` (the exporters read their own OTEL_EXPORTER_OTLP_*)
+    traces_exporter: str = "otlp"
+    """`OTEL_TRACES_EXPORTER`: comma-separated exporter names (`otlp`, `console`, `none` or an entry point name)."""
+    metrics_exporter: str = "otlp"
+    """`OTEL_METRICS_EXPORTER`, as `traces_exporter`."""
+    otlp_traces_protocol: str = "http/protobuf"
+    """`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` or `grpc`."""
+    otlp_metrics_protocol: str = "http/protobuf"
+    """`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`."""
     # sink
     database_url: str | None = None
     sink_host: str = "127.0.0.1"
@@ -120,6 +129,16 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         "content_max_bytes": _int(env, "TOKENTRAIL_CONTENT_MAX_BYTES", Settings.content_max_bytes),
         "prices_file": Path(prices) if prices else None,
         "metrics": (env.get("TOKENTRAIL_METRICS", "true").strip().lower() not in _FALSE),
+        "traces_exporter": (env.get("OTEL_TRACES_EXPORTER") or "").strip() or Settings.traces_exporter,
+        "metrics_exporter": (env.get("OTEL_METRICS_EXPORTER") or "").strip() or Settings.metrics_exporter,
+        "otlp_traces_protocol": (
+            env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+        ).strip()
+        or Settings.otlp_traces_protocol,
+        "otlp_metrics_protocol": (
+            env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+        ).strip()
+        or Settings.otlp_metrics_protocol,
         "database_url": env.get("TOKENTRAIL_DATABASE_URL") or None,
         "sink_host": env.get("TOKENTRAIL_SINK_HOST") or Settings.sink_host,
         "sink_port": _int(env, "TOKENTRAIL_SINK_PORT", Settings.sink_port),

@@ -1,0 +1,1 @@
+"""tokentrail's OpenTelemetry instrumentations (one package per provider SDK)."""

@@ -1,0 +1,195 @@
+"""OpenTelemetry instrumentation of the `anthropic` SDK: exactly one CLIENT span per API call.
+
+```python
+from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
+
+AnthropicInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+```
+
+Patches the resource classes (not instances), so every client made before or after `instrument()`, including
+the Bedrock and Vertex clients, is traced: sync and async `messages.create` / `stream` / `parse` /
+`count_tokens`, `messages.batches.create` / `retrieve` / `results`, and their `beta.messages` equivalents.
+Each optional method is wrapped only where the installed SDK has it; skipped targets are logged at debug level.
+On SDKs that trace their own calls, tokentrail's span takes the place of the SDK's call span (see `native`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Collection
+from typing import Any
+
+import wrapt
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+
+from tokentrail import semconv
+from tokentrail.instrumentation.anthropic import extract, native
+from tokentrail.instrumentation.anthropic.wrappers import Adapters, Operation, Wrapper
+from tokentrail.recording import Recorder
+from tokentrail.settings import Settings
+
+__all__ = ["AnthropicInstrumentor"]
+
+log = logging.getLogger(__name__)
+
+_MESSAGES = "anthropic.resources.messages.messages"
+_BATCHES = "anthropic.resources.messages.batches"
+_BETA_MESSAGES = "anthropic.resources.beta.messages.messages"
+_BETA_BATCHES = "anthropic.resources.beta.messages.batches"
+
+_TARGETS: tuple[tuple[str, str, str], ...] = tuple(
+    (module, prefix + cls, method)
+    for module, cls, methods in (
+        (_MESSAGES, "Messages", ("create", "stream", "parse", "count_tokens")),
+        (_BETA_MESSAGES, "Messages", ("create", "stream", "parse", "count_tokens")),
+        (_BATCHES, "Batches", ("create", "retrieve", "results")),
+        (_BETA_BATCHES, "Batches", ("create", "retrieve", "results")),
+    )
+    for prefix in ("", "Async")
+    for method in methods
+)
+"""(module, class, method) of every call tokentrail records."""
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("tokentrail")
+    except Exception:
+        return "0.0.0"
+
+
+def _settings(given: Any) -> Settings:
+    if isinstance(given, Settings):
+        return given
+    try:
+        from tokentrail.setup import current_settings
+
+        return current_settings()
+    except Exception:
+        log.debug("tokentrail: no settings from tokentrail.setup; reading the environment", exc_info=True)
+        from tokentrail import settings
+
+        return settings.load()
+
+
+def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> tuple[Recorder, bool]:
+    version = _version()
+    tracer = trace.get_tracer(semconv.INSTRUMENTATION_SCOPE, version, tracer_provider=tracer_provider)
+    meter = (
+        metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, version, meter_provider=meter_provider)
+        if settings.metrics
+        else None
+    )
+    pricebook = None
+    try:
+        from tokentrail.pricing import pricebook as make_pricebook
+
+        pricebook = make_pricebook(settings.prices_file)
+    except Exception as exc:
+        log.warning("tokentrail: prices unavailable, calls are recorded without cost: %s", exc)
+    content = None
+    try:
+        from tokentrail.content import ContentPolicy
+
+        content = ContentPolicy(settings.capture_content, settings.content_max_bytes, settings.redact)
+    except Exception as exc:
+        log.warning("tokentrail: content capture unavailable: %s", exc)
+    try:
+        from tokentrail.context import current_attributes
+    except Exception:
+        log.debug("tokentrail: application context attributes unavailable", exc_info=True)
+        current_attributes = None  # type: ignore[assignment]
+    recorder = Recorder(
+        tracer,
+        meter,
+        pricebook=pricebook,
+        content=content,
+        context_attributes=current_attributes,
+        error_type=extract.error_type,
+    )
+    return recorder, bool(content is not None and content.enabled)
+
+
+class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instruments the `anthropic` SDK (0.40 and later, every generation)."""
+
+    _patched: list[tuple[Any, str]]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("anthropic >= 0.40",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        """Keyword arguments: `tracer_provider`, `meter_provider` (default: the global ones), `settings`."""
+        settings = _settings(kwargs.get("settings"))
+        recorder, capture = _recorder(settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
+        adapters = Adapters(recorder, capture_content=capture)
+        self._patched = []
+        operations: dict[str, Operation] = {
+            "create": adapters.chat,
+            "parse": adapters.chat,
+            "count_tokens": adapters.count_tokens,
+        }
+        batch_operations: dict[str, Operation] = {
+            "create": adapters.batch_create,
+            "retrieve": adapters.batch_retrieve,
+            "results": adapters.batch_results,
+        }
+        for module_name, class_name, method in _TARGETS:
+            owner = _resolve(module_name, class_name, method)
+            if owner is None:
+                continue
+            wrapper: Wrapper
+            if method == "stream":
+                wrapper = adapters.stream_manager
+            else:
+                operation = (batch_operations if class_name.endswith("Batches") else operations)[method]
+                is_async = class_name.startswith("Async")
+                wrapper = adapters.async_(operation) if is_async else adapters.sync(operation)
+            self._wrap(owner, method, wrapper)
+        self._take_place_of_sdk_spans()
+
+    def _wrap(self, owner: Any, name: str, wrapper: Wrapper) -> None:
+        try:
+            wrapt.wrap_function_wrapper(owner, name, wrapper)
+        except Exception:
+            log.debug("tokentrail: could not wrap %s.%s", owner.__qualname__, name, exc_info=True)
+            return
+        self._patched.append((owner, name))
+
+    def _take_place_of_sdk_spans(self) -> None:
+        try:
+            module = importlib.import_module(native.HOOK_MODULE)
+        except Exception:
+            log.debug("tokentrail: %s not importable; no SDK span to replace", native.HOOK_MODULE, exc_info=True)
+            return
+        if not callable(getattr(module, native.HOOK_NAME, None)):
+            log.debug("tokentrail: this anthropic SDK has no native call spans (%s absent)", native.HOOK_NAME)
+            return
+        self._wrap(module, native.HOOK_NAME, native.take_place_of_sdk_span)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for owner, name in reversed(getattr(self, "_patched", [])):
+            try:
+                unwrap(owner, name)
+            except Exception:
+                log.debug("tokentrail: could not unwrap %r.%s", owner, name, exc_info=True)
+        self._patched = []
+
+
+def _resolve(module_name: str, class_name: str, method: str) -> Any:
+    """The class that owns `method`, or `None` (logged) when this SDK lacks the module, class or method."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        log.debug("tokentrail: skipping %s.%s.%s: module not in this SDK", module_name, class_name, method)
+        return None
+    owner = getattr(module, class_name, None)
+    if owner is None or not callable(getattr(owner, method, None)):
+        log.debug("tokentrail: skipping %s.%s.%s: not in this SDK", module_name, class_name, method)
+        return None
+    return owner

@@ -1,0 +1,470 @@
+"""Pure functions from Anthropic SDK shapes to the recorder's records.
+
+Everything here reads SDK objects by shape (attribute names of the pydantic models, or the keys of plain
+dicts), so it works on every SDK generation without importing the SDK. Request parameters are taken only when
+they have the right type, which also drops the SDK's `NOT_GIVEN`/`Omit` placeholders.
+
+Time to first chunk: the first `content_block_start` or `content_block_delta` event of a stream, i.e. the
+first event that carries generated content, relative to the start of the call (`message_start` and `ping`
+arrive before the model produced anything).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from tokentrail import semconv
+from tokentrail.pricing import Usage
+from tokentrail.recording import Request, Response
+
+__all__ = [
+    "BatchResultsAccumulator",
+    "MessageAccumulator",
+    "batch_request",
+    "batch_response",
+    "chat_request",
+    "count_tokens_request",
+    "count_tokens_response",
+    "error_type",
+    "message_response",
+    "platform_of",
+    "server_of",
+]
+
+log = logging.getLogger(__name__)
+
+_PROVIDER = semconv.PROVIDER_ANTHROPIC
+
+# --- the client: endpoint and platform ------------------------------------------------------------------
+
+_PLATFORMS: dict[type, str] = {}
+_ServerInfo = tuple[str | None, int | None]
+_servers: dict[str, _ServerInfo] = {}
+_MAX_SERVERS = 256
+
+
+def platform_of(client: Any) -> str:
+    """`anthropic`, `bedrock`, `vertex` (or `foundry`) from the client's class (and its bases), memoised per class."""
+    cls = type(client)
+    platform = _PLATFORMS.get(cls)
+    if platform is None:
+        names = " ".join(base.__name__ for base in cls.__mro__).lower()
+        if "bedrock" in names or "aws" in names:
+            platform = "bedrock"
+        elif "vertex" in names or "googlecloud" in names:
+            platform = "vertex"
+        elif "foundry" in names:
+            platform = "foundry"
+        else:
+            platform = "anthropic"
+        _PLATFORMS[cls] = platform
+    return platform
+
+
+def server_of(client: Any) -> _ServerInfo:
+    """(`server.address`, `server.port`) of the client's base URL; the port defaults from the scheme."""
+    url = getattr(client, "base_url", None)
+    if url is None:
+        return None, None
+    key = str(url)
+    found = _servers.get(key)
+    if found is not None:
+        return found
+    host = getattr(url, "host", None) or None
+    port = getattr(url, "port", None)
+    if port is None:
+        scheme = getattr(url, "scheme", "https")
+        port = 443 if scheme == "https" else 80 if scheme == "http" else None
+    found = (host, port)
+    if len(_servers) >= _MAX_SERVERS:
+        _servers.clear()
+    _servers[key] = found
+    return found
+
+
+def _base_attributes(operation: str, instance: Any) -> tuple[dict[str, AttributeValue], str | None, int | None]:
+    client = getattr(instance, "_client", None)
+    attributes: dict[str, AttributeValue] = {
+        semconv.GEN_AI_OPERATION_NAME: operation,
+        semconv.GEN_AI_PROVIDER_NAME: _PROVIDER,
+    }
+    if client is None:
+        return attributes, None, None
+    address, port = server_of(client)
+    if address:
+        attributes[semconv.SERVER_ADDRESS] = address
+        if port is not None:
+            attributes[semconv.SERVER_PORT] = port
+    attributes[semconv.ANTHROPIC_CLIENT_PLATFORM] = platform_of(client)
+    return attributes, address, port
+
+
+# --- requests ---------------------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    kind = type(value)
+    if kind is float or kind is int:
+        return float(value)
+    return None
+
+
+_EMPTY: Mapping[str, Any] = {}
+_SAMPLING = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+)
+
+
+def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> Request:
+    """A `messages.create` / `stream` / `parse` call from its keyword arguments."""
+    attributes, address, port = _base_attributes(semconv.OP_CHAT, instance)
+    model = kwargs.get("model")
+    if type(model) is not str:
+        model = None
+    else:
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+    value = kwargs.get("max_tokens")
+    if type(value) is int:
+        attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
+    # Sampling parameters: keyword arguments on 0.x SDKs, `extra_body` on SDKs that dropped them (1.x+).
+    extra = kwargs.get("extra_body")
+    sampling = extra if isinstance(extra, Mapping) else _EMPTY
+    for name, attribute in _SAMPLING:
+        value = _number(kwargs.get(name, sampling.get(name)))
+        if value is not None:
+            attributes[attribute] = value
+    stops = kwargs.get("stop_sequences")
+    if isinstance(stops, (list, tuple)) and stops and all(type(s) is str for s in stops):
+        attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stops)
+    thinking = kwargs.get("thinking")
+    if isinstance(thinking, Mapping):
+        budget = thinking.get("budget_tokens")
+        if type(budget) is int:
+            attributes[semconv.ANTHROPIC_THINKING_BUDGET] = budget
+    if stream:
+        attributes[semconv.GEN_AI_REQUEST_STREAM] = True
+    if _given_mapping(kwargs.get("output_format")) or _given_mapping(_get(kwargs.get("output_config"), "format")):
+        attributes[semconv.GEN_AI_OUTPUT_TYPE] = "json"
+    return Request(
+        semconv.OP_CHAT,
+        model,
+        attributes,
+        stream=stream,
+        params=kwargs,
+        server_address=address,
+        server_port=port,
+    )
+
+
+def _given_mapping(value: Any) -> bool:
+    """True for a real structured-output format (a dict or a type), False for placeholders and `None`."""
+    return isinstance(value, (Mapping, type))
+
+
+def count_tokens_request(instance: Any, kwargs: Mapping[str, Any]) -> Request:
+    attributes, address, port = _base_attributes(semconv.OP_COUNT_TOKENS, instance)
+    model = kwargs.get("model")
+    if type(model) is not str:
+        model = None
+    else:
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+    return Request(
+        semconv.OP_COUNT_TOKENS, model, attributes, billable=False, server_address=address, server_port=port
+    )
+
+
+def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
+    """`batches.create` (request count, the model when all requests share one), `retrieve` and `results` (id)."""
+    attributes, address, port = _base_attributes(operation, instance)
+    model: str | None = None
+    if operation == semconv.OP_BATCH_CREATE:
+        requests = kwargs.get("requests")
+        if isinstance(requests, (list, tuple)):
+            attributes[semconv.ANTHROPIC_BATCH_REQUEST_COUNT] = len(requests)
+            models = {_get(_get(item, "params"), "model") for item in requests}
+            if len(models) == 1:
+                only = models.pop()
+                if type(only) is str:
+                    model = only
+                    attributes[semconv.GEN_AI_REQUEST_MODEL] = only
+    else:
+        batch_id = args[0] if args else kwargs.get("message_batch_id")
+        if type(batch_id) is str:
+            attributes[semconv.ANTHROPIC_BATCH_ID] = batch_id
+    return Request(
+        operation,
+        model,
+        attributes,
+        billable=operation == semconv.OP_BATCH_RESULTS,
+        batch=True,
+        server_address=address,
+        server_port=port,
+    )
+
+
+# --- responses --------------------------------------------------------------------------------------------
+
+
+def _get(obj: Any, name: str) -> Any:
+    """`obj.name` or `obj[name]`, `None` when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def _apply_usage(response: Response, usage: Any) -> None:
+    """Fill the token fields of `response` from an Anthropic `usage` object (cumulative values replace)."""
+    if usage is None:
+        return
+    value = _int(_get(usage, "input_tokens"))
+    if value is not None:
+        response.input_tokens = value
+    value = _int(_get(usage, "output_tokens"))
+    if value is not None:
+        response.output_tokens = value
+    value = _int(_get(usage, "cache_read_input_tokens"))
+    if value is not None:
+        response.cache_read_tokens = value
+    breakdown = _get(usage, "cache_creation")
+    w5 = _int(_get(breakdown, "ephemeral_5m_input_tokens"))
+    w1 = _int(_get(breakdown, "ephemeral_1h_input_tokens"))
+    total = _int(_get(usage, "cache_creation_input_tokens"))
+    if w5 is not None or w1 is not None:
+        response.cache_write_5m_tokens = w5 or 0
+        response.cache_write_1h_tokens = w1 or 0
+        if total is not None and total > (w5 or 0) + (w1 or 0):
+            # a total without a full breakdown: the rest is priced as the default 5-minute write
+            response.cache_write_5m_tokens = total - (w1 or 0)
+    elif total is not None:
+        response.cache_write_5m_tokens = total
+    details = _get(usage, "output_tokens_details")
+    value = _int(_get(details, "thinking_tokens"))
+    if value is None:
+        value = _int(_get(details, "reasoning_tokens"))
+    if value is not None:
+        response.reasoning_tokens = value
+    tier = _str(_get(usage, "service_tier"))
+    if tier is not None:
+        response.service_tier = tier
+
+
+def message_response(message: Any) -> Response | None:
+    """A final `Message` (or `ParsedMessage`, or its dict form); `None` when `message` has no message shape."""
+    usage = _get(message, "usage")
+    if usage is None and _get(message, "id") is None:
+        return None
+    response = Response(
+        id=_str(_get(message, "id")),
+        model=_str(_get(message, "model")),
+        stop_reason=_str(_get(message, "stop_reason")),
+        message=message,
+    )
+    _apply_usage(response, usage)
+    request_id = getattr(message, "_request_id", None)
+    if type(request_id) is str:
+        response.attributes = {semconv.ANTHROPIC_REQUEST_ID: request_id}
+    return response
+
+
+def count_tokens_response(result: Any) -> Response | None:
+    tokens = _int(_get(result, "input_tokens"))
+    if tokens is None:
+        return None
+    return Response(input_tokens=tokens)
+
+
+def batch_response(batch: Any) -> Response | None:
+    """A `MessageBatch`: its id."""
+    batch_id = _str(_get(batch, "id"))
+    if batch_id is None:
+        return None
+    return Response(id=batch_id, attributes={semconv.ANTHROPIC_BATCH_ID: batch_id})
+
+
+def error_type(exc: BaseException) -> str:
+    """`error.type`: the API error envelope's type (`rate_limit_error`, `overloaded_error`, ...) when the
+    exception carries one (`APIStatusError.body`, stream `error` events), else the qualified class name."""
+    body = getattr(exc, "body", None)
+    envelope = _get(body, "error")
+    kind = _str(_get(envelope, "type"))
+    if kind is None:
+        kind = _str(_get(body, "type"))
+        if kind == "error":
+            kind = None
+    if kind:
+        return kind
+    cls = type(exc)
+    module = cls.__module__
+    if module.startswith("anthropic."):
+        module = "anthropic"  # the public name, not the private module
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+# --- streams ----------------------------------------------------------------------------------------------
+
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+_BLOCK_FIELDS = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}
+
+
+class MessageAccumulator:
+    """Builds the final `Response` of a Messages stream from its raw events (shared by `create(stream=True)`
+    and the `stream()` helpers).
+
+    Usage: `message_start` gives id, model and input/cache tokens; `message_delta` usage is cumulative and
+    replaces (never adds to) earlier values, so the `message_start` output-token placeholder is never counted.
+    Content blocks are kept only when `capture` is on (content capture enabled).
+    """
+
+    __slots__ = ("_blocks", "_capture", "_response", "complete")
+
+    def __init__(self, *, capture: bool) -> None:
+        self._capture = capture
+        self._response = Response()
+        self._blocks: list[list[Any]] = []  # [type, parts: list[str], extra: dict]
+        self.complete = False
+
+    def add(self, event: Any) -> bool:
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":
+            if self._capture:
+                self._delta(event)
+            return True
+        if kind == "content_block_start":
+            if self._capture:
+                self._start_block(event)
+            return True
+        if kind == "message_start":
+            message = getattr(event, "message", None)
+            response = self._response
+            response.id = _str(_get(message, "id"))
+            response.model = _str(_get(message, "model"))
+            usage = _get(message, "usage")
+            _apply_usage(response, usage)
+            response.output_tokens = None  # a placeholder until message_delta's cumulative count
+        elif kind == "message_delta":
+            delta = getattr(event, "delta", None)
+            stop_reason = _str(_get(delta, "stop_reason"))
+            if stop_reason is not None:
+                self._response.stop_reason = stop_reason
+            _apply_usage(self._response, getattr(event, "usage", None))
+        elif kind == "message_stop":
+            self.complete = True
+        return False
+
+    def finish(self) -> None:
+        """Read to the end: complete only if `message_stop` arrived (a body that just stops was cut)."""
+
+    def _start_block(self, event: Any) -> None:
+        block = getattr(event, "content_block", None)
+        kind = _str(_get(block, "type")) or "unknown"
+        text_field = _BLOCK_FIELDS.get(kind)
+        initial = _get(block, text_field) if text_field else None
+        extra: dict[str, Any] = {}
+        if kind in ("tool_use", "server_tool_use"):
+            extra = {"id": _get(block, "id"), "name": _get(block, "name")}
+        self._blocks.append([kind, [initial] if type(initial) is str and initial else [], extra])
+
+    def _delta(self, event: Any) -> None:
+        if not self._blocks:
+            return
+        delta = getattr(event, "delta", None)
+        name = _DELTA_FIELDS.get(getattr(delta, "type", ""))
+        if name is None:
+            return
+        text = getattr(delta, name, None)
+        if type(text) is str:
+            index = getattr(event, "index", None)
+            blocks = self._blocks
+            block = blocks[index] if type(index) is int and 0 <= index < len(blocks) else blocks[-1]
+            block[1].append(text)
+
+    def response(self) -> Response:
+        response = self._response
+        if self._capture and self._blocks:
+            response.message = {
+                "role": "assistant",
+                "content": [self._block_dict(kind, parts, extra) for kind, parts, extra in self._blocks],
+                "stop_reason": response.stop_reason,
+            }
+        return response
+
+    @staticmethod
+    def _block_dict(kind: str, parts: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+        text = "".join(parts)
+        if kind in ("tool_use", "server_tool_use"):
+            try:
+                arguments: Any = json.loads(text) if text else {}
+            except ValueError:
+                arguments = text
+            return {"type": kind, **extra, "input": arguments}
+        field = _BLOCK_FIELDS.get(kind)
+        return {"type": kind, field: text} if field else {"type": kind}
+
+
+class BatchResultsAccumulator:
+    """Sums the usage of a batch's results per model (priced with the batch discount by the recorder)."""
+
+    __slots__ = ("_by_model", "_response", "complete")
+
+    def __init__(self) -> None:
+        self._response = Response()
+        self._by_model: dict[str, Usage] = {}
+        self.complete = False
+
+    def add(self, item: Any) -> bool:
+        result = getattr(item, "result", None)
+        if _get(result, "type") != "succeeded":
+            return False
+        message = _get(result, "message")
+        part = message_response(message)
+        if part is None:
+            return False
+        total = self._response
+        total.input_tokens = (total.input_tokens or 0) + (part.input_tokens or 0)
+        total.output_tokens = (total.output_tokens or 0) + (part.output_tokens or 0)
+        if part.cache_read_tokens is not None:
+            total.cache_read_tokens = (total.cache_read_tokens or 0) + part.cache_read_tokens
+        if part.cache_write_5m_tokens is not None:
+            total.cache_write_5m_tokens = (total.cache_write_5m_tokens or 0) + part.cache_write_5m_tokens
+        if part.cache_write_1h_tokens is not None:
+            total.cache_write_1h_tokens = (total.cache_write_1h_tokens or 0) + part.cache_write_1h_tokens
+        model = part.model or ""
+        before = self._by_model.get(model)
+        self._by_model[model] = Usage(
+            input_tokens=(part.input_tokens or 0) + (before.input_tokens if before else 0),
+            output_tokens=(part.output_tokens or 0) + (before.output_tokens if before else 0),
+            cache_read_tokens=(part.cache_read_tokens or 0) + (before.cache_read_tokens if before else 0),
+            cache_write_5m_tokens=(part.cache_write_5m_tokens or 0) + (before.cache_write_5m_tokens if before else 0),
+            cache_write_1h_tokens=(part.cache_write_1h_tokens or 0) + (before.cache_write_1h_tokens if before else 0),
+        )
+        return False
+
+    def finish(self) -> None:
+        """The results were read to the end."""
+        self.complete = True
+
+    def response(self) -> Response:
+        response = self._response
+        if self._by_model:
+            models = [m for m in self._by_model if m]
+            if len(models) == 1:
+                response.model = models[0]
+            response.usage_by_model = dict(self._by_model) if "" not in self._by_model else None
+        return response

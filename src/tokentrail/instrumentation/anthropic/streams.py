@@ -1,0 +1,245 @@
+"""The stream proxy: one base that ends a streamed call's span exactly once, however the stream ends.
+
+`StreamProxy` / `AsyncStreamProxy` wrap the SDK's raw `Stream` / `AsyncStream` of events (and the batch
+results decoders). They own iteration, `close`, context-manager exit, exceptions, cancellation and garbage
+collection of an abandoned stream (`weakref.finalize` on the proxy, whose callback holds only the call and
+its accumulator). The call's context (its span, current) is attached only while the SDK works inside a read,
+never between the application's reads.
+
+`StreamManagerProxy` wraps the managers `messages.stream()` returns: entering it starts the call and makes
+the request; the `MessageStream` it returns reads its events from our proxy (its `_raw_stream` is replaced),
+so `text_stream`, `get_final_message`, `get_final_text`, `until_done`, iteration and `close` all feed the
+same accumulator as `create(stream=True)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import wrapt
+from opentelemetry import context as context_api
+
+from tokentrail.recording import Accumulator, LLMCall
+
+__all__ = ["AsyncStreamProxy", "StreamManagerProxy", "StreamProxy", "wrap_stream"]
+
+log = logging.getLogger(__name__)
+
+_attach = context_api.attach
+_detach = context_api.detach
+
+
+def _abandoned(call: LLMCall, accumulator: Accumulator) -> None:
+    """Finalizer of a stream proxy that was dropped before it ended."""
+    call.end_stream(accumulator)
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """What the sync and async proxies share: the call, the accumulator, the finalizer and the one end."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_accumulator = accumulator
+        self._self_finalizer = weakref.finalize(self, _abandoned, call, accumulator)
+
+    def _self_end(self, error: BaseException | None = None) -> None:
+        finalizer = self._self_finalizer
+        if finalizer.alive:
+            finalizer.detach()
+        self._self_call.end_stream(self._self_accumulator, error)
+
+    def _self_observe(self, item: Any) -> None:
+        try:
+            if self._self_accumulator.add(item):
+                self._self_call.chunk()
+        except Exception:
+            log.debug("tokentrail: could not account for a stream item", exc_info=True)
+
+    def _self_exhausted(self) -> None:
+        try:
+            self._self_accumulator.finish()
+        except Exception:
+            log.debug("tokentrail: could not finish a stream", exc_info=True)
+        self._self_end(None)
+
+
+class StreamProxy(_StreamProxyBase):
+    """A synchronous stream of events (or batch results)."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
+        super().__init__(wrapped, call, accumulator)
+        self._self_next = wrapped.__next__
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        token = _attach(self._self_call.context)
+        try:
+            item = self._self_next()
+        except StopIteration:
+            self._self_exhausted()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        finally:
+            _detach(token)
+        self._self_observe(item)
+        return item
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+    def __enter__(self) -> StreamProxy:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self._self_end(exc)
+        self.close()
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    """An asynchronous stream of events (or batch results)."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
+        super().__init__(wrapped, call, accumulator)
+        self._self_anext = wrapped.__anext__
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        token = _attach(self._self_call.context)
+        try:
+            item = await self._self_anext()
+        except StopAsyncIteration:
+            self._self_exhausted()
+            raise
+        except BaseException as exc:  # includes CancelledError: ended without ERROR by the recorder
+            self._self_end(exc)
+            raise
+        finally:
+            _detach(token)
+        self._self_observe(item)
+        return item
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self._self_end(exc)
+        await self.close()
+
+
+def wrap_stream(stream: Any, call: LLMCall, accumulator: Accumulator) -> Any:
+    """The right proxy for `stream` (sync or async); a stream of neither shape ends the call now."""
+    if hasattr(stream, "__anext__"):
+        return AsyncStreamProxy(stream, call, accumulator)
+    if hasattr(stream, "__next__"):
+        return StreamProxy(stream, call, accumulator)
+    log.debug("tokentrail: %s is not a stream; ending the call", type(stream).__name__)
+    call.end_stream(accumulator)
+    return stream
+
+
+class StreamManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A `MessageStreamManager` / `AsyncMessageStreamManager` (sync and async entry share this class)."""
+
+    def __init__(
+        self,
+        wrapped: Any,
+        start: Callable[[], LLMCall | None],
+        accumulator: Callable[[], Accumulator],
+    ) -> None:
+        super().__init__(wrapped)
+        self._self_start = start
+        self._self_accumulator = accumulator
+        self._self_stream: _StreamProxyBase | None = None
+
+    def _self_adopt(self, message_stream: Any, call: LLMCall) -> Any:
+        """Make the `MessageStream` read its raw events through our proxy; return what the user gets."""
+        try:
+            accumulator = self._self_accumulator()
+            raw = getattr(message_stream, "_raw_stream", None)
+            if raw is not None:
+                proxy = wrap_stream(raw, call, accumulator)
+                if isinstance(proxy, _StreamProxyBase):
+                    message_stream._raw_stream = proxy
+                    self._self_stream = proxy
+                return message_stream
+            # An SDK without `_raw_stream`: the helpers' own reads are invisible, plain iteration is not.
+            log.debug("tokentrail: %s has no _raw_stream; proxying it", type(message_stream).__name__)
+            proxy = wrap_stream(message_stream, call, accumulator)
+            if isinstance(proxy, _StreamProxyBase):
+                self._self_stream = proxy
+            return proxy
+        except Exception:
+            log.debug("tokentrail: could not follow a message stream", exc_info=True)
+            call.cut(None)
+            return message_stream
+
+    def _self_exit_error(self, exc: BaseException | None) -> None:
+        stream = self._self_stream
+        if exc is not None and stream is not None:
+            stream._self_end(exc)
+
+    def __enter__(self) -> Any:
+        call = self._self_start()
+        if call is None:
+            return self.__wrapped__.__enter__()
+        token = _attach(call.context)
+        try:
+            message_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            _detach(token)
+        return self._self_adopt(message_stream, call)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        self._self_exit_error(exc)
+        return self.__wrapped__.__exit__(exc_type, exc, tb)
+
+    async def __aenter__(self) -> Any:
+        call = self._self_start()
+        if call is None:
+            return await self.__wrapped__.__aenter__()
+        token = _attach(call.context)
+        try:
+            message_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            _detach(token)
+        return self._self_adopt(message_stream, call)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        self._self_exit_error(exc)
+        return await self.__wrapped__.__aexit__(exc_type, exc, tb)

@@ -1,0 +1,212 @@
+"""Thin wrapt adapters over the recorder: one sync and one async wrapper shape, parametrised by `Operation`.
+
+An `Operation` says how to describe a call (`request`) and what to do with its result (`complete`: record a
+message, or hand back a stream proxy). The adapters add nothing else: reentrancy guard (a call made while a
+tokentrail call's SDK work runs is part of that call), the call's context around the SDK's work, and
+`fail` with the very exception object, which is re-raised unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as context_api
+
+from tokentrail import semconv
+from tokentrail.instrumentation.anthropic import extract
+from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy, wrap_stream
+from tokentrail.recording import LLMCall, Recorder, Request, active_span
+
+__all__ = ["Adapters", "Operation"]
+
+log = logging.getLogger(__name__)
+
+_attach = context_api.attach
+_detach = context_api.detach
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+RequestOf = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], Request]
+Complete = Callable[[LLMCall, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    request: RequestOf
+    complete: Complete
+
+
+class Adapters:
+    """The wrappers of one instrumentor (they share its recorder)."""
+
+    def __init__(self, recorder: Recorder, *, capture_content: bool) -> None:
+        self._recorder = recorder
+        self._capture = capture_content
+        self.chat = Operation(self._chat_request, self._complete_chat)
+        self.count_tokens = Operation(self._count_tokens_request, self._complete_count_tokens)
+        self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), self._complete_batch)
+        self.batch_retrieve = Operation(_batch(semconv.OP_BATCH_RETRIEVE), self._complete_batch)
+        self.batch_results = Operation(_batch(semconv.OP_BATCH_RESULTS), self._complete_batch_results)
+
+    # -- the two wrapper shapes ----------------------------------------------------------------------------
+
+    def _start(self, operation: Operation, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        if active_span() is not None:
+            return None  # inside a recorded call (e.g. `batches.results` retrieving its batch): part of it
+        try:
+            return self._recorder.start(operation.request(instance, args, kwargs))
+        except Exception:
+            log.debug("tokentrail: could not start a call; running it unrecorded", exc_info=True)
+            return None
+
+    def sync(self, operation: Operation) -> Wrapper:
+        start, complete = self._start, operation.complete
+
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            call = start(operation, instance, args, kwargs)
+            if call is None:
+                return wrapped(*args, **kwargs)
+            token = _attach(call.context)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            finally:
+                _detach(token)
+            return complete(call, result)
+
+        return wrapper
+
+    def async_(self, operation: Operation) -> Wrapper:
+        start, complete = self._start, operation.complete
+
+        async def wrapper(
+            wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            call = start(operation, instance, args, kwargs)
+            if call is None:
+                return await wrapped(*args, **kwargs)
+            token = _attach(call.context)
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            finally:
+                _detach(token)
+            return complete(call, result)
+
+        return wrapper
+
+    def stream_manager(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+        """`messages.stream()` (sync and async): the request happens when the manager is entered."""
+        manager = wrapped(*args, **kwargs)
+        try:
+            return StreamManagerProxy(
+                manager,
+                lambda: self._start(self._stream_operation, instance, args, kwargs),
+                self._message_accumulator,
+            )
+        except Exception:
+            log.debug("tokentrail: could not follow a stream manager", exc_info=True)
+            return manager
+
+    # -- operations ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _chat_request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
+        return extract.chat_request(instance, kwargs, stream=kwargs.get("stream") is True)
+
+    @property
+    def _stream_operation(self) -> Operation:
+        return _STREAM_OPERATION
+
+    def _message_accumulator(self) -> extract.MessageAccumulator:
+        return extract.MessageAccumulator(capture=self._capture)
+
+    def _complete_chat(self, call: LLMCall, result: Any) -> Any:
+        try:
+            if call.request.stream:
+                _record_request_id(call, getattr(result, "response", None))
+                return wrap_stream(result, call, self._message_accumulator())
+            response = extract.message_response(result)
+            if response is None:
+                response = _raw_message(result)
+            call.stop(response)
+        except Exception:
+            log.debug("tokentrail: could not record a result", exc_info=True)
+            call.stop(None)
+        return result
+
+    @staticmethod
+    def _count_tokens_request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
+        return extract.count_tokens_request(instance, kwargs)
+
+    @staticmethod
+    def _complete_count_tokens(call: LLMCall, result: Any) -> Any:
+        try:
+            call.stop(extract.count_tokens_response(result))
+        except Exception:
+            log.debug("tokentrail: could not record a result", exc_info=True)
+            call.stop(None)
+        return result
+
+    @staticmethod
+    def _complete_batch(call: LLMCall, result: Any) -> Any:
+        try:
+            call.stop(extract.batch_response(result))
+        except Exception:
+            log.debug("tokentrail: could not record a result", exc_info=True)
+            call.stop(None)
+        return result
+
+    @staticmethod
+    def _complete_batch_results(call: LLMCall, result: Any) -> Any:
+        try:
+            return wrap_stream(result, call, extract.BatchResultsAccumulator())
+        except Exception:
+            log.debug("tokentrail: could not follow batch results", exc_info=True)
+            call.stop(None)
+            return result
+
+
+def _stream_request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
+    return extract.chat_request(instance, kwargs, stream=True)
+
+
+def _unused_complete(call: LLMCall, result: Any) -> Any:  # the stream manager completes through its proxy
+    return result
+
+
+_STREAM_OPERATION = Operation(_stream_request, _unused_complete)
+
+
+def _batch(operation: str) -> RequestOf:
+    def request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
+        return extract.batch_request(operation, instance, args, kwargs)
+
+    return request
+
+
+def _record_request_id(call: LLMCall, http_response: Any) -> None:
+    headers = getattr(http_response, "headers", None)
+    if headers is None:
+        return
+    request_id = headers.get("request-id")
+    if isinstance(request_id, str) and call.span.is_recording():
+        call.span.set_attribute(semconv.ANTHROPIC_REQUEST_ID, request_id)
+
+
+def _raw_message(result: Any) -> Any:
+    """The message of a `with_raw_response` result whose body was read (parsing is cached by the SDK)."""
+    http_response = getattr(result, "http_response", None)
+    if http_response is None or not getattr(http_response, "is_closed", False):
+        return None  # `with_streaming_response`: the body belongs to the application
+    try:
+        return extract.message_response(result.parse())
+    except Exception:
+        log.debug("tokentrail: could not read a raw response", exc_info=True)
+        return None

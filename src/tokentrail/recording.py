@@ -1,0 +1,481 @@
+"""The recorder: one `LLMCall` per API call, from start to an idempotent end.
+
+An adapter (the Anthropic instrumentor) describes a call with a `Request` record, starts it with
+`Recorder.start`, makes `LLMCall.context` current while the SDK works, and ends it with exactly one of
+`stop` (a response arrived), `fail` (an exception ended the call) or `cut` (a stream was closed or dropped
+before its end). Streams report chunks with `chunk()` (time to first chunk) and end through `end_stream`.
+Ending a second time is a no-op, from any thread.
+
+The recorder writes the span attributes of the span contract (`tokentrail.semconv`), the span status, the
+GenAI client metrics and the cost. Every telemetry step is guarded on its own: an internal fault is logged at
+debug level and swallowed, tokens and cost fail independently, and a successful call is never marked ERROR
+because telemetry failed. No I/O, no SDK imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from tokentrail import semconv
+from tokentrail.pricing import Cost, Usage
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Span, Tracer
+
+    from tokentrail.content import ContentPolicy
+    from tokentrail.pricing import PriceBook
+
+__all__ = [
+    "ACTIVE_CALL_KEY",
+    "Accumulator",
+    "LLMCall",
+    "Recorder",
+    "Request",
+    "Response",
+    "active_span",
+    "qualified_name",
+]
+
+log = logging.getLogger(__name__)
+
+ACTIVE_CALL_KEY = context_api.create_key("tokentrail.llm-call")
+"""Context key holding the span of the call whose SDK work is running (set only inside `LLMCall.context`)."""
+
+_NOT_ERRORS: tuple[type[BaseException], ...] = (asyncio.CancelledError, GeneratorExit)
+"""Exceptions that end a call without making it an error: cancellation and a closed generator."""
+
+_NS_PER_S = 1e9
+_PROVIDER = semconv.PROVIDER_ANTHROPIC
+
+
+def active_span() -> Span | None:
+    """The span of the tokentrail call whose SDK work runs in the current context, if any."""
+    span: Span | None = context_api.get_value(ACTIVE_CALL_KEY)  # type: ignore[assignment]
+    return span
+
+
+def qualified_name(exc: BaseException) -> str:
+    """`module.QualName` of the exception's class, or the bare name for builtins (semconv `error.type` fallback)."""
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+@dataclass(slots=True)
+class Request:
+    """What is known about a call when it starts."""
+
+    operation: str
+    """`gen_ai.operation.name` (`semconv.OP_*`)."""
+    model: str | None
+    attributes: dict[str, AttributeValue]
+    """Request-side span attributes (operation, provider, model, server, params); owned by the call from now on."""
+    stream: bool = False
+    params: Mapping[str, Any] | None = None
+    """The request's content (`system`, `messages`, `tools`) for the content policy; `None` when there is none."""
+    billable: bool = True
+    """False for calls that consume no tokens (token counting): no token metrics and no cost."""
+    batch: bool = False
+    """Price with the batch discount."""
+    server_address: str | None = None
+    server_port: int | None = None
+
+
+@dataclass(slots=True)
+class Response:
+    """What is known about a call's result. Token fields are `None` when the response does not say."""
+
+    id: str | None = None
+    model: str | None = None
+    stop_reason: str | None = None
+    input_tokens: int | None = None
+    """Uncached input tokens (Anthropic `usage.input_tokens`)."""
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_5m_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    service_tier: str | None = None
+    message: Any = None
+    """The final message (SDK object or plain dict) for the content policy's output messages."""
+    attributes: dict[str, AttributeValue] | None = None
+    """Extra span attributes (batch id, ...)."""
+    usage_by_model: dict[str, Usage] | None = field(default=None)
+    """Usage per model for calls that span several models (batch results); priced model by model."""
+
+    @property
+    def has_usage(self) -> bool:
+        return self.input_tokens is not None or self.output_tokens is not None
+
+
+class Accumulator(Protocol):
+    """Builds a `Response` from the items of a stream (events, batch results)."""
+
+    @property
+    def complete(self) -> bool:
+        """True once the stream's end event arrived (a stream closed before that was cut short)."""
+        ...
+
+    def add(self, item: Any) -> bool:
+        """Account for one item; True when it is a content chunk (time to first chunk)."""
+        ...
+
+    def finish(self) -> None:
+        """The stream was read to its end (an accumulator without an end event becomes complete here)."""
+        ...
+
+    def response(self) -> Response:
+        """What the items so far say."""
+        ...
+
+
+class _Instruments:
+    """The metric instruments of one recorder (created once per instrumentor)."""
+
+    __slots__ = ("cost", "duration", "time_to_first_chunk", "token_usage")
+
+    def __init__(self, meter: Meter) -> None:
+        self.token_usage = meter.create_histogram(
+            semconv.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=semconv.TOKEN_USAGE_BUCKETS,
+        )
+        self.duration = meter.create_histogram(
+            semconv.METRIC_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=semconv.DURATION_BUCKETS,
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            semconv.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time to receive the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=semconv.TIME_TO_FIRST_CHUNK_BUCKETS,
+        )
+        self.cost = meter.create_counter(
+            semconv.METRIC_COST,
+            unit="USD",
+            description="Cost of GenAI calls in US dollars",
+        )
+
+
+def _no_context_attributes() -> Mapping[str, AttributeValue]:
+    return {}
+
+
+class Recorder:
+    """Per-instrumentor state (tracer, instruments, price book, content policy) and the factory of `LLMCall`s."""
+
+    __slots__ = ("_content", "_context_attributes", "_error_type", "_instruments", "_pricebook", "_tracer")
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        meter: Meter | None = None,
+        *,
+        pricebook: PriceBook | None = None,
+        content: ContentPolicy | None = None,
+        context_attributes: Callable[[], Mapping[str, AttributeValue]] | None = None,
+        error_type: Callable[[BaseException], str] = qualified_name,
+    ) -> None:
+        self._tracer = tracer
+        self._instruments = _Instruments(meter) if meter is not None else None
+        self._pricebook = pricebook
+        self._content = content if content is not None and content.enabled else None
+        self._context_attributes = context_attributes or _no_context_attributes
+        self._error_type = error_type
+
+    def start(self, request: Request) -> LLMCall:
+        """Start the span of a call (not made current: attach `LLMCall.context` around the SDK's work).
+
+        Never raises; when the tracer fails the call records nothing but still behaves.
+        """
+        attributes = request.attributes
+        try:
+            app = self._context_attributes()
+            if app:
+                attributes.update(app)
+        except Exception:
+            log.debug("tokentrail: could not read the application context attributes", exc_info=True)
+        content = self._content
+        if content is not None and request.params is not None:
+            try:
+                attributes.update(content.request_attributes(request.params))
+            except Exception:
+                log.debug("tokentrail: could not capture the request content", exc_info=True)
+        try:
+            span = self._tracer.start_span(
+                semconv.span_name(request.operation, request.model), kind=SpanKind.CLIENT, attributes=attributes
+            )
+        except Exception:
+            log.debug("tokentrail: could not start a span", exc_info=True)
+            span = INVALID_SPAN
+        return LLMCall(self, request, span)
+
+
+class LLMCall:
+    """One API call: its span, timing and end. All ending methods are idempotent and never raise."""
+
+    __slots__ = ("_first_chunk_ns", "_open", "_recorder", "_start_ns", "context", "request", "span")
+
+    def __init__(self, recorder: Recorder, request: Request, span: Span) -> None:
+        self._recorder = recorder
+        self.request = request
+        self.span = span
+        self._start_ns = time.perf_counter_ns()
+        self._first_chunk_ns: int | None = None
+        self._open = [True]  # popped exactly once, atomically, by the first end
+        try:
+            ctx = trace.set_span_in_context(span)
+            self.context = context_api.set_value(ACTIVE_CALL_KEY, span, ctx)
+        except Exception:  # pragma: no cover - context API failures are not expected
+            log.debug("tokentrail: could not build the call context", exc_info=True)
+            self.context = context_api.get_current()
+
+    @property
+    def ended(self) -> bool:
+        return not self._open
+
+    def chunk(self) -> None:
+        """A content chunk arrived (the first one sets the time to first chunk)."""
+        if self._first_chunk_ns is None:
+            self._first_chunk_ns = time.perf_counter_ns()
+
+    def stop(self, response: Response | None) -> None:
+        """The call succeeded with `response` (or with nothing known about it)."""
+        self._end(response, None, cut=False)
+
+    def fail(self, error: BaseException, response: Response | None = None) -> None:
+        """The call ended with `error` (cancellation and closed generators are not errors)."""
+        self._end(response, error, cut=True)
+
+    def cut(self, response: Response | None) -> None:
+        """A stream ended before its last event without an exception (closed early or dropped)."""
+        self._end(response, None, cut=True)
+
+    def end_stream(self, accumulator: Accumulator, error: BaseException | None = None) -> None:
+        """End a streamed call from what `accumulator` saw: complete, cut short, or failed with `error`."""
+        if not self._open:
+            return
+        response: Response | None
+        try:
+            response = accumulator.response()
+            complete = accumulator.complete
+        except Exception:
+            log.debug("tokentrail: could not summarise a stream", exc_info=True)
+            response, complete = None, False
+        if error is not None:
+            self._end(response, error, cut=True)
+        else:
+            self._end(response, None, cut=not complete)
+
+    # -- the one place a call ends -------------------------------------------------------------------------
+
+    def _end(self, response: Response | None, error: BaseException | None, *, cut: bool) -> None:
+        try:
+            self._open.pop()
+        except IndexError:
+            return  # already ended
+        end_ns = time.perf_counter_ns()
+        recorder = self._recorder
+        span = self.span
+        request = self.request
+        error_type: str | None = None
+        if error is not None and not isinstance(error, _NOT_ERRORS):
+            try:
+                error_type = recorder._error_type(error)
+            except Exception:
+                log.debug("tokentrail: could not classify an error", exc_info=True)
+                error_type = qualified_name(error)
+        recording = span.is_recording()
+        attributes: dict[str, AttributeValue] = {}
+        cost: Cost | None = None
+        if response is not None:
+            if recording:
+                try:
+                    self._response_attributes(response, attributes, cut=cut)
+                except Exception:
+                    log.debug("tokentrail: could not record the response", exc_info=True)
+                try:
+                    self._usage_attributes(response, attributes)
+                except Exception:
+                    log.debug("tokentrail: could not record the token usage", exc_info=True)
+            if request.billable:
+                try:
+                    cost = self._cost(response)
+                except Exception:
+                    log.debug("tokentrail: could not price the call", exc_info=True)
+                if cost is not None:
+                    attributes[semconv.COST_USD] = cost.usd
+                    attributes[semconv.COST_SOURCE] = cost.source
+            content = recorder._content
+            if content is not None and response.message is not None and recording:
+                try:
+                    attributes.update(content.response_attributes(response.message))
+                except Exception:
+                    log.debug("tokentrail: could not capture the response content", exc_info=True)
+        elif cut and recording:
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (semconv.FINISH_ERROR,)
+        first = self._first_chunk_ns
+        if first is not None and recording:
+            attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (first - self._start_ns) / _NS_PER_S
+        if error_type is not None:
+            attributes[semconv.ERROR_TYPE] = error_type
+        try:
+            if attributes and recording:
+                span.set_attributes(attributes)
+            if error_type is not None:
+                span.set_status(Status(StatusCode.ERROR, _describe(error, error_type)))
+        except Exception:
+            log.debug("tokentrail: could not write the span attributes", exc_info=True)
+        try:
+            span.end()
+        except Exception:
+            log.debug("tokentrail: could not end the span", exc_info=True)
+        if recorder._instruments is not None:
+            try:
+                self._record_metrics(recorder._instruments, response, cost, error_type, end_ns)
+            except Exception:
+                log.debug("tokentrail: could not record the metrics", exc_info=True)
+
+    def _response_attributes(self, response: Response, out: dict[str, AttributeValue], *, cut: bool) -> None:
+        if response.id:
+            out[semconv.GEN_AI_RESPONSE_ID] = response.id
+        if response.model:
+            out[semconv.GEN_AI_RESPONSE_MODEL] = response.model
+        stop_reason = response.stop_reason
+        if stop_reason:
+            out[semconv.ANTHROPIC_STOP_REASON] = stop_reason
+        if cut:
+            out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (semconv.FINISH_ERROR,)
+        elif stop_reason:
+            out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (semconv.STOP_REASON_TO_FINISH.get(stop_reason, stop_reason),)
+        if response.service_tier:
+            out[semconv.ANTHROPIC_SERVICE_TIER] = response.service_tier
+        if response.attributes:
+            out.update(response.attributes)
+
+    @staticmethod
+    def _usage_attributes(response: Response, out: dict[str, AttributeValue]) -> None:
+        uncached = response.input_tokens
+        read = response.cache_read_tokens
+        w5 = response.cache_write_5m_tokens
+        w1 = response.cache_write_1h_tokens
+        if uncached is not None:
+            out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = uncached + (read or 0) + (w5 or 0) + (w1 or 0)
+        if response.output_tokens is not None:
+            out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = response.output_tokens
+        if read is not None:
+            out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
+        if w5 is not None or w1 is not None:
+            out[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = (w5 or 0) + (w1 or 0)
+            if w5 is not None:
+                out[semconv.ANTHROPIC_CACHE_WRITE_5M] = w5
+            if w1 is not None:
+                out[semconv.ANTHROPIC_CACHE_WRITE_1H] = w1
+        if response.reasoning_tokens is not None:
+            out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = response.reasoning_tokens
+
+    def _cost(self, response: Response) -> Cost | None:
+        pricebook = self._recorder._pricebook
+        if pricebook is None:
+            return None
+        batch = self.request.batch
+        if response.usage_by_model is not None:
+            total = 0.0
+            source: str | None = None
+            for model, usage in response.usage_by_model.items():
+                priced = pricebook.cost(model, usage, batch=batch, provider=_PROVIDER)
+                if priced is None:
+                    return None  # a partial sum would understate the spend
+                total += priced.usd
+                source = priced.source
+            return None if source is None else _cost_record(total, source)
+        if not response.has_usage:
+            return None
+        model = response.model or self.request.model
+        if not model:
+            return None
+        return pricebook.cost(model, _usage_of(response), batch=batch, provider=_PROVIDER)
+
+    def _record_metrics(
+        self,
+        instruments: _Instruments,
+        response: Response | None,
+        cost: Cost | None,
+        error_type: str | None,
+        end_ns: int,
+    ) -> None:
+        request = self.request
+        attrs: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: request.operation,
+            semconv.GEN_AI_PROVIDER_NAME: _PROVIDER,
+        }
+        if request.model:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = request.model
+        if response is not None and response.model:
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = response.model
+        if request.server_address:
+            attrs[semconv.SERVER_ADDRESS] = request.server_address
+            if request.server_port is not None:
+                attrs[semconv.SERVER_PORT] = request.server_port
+        if error_type is not None:
+            attrs[semconv.ERROR_TYPE] = error_type
+        instruments.duration.record((end_ns - self._start_ns) / _NS_PER_S, attrs)
+        first = self._first_chunk_ns
+        if first is not None:
+            instruments.time_to_first_chunk.record((first - self._start_ns) / _NS_PER_S, attrs)
+        if response is None or not request.billable:
+            return
+        if response.input_tokens is not None:
+            total_input = (
+                response.input_tokens
+                + (response.cache_read_tokens or 0)
+                + (response.cache_write_5m_tokens or 0)
+                + (response.cache_write_1h_tokens or 0)
+            )
+            instruments.token_usage.record(total_input, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT})
+        if response.output_tokens is not None:
+            instruments.token_usage.record(
+                response.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT}
+            )
+        if cost is not None:
+            instruments.cost.add(cost.usd, attrs)
+
+
+def _usage_of(response: Response) -> Usage:
+    return Usage(
+        input_tokens=response.input_tokens or 0,
+        output_tokens=response.output_tokens or 0,
+        cache_read_tokens=response.cache_read_tokens or 0,
+        cache_write_5m_tokens=response.cache_write_5m_tokens or 0,
+        cache_write_1h_tokens=response.cache_write_1h_tokens or 0,
+    )
+
+
+def _cost_record(usd: float, source: str) -> Cost:
+    return Cost(usd=usd, source=source)
+
+
+_MAX_DESCRIPTION = 1024
+
+
+def _describe(error: BaseException | None, error_type: str) -> str:
+    try:
+        text = str(error)
+    except Exception:
+        text = ""
+    text = text or error_type
+    return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"

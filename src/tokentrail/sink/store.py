@@ -1,0 +1,277 @@
+"""The sink's writes to Postgres: batched, idempotent, acknowledged only after commit.
+
+One `Batch` is one transaction. Each pooled connection owns three temporary staging tables (created once per
+connection, `ON COMMIT DELETE ROWS`); a write COPYs the batch into them and moves the rows with
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING` into `content_blobs`, `spans` and `llm_calls`, so a retried export
+(same trace id, span id and start time) adds nothing. Rows are inserted in key order so that concurrent writers
+of overlapping batches cannot deadlock. Daily partitions are created with `tokentrail_ensure_partitions(day)`
+before the transaction, once per day per process (the cache is dropped if a partition turns out to be missing,
+e.g. after retention pruned it).
+
+Errors are split in two: `StoreUnavailable` (connection refused or lost, pool exhausted, server shutting down,
+schema missing, lock/deadlock trouble that persisted) means "try again later" and must become a 503; rows the
+database refuses as data (out of range values and the like, which normalisation should already prevent) are
+isolated by writing span by span under savepoints and reported as rejected, never retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from tokentrail.sink import migrate
+from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, SpanRow
+
+__all__ = ["Store", "StoreUnavailable", "WriteResult"]
+
+log = logging.getLogger(__name__)
+
+_STAGE = {"spans": "tt_stage_spans", "llm_calls": "tt_stage_llm_calls", "content_blobs": "tt_stage_blobs"}
+_KEY = ("trace_id", "span_id", "start_time")
+_DEADLOCK_RETRIES = 3
+
+
+class StoreUnavailable(Exception):
+    """Postgres cannot take the write now; answer 503 with `Retry-After` and let the client retry."""
+
+
+@dataclass
+class WriteResult:
+    """What one write did: rows newly inserted (duplicates of earlier writes are not counted) and rejections."""
+
+    spans_inserted: int = 0
+    llm_calls_inserted: int = 0
+    blobs_inserted: int = 0
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def _copy_sql(table: str, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(_STAGE[table]), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def _move_sql(table: str, columns: Sequence[str], key: Sequence[str]) -> sql.Composed:
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {} ON CONFLICT DO NOTHING").format(
+        sql.Identifier(table),
+        names,
+        names,
+        sql.Identifier(_STAGE[table]),
+        sql.SQL(", ").join(map(sql.Identifier, key)),
+    )
+
+
+_SPAN_COLUMNS = SpanRow._fields
+_LLM_COLUMNS = LlmCallRow._fields
+_BLOB_COLUMNS = BlobRow._fields
+_STATEMENTS = {
+    "content_blobs": (
+        _copy_sql("content_blobs", _BLOB_COLUMNS),
+        _move_sql("content_blobs", _BLOB_COLUMNS, ("sha256",)),
+    ),
+    "spans": (_copy_sql("spans", _SPAN_COLUMNS), _move_sql("spans", _SPAN_COLUMNS, _KEY)),
+    "llm_calls": (_copy_sql("llm_calls", _LLM_COLUMNS), _move_sql("llm_calls", _LLM_COLUMNS, _KEY)),
+}
+_CREATE_STAGING = [
+    sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
+        sql.Identifier(stage), sql.Identifier(table)
+    )
+    for table, stage in _STAGE.items()
+]
+
+
+class Store:
+    """Async writer over a psycopg connection pool. `open()` before use, `close()` after (or `async with`)."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        pool_size: int = 4,
+        connect_timeout: float = 5.0,
+        acquire_timeout: float = 5.0,
+    ) -> None:
+        self.conninfo = conninfo
+        self._acquire_timeout = acquire_timeout
+        self._pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
+            configure=self._configure,
+            check=AsyncConnectionPool.check_connection,
+            timeout=acquire_timeout,
+            reconnect_timeout=3600.0,
+            name="tokentrail-sink",
+        )
+        self._partitions: set[date] = set()
+        self._partition_lock = asyncio.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Start the pool without waiting for a connection: the sink must come up even while Postgres is down."""
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @staticmethod
+    async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        # Fails harmlessly (and is retried by the pool) until the schema exists.
+        for statement in _CREATE_STAGING:
+            await conn.execute(statement)
+
+    # -- health -------------------------------------------------------------------------------------------
+    async def ready(self) -> tuple[bool, str]:
+        """(True, "ok") when Postgres answers and every shipped migration is applied, else (False, why)."""
+        try:
+            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
+                cur = await conn.execute(
+                    sql.SQL("SELECT version FROM {}").format(sql.Identifier(migrate.MIGRATIONS_TABLE))
+                )
+                applied = {int(row[0]) for row in await cur.fetchall()}
+        except (PoolTimeout, psycopg.Error) as exc:
+            return False, f"database unavailable: {exc}".strip()
+        missing = [m.name for m in migrate.available() if m.version not in applied]
+        if missing:
+            return False, "migrations not applied: " + ", ".join(missing)
+        return True, "ok"
+
+    def stats(self) -> dict[str, int]:
+        return dict(self._pool.get_stats())
+
+    # -- writes -------------------------------------------------------------------------------------------
+    async def write(self, batch: Batch) -> WriteResult:
+        """Store `batch` in one transaction and return after it committed. Raises `StoreUnavailable`."""
+        if not batch.spans:
+            return WriteResult()
+        last: BaseException | None = None
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                return await self._write_once(batch)
+            except (
+                psycopg.errors.DeadlockDetected,
+                psycopg.errors.SerializationFailure,
+                psycopg.errors.LockNotAvailable,
+            ) as exc:
+                last = exc
+                log.warning("write attempt %d hit %s; retrying", attempt + 1, type(exc).__name__)
+                await asyncio.sleep(0.05 * (attempt + 1))
+            except psycopg.errors.CheckViolation as exc:
+                # "no partition of relation found for row": a partition we believed in was dropped (retention).
+                last = exc
+                log.warning("a partition was missing (%s); re-creating", exc.diag.message_primary)
+                self._partitions.clear()
+            except (PoolTimeout, psycopg.Error) as exc:
+                # Everything else Postgres can say is about the server or our connection, not this data (data
+                # errors were isolated span by span in _write_once): a retry later is the right answer.
+                raise StoreUnavailable(str(exc).strip() or type(exc).__name__) from exc
+        raise StoreUnavailable(f"write failed after {_DEADLOCK_RETRIES} attempts: {last}") from last
+
+    async def _write_once(self, batch: Batch) -> WriteResult:
+        started = time.perf_counter()
+        async with self._pool.connection(timeout=self._acquire_timeout) as conn:
+            await self._ensure_partitions(conn, batch.days)
+            try:
+                async with conn.transaction():
+                    result = await self._insert(conn, list(batch.blobs.values()), batch.spans, batch.llm_calls)
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                if isinstance(exc, psycopg.errors.CheckViolation) and "partition" in str(exc):
+                    raise
+                log.warning("batch of %d spans refused as data (%s); writing span by span", len(batch.spans), exc)
+                result = await self._insert_one_by_one(conn, batch)
+        log.debug("wrote %d spans in %.1f ms", len(batch.spans), (time.perf_counter() - started) * 1000)
+        return result
+
+    async def _insert(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        blobs: Sequence[BlobRow],
+        spans: Sequence[SpanRow],
+        llm_calls: Sequence[LlmCallRow],
+        *,
+        clear_stage: bool = False,
+    ) -> WriteResult:
+        result = WriteResult()
+        async with conn.cursor() as cur:
+            for table, rows in (("content_blobs", blobs), ("spans", spans), ("llm_calls", llm_calls)):
+                if not rows:
+                    continue
+                copy_stmt, move_stmt = _STATEMENTS[table]
+                async with cur.copy(copy_stmt) as copy:
+                    for row in rows:
+                        await copy.write_row(row)
+                await cur.execute(move_stmt)
+                inserted = max(cur.rowcount, 0)
+                if table == "spans":
+                    result.spans_inserted = inserted
+                elif table == "llm_calls":
+                    result.llm_calls_inserted = inserted
+                else:
+                    result.blobs_inserted = inserted
+                if clear_stage:
+                    # ON COMMIT DELETE ROWS empties the stage at commit (cheaply, without catalog churn); writes
+                    # under savepoints reuse it before that, so they empty it themselves.
+                    await cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGE[table])))
+        return result
+
+    async def _insert_one_by_one(self, conn: psycopg.AsyncConnection[Any], batch: Batch) -> WriteResult:
+        llm_by_key = {(row.trace_id, row.span_id, row.start_time): row for row in batch.llm_calls}
+        async with conn.transaction():
+            total = WriteResult()
+            for blob in batch.blobs.values():  # content first (llm_calls rows reference it), each under a savepoint
+                try:
+                    async with conn.transaction():
+                        one = await self._insert(conn, [blob], [], [], clear_stage=True)
+                except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                    log.warning("content blob %s refused: %s", blob.sha256.hex(), exc.diag.message_primary)
+                    continue
+                total.blobs_inserted += one.blobs_inserted
+            for span in batch.spans:
+                llm = llm_by_key.get((span.trace_id, span.span_id, span.start_time))
+                try:
+                    async with conn.transaction():  # a savepoint
+                        one = await self._insert(conn, [], [span], [llm] if llm else [], clear_stage=True)
+                except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                    total.rejected += 1
+                    if len(total.reasons) < 5:
+                        total.reasons.append(f"span {span.trace_id}/{span.span_id}: {exc.diag.message_primary}")
+                    continue
+                total.spans_inserted += one.spans_inserted
+                total.llm_calls_inserted += one.llm_calls_inserted
+        return total
+
+    async def _ensure_partitions(self, conn: psycopg.AsyncConnection[Any], days: set[date]) -> None:
+        missing = days - self._partitions
+        if not missing:
+            return
+        async with self._partition_lock:
+            for day in sorted(missing - self._partitions):
+                for attempt in range(2):
+                    try:
+                        await conn.execute("SELECT tokentrail_ensure_partitions(%s)", (day,))
+                        break
+                    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+                        if attempt:  # another sink created it at the same moment: it exists now
+                            break
+                self._partitions.add(day)

@@ -1,0 +1,84 @@
+"""Bedrock and Vertex clients share the resource classes: same spans, with their platform and endpoint."""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+
+from tests.instrumentation.anthropic._support import USER, attrs, only_span
+from tokentrail import semconv
+from tokentrail.instrumentation.anthropic import extract
+from tokentrail.standin import MessageReply, Usage
+
+BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
+VERTEX_MODEL = "claude-haiku-4-5@20251001"
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_bedrock_create_and_stream(bedrock_client, span_exporter, standin):
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+    bedrock_client.messages.create(model=BEDROCK_MODEL, max_tokens=20, messages=USER)
+    span = only_span(span_exporter)
+    a = attrs(span)
+    assert span.name == f"chat {BEDROCK_MODEL}"
+    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "bedrock"
+    assert a[semconv.SERVER_ADDRESS] == "127.0.0.1"
+    assert a[semconv.GEN_AI_REQUEST_MODEL] == BEDROCK_MODEL
+    assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 8
+    assert a[semconv.COST_USD] > 0
+    assert "/model/" in standin.requests[-1].path
+    span_exporter.clear()
+
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+    with bedrock_client.messages.stream(model=BEDROCK_MODEL, max_tokens=200, messages=USER) as stream:
+        stream.until_done()
+    a = attrs(only_span(span_exporter))
+    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "bedrock"
+    assert (a[semconv.GEN_AI_USAGE_INPUT_TOKENS], a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (40, 8)
+    assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_async_vertex_create_and_stream(async_vertex_client, span_exporter, standin):
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+    await async_vertex_client.messages.create(model=VERTEX_MODEL, max_tokens=20, messages=USER)
+    a = attrs(only_span(span_exporter))
+    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "vertex"
+    assert a[semconv.GEN_AI_REQUEST_MODEL] == VERTEX_MODEL
+    assert ":rawPredict" in standin.requests[-1].path
+    span_exporter.clear()
+
+    stream = await async_vertex_client.messages.create(model=VERTEX_MODEL, max_tokens=20, messages=USER, stream=True)
+    async for _ in stream:
+        pass
+    a = attrs(only_span(span_exporter))
+    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "vertex"
+    assert a[semconv.GEN_AI_REQUEST_STREAM] is True
+
+
+def test_clients_made_before_instrumenting_are_traced(
+    vertex_client, span_exporter, tracer_provider, meter_provider, tokentrail_settings
+):
+    from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
+
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, settings=tokentrail_settings)
+    try:
+        vertex_client.messages.create(model=VERTEX_MODEL, max_tokens=20, messages=USER)
+    finally:
+        instrumentor.uninstrument()
+    assert attrs(only_span(span_exporter))[semconv.ANTHROPIC_CLIENT_PLATFORM] == "vertex"
+
+
+def test_real_endpoints():
+    pytest.importorskip("botocore")
+    pytest.importorskip("google.auth")
+    bedrock = anthropic.AnthropicBedrock(aws_access_key="a", aws_secret_key="b", aws_region="eu-west-3")
+    vertex = anthropic.AnthropicVertex(access_token="t", project_id="p", region="us-east5")
+    direct = anthropic.Anthropic(api_key="k")
+    assert extract.server_of(bedrock) == ("bedrock-runtime.eu-west-3.amazonaws.com", 443)
+    assert extract.server_of(vertex) == ("us-east5-aiplatform.googleapis.com", 443)
+    assert extract.server_of(direct) == ("api.anthropic.com", 443)
+    assert [extract.platform_of(c) for c in (bedrock, vertex, direct)] == ["bedrock", "vertex", "anthropic"]
+    for client in (bedrock, vertex, direct):
+        client.close()

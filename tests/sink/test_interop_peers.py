@@ -1,0 +1,405 @@
+"""Peer instrumentations, run for real against the stand-in, and their spans through `to_contract` and the sink.
+
+Each peer is installed only in its own `nox -s interop` environment (their pins conflict), so in any other
+environment its tests are skipped for that reason. What each peer records, including its known quirks, is data in
+`PEERS` (each quirk with the peer behaviour it documents), so a peer release that changes one fails here and the
+table is updated, rather than a test quietly asserting less.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tokentrail import semconv as sc
+from tokentrail.sink.interop import to_contract
+from tokentrail.standin import ErrorReply, MessageReply, StandinServer, TextBlock, ToolUseBlock, Usage
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from tokentrail.sink.server import BackgroundSink
+
+pytestmark = pytest.mark.interop
+
+MODEL = "claude-sonnet-4-6"
+RESPONSE_MODEL = "claude-sonnet-4-6-20260101"
+SYSTEM = "Be brief."
+PROMPT = "Say hello to the interop test."
+ANSWER = "Hello, interop test."
+# Anthropic usage: input_tokens is the uncached part only. The contract's input total is 10 + 100 + 20.
+USAGE = Usage(input_tokens=10, output_tokens=5, cache_read_input_tokens=100, cache_creation_input_tokens=20)
+INPUT_TOTAL = 130
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+# --- the peers ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Peer:
+    source: str
+    """The `source` that `to_contract` must give its call spans."""
+    module: str
+    """The module whose presence means the peer is installed."""
+    instrument: Callable[[TracerProvider, InMemorySpanExporter], Callable[[], None]]
+    """Instruments the SDK, its spans going to the exporter; returns the undo."""
+    records_system: bool = True
+    records_stop_sequences: bool = True
+    records_stream_flag: bool = True
+    stream_cache_tokens: bool = True
+    """False for OpenLIT 1.x, which reads no cache tokens from a stream (it records 0 for both)."""
+    stream_output_tokens_extra: int = 0
+    """OpenLLMetry 0.5x-0.6x adds message_start's output_tokens (1) to message_delta's cumulative count."""
+    records_tools: bool = True
+    records_error_type: bool = True
+    records_cost: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _instrumentor(module: str) -> Callable[[TracerProvider, InMemorySpanExporter], Callable[[], None]]:
+    def instrument(provider: TracerProvider, exporter: InMemorySpanExporter) -> Callable[[], None]:
+        instrumentor = importlib.import_module(module).AnthropicInstrumentor()
+        instrumentor.instrument(tracer_provider=provider)
+        return instrumentor.uninstrument  # type: ignore[no-any-return]
+
+    return instrument
+
+
+def _openlit(provider: TracerProvider, exporter: InMemorySpanExporter) -> Callable[[], None]:
+    # OpenLIT takes the global tracer provider; without a local price file it fetches prices from the network.
+    import openlit
+    from opentelemetry import trace
+
+    trace.set_tracer_provider(provider)
+    prices = {"chat": {MODEL: {"promptPrice": 0.003, "completionPrice": 0.015}}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(prices, handle)
+    openlit.init(
+        disable_metrics=True,
+        disable_events=True,
+        pricing_json=handle.name,
+        disabled_instrumentors=["httpx", "requests", "urllib", "urllib3"],
+    )
+    return lambda: None  # OpenLIT has no uninstrument; its nox session runs only these tests
+
+
+def _logfire(provider: TracerProvider, exporter: InMemorySpanExporter) -> Callable[[], None]:
+    import logfire
+
+    logfire.configure(
+        send_to_logfire=False,
+        console=False,
+        metrics=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+    )
+    undo = logfire.instrument_anthropic()
+    return lambda: undo.__exit__(None, None, None)
+
+
+PEERS = {
+    "openllmetry": Peer(
+        source="openllmetry",
+        module="opentelemetry.instrumentation.anthropic",
+        instrument=_instrumentor("opentelemetry.instrumentation.anthropic"),
+        records_stop_sequences=False,
+        stream_output_tokens_extra=1,
+        records_error_type=True,
+        env={"TRACELOOP_TRACE_CONTENT": "true"},
+    ),
+    "openinference": Peer(
+        source="openinference",
+        module="openinference.instrumentation.anthropic",
+        instrument=_instrumentor("openinference.instrumentation.anthropic"),
+        records_error_type=False,
+    ),
+    "otel-genai": Peer(
+        source="otel-genai",
+        module="opentelemetry.instrumentation.genai.anthropic",
+        instrument=_instrumentor("opentelemetry.instrumentation.genai.anthropic"),
+        env={
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY",
+            "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
+        },
+    ),
+    "openlit": Peer(
+        source="openlit",
+        module="openlit",
+        instrument=_openlit,
+        stream_cache_tokens=False,
+        records_cost=True,
+    ),
+    "logfire": Peer(source="logfire", module="logfire", instrument=_logfire, records_error_type=False),
+}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class Instrumented:
+    peer: Peer
+    exporter: InMemorySpanExporter
+
+    def calls(self) -> list[tuple[ReadableSpan, str, dict[str, Any]]]:
+        """The finished spans that `to_contract` finds LLM calls in, as the sink sees them."""
+        found = []
+        for span in self.exporter.get_finished_spans():
+            scope = span.instrumentation_scope.name if span.instrumentation_scope else None
+            result = to_contract(span.name, scope, dict(span.attributes or {}))
+            if result is not None:
+                found.append((span, *result))
+        return found
+
+    def one_call(self) -> dict[str, Any]:
+        calls = self.calls()
+        assert len(calls) == 1, [(span.name, source) for span, source, _ in calls]
+        _, source, attributes = calls[0]
+        assert source == self.peer.source
+        return attributes
+
+
+@pytest.fixture(scope="module", params=list(PEERS))
+def peer_session(request: pytest.FixtureRequest) -> Iterator[Instrumented]:
+    """One peer instrumented for the whole module (several peers cannot be cleanly un-patched and re-patched)."""
+    peer = PEERS[request.param]
+    if not _installed(peer.module):
+        pytest.skip(f"peer {request.param} is not installed here: it runs in `nox -s 'interop({request.param})'`")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with _environment({**peer.env, "ANTHROPIC_OPEN_TELEMETRY": "false"}):
+        undo = peer.instrument(provider, exporter)
+        try:
+            yield Instrumented(peer, exporter)
+        finally:
+            undo()
+            provider.shutdown()
+
+
+@pytest.fixture
+def peer(peer_session: Instrumented) -> Instrumented:
+    peer_session.exporter.clear()
+    return peer_session
+
+
+@pytest.fixture
+def client(standin: StandinServer) -> Iterator[anthropic.Anthropic]:
+    import anthropic
+
+    with anthropic.Anthropic(api_key="test", base_url=standin.base_url, max_retries=0) as sdk_client:
+        yield sdk_client
+
+
+def _reply(**overrides: Any) -> MessageReply:
+    values: dict[str, Any] = {
+        "content": [TextBlock(ANSWER)],
+        "model": RESPONSE_MODEL,
+        "usage": USAGE,
+        "id": "msg_interop_0001",
+    }
+    values.update(overrides)
+    return MessageReply(**values)
+
+
+def _messages(attributes: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = attributes[key]
+    assert isinstance(value, str)
+    messages = json.loads(value)
+    assert isinstance(messages, list)
+    return messages
+
+
+def _texts(messages: list[dict[str, Any]]) -> str:
+    return "".join(
+        str(part.get("content", "")) for message in messages for part in message["parts"] if part["type"] == "text"
+    )
+
+
+# --- to_contract on the spans each peer really makes -------------------------------------------------------------
+
+
+def test_non_streaming_call(peer: Instrumented, client: anthropic.Anthropic, standin: StandinServer) -> None:
+    standin.enqueue(_reply())
+    client.messages.create(
+        model=MODEL,
+        max_tokens=64,
+        system=SYSTEM,
+        stop_sequences=["END"],
+        messages=[{"role": "user", "content": PROMPT}],
+    )
+    attributes = peer.one_call()
+    assert attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_CHAT
+    assert attributes[sc.GEN_AI_PROVIDER_NAME] == sc.PROVIDER_ANTHROPIC
+    assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
+    assert attributes[sc.GEN_AI_RESPONSE_MODEL] == RESPONSE_MODEL
+    assert attributes[sc.GEN_AI_RESPONSE_ID] == "msg_interop_0001"
+    assert attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == INPUT_TOTAL
+    assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
+    assert attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 100
+    assert attributes[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 20
+    assert attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == [sc.FINISH_STOP]
+    assert attributes.get(sc.GEN_AI_REQUEST_STREAM) in (None, False)
+    if peer.peer.records_stop_sequences:
+        assert attributes[sc.GEN_AI_REQUEST_STOP_SEQUENCES] == ["END"]
+    assert _texts(_messages(attributes, sc.GEN_AI_INPUT_MESSAGES)) == PROMPT
+    assert [m["role"] for m in _messages(attributes, sc.GEN_AI_INPUT_MESSAGES)] == ["user"]
+    output = _messages(attributes, sc.GEN_AI_OUTPUT_MESSAGES)
+    assert _texts(output) == ANSWER
+    assert output[0]["role"] == "assistant"
+    if peer.peer.records_system:
+        system = json.loads(attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS])
+        assert [part["content"] for part in system] == [SYSTEM]
+    if peer.peer.records_cost:
+        assert attributes[sc.COST_USD] > 0
+        assert attributes[sc.COST_SOURCE] == peer.peer.source
+    # raw peer shapes of translated facts are not passed through next to the contract's
+    assert not any(
+        key.startswith(("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.")) for key in attributes
+    )
+    assert "gen_ai.usage.cache_creation.input_tokens" not in attributes
+
+
+def test_streaming_call(peer: Instrumented, client: anthropic.Anthropic, standin: StandinServer) -> None:
+    standin.enqueue(_reply())
+    stream = client.messages.create(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": PROMPT}], stream=True
+    )
+    text = "".join(
+        event.delta.text for event in stream if event.type == "content_block_delta" and event.delta.type == "text_delta"
+    )
+    assert text == ANSWER
+    attributes = peer.one_call()
+    assert attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_CHAT
+    assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
+    if peer.peer.records_stream_flag:
+        assert attributes[sc.GEN_AI_REQUEST_STREAM] is True
+    assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5 + peer.peer.stream_output_tokens_extra
+    if peer.peer.stream_cache_tokens:
+        assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == INPUT_TOTAL
+        assert attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 100
+        assert attributes[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 20
+    else:  # the peer lost the cache tokens: the uncached input is all there is to report
+        assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 10
+    assert _texts(_messages(attributes, sc.GEN_AI_OUTPUT_MESSAGES)) == ANSWER
+    assert _texts(_messages(attributes, sc.GEN_AI_INPUT_MESSAGES)) == PROMPT
+
+
+def test_tool_use(peer: Instrumented, client: anthropic.Anthropic, standin: StandinServer) -> None:
+    standin.enqueue(_reply(content=[ToolUseBlock(name="get_weather", input={"city": "Paris"}, id="toolu_01")]))
+    client.messages.create(
+        model=MODEL,
+        max_tokens=64,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+    )
+    attributes = peer.one_call()
+    assert attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == [sc.FINISH_TOOL_CALL]
+    output = _messages(attributes, sc.GEN_AI_OUTPUT_MESSAGES)
+    calls = [part for message in output for part in message["parts"] if part["type"] == "tool_call"]
+    assert [(call["name"], call.get("id")) for call in calls] == [("get_weather", "toolu_01")]
+    arguments = calls[0]["arguments"]
+    assert (json.loads(arguments) if isinstance(arguments, str) else arguments) == {"city": "Paris"}
+    if peer.peer.records_tools and sc.GEN_AI_TOOL_DEFINITIONS in attributes:
+        tools = json.loads(attributes[sc.GEN_AI_TOOL_DEFINITIONS])
+        assert [tool["name"] for tool in tools] == ["get_weather"]
+
+
+def test_failed_call(peer: Instrumented, client: anthropic.Anthropic, standin: StandinServer) -> None:
+    import anthropic
+
+    standin.enqueue(ErrorReply(status=429, error_type="rate_limit_error"))
+    with pytest.raises(anthropic.RateLimitError):
+        client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": PROMPT}])
+    calls = peer.calls()
+    assert len(calls) == 1
+    span, source, attributes = calls[0]
+    assert source == peer.peer.source
+    assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in attributes
+    assert span.status.status_code.name == "ERROR"
+    if peer.peer.records_error_type:
+        assert attributes[sc.ERROR_TYPE]
+
+
+# --- the same spans through real OTLP/HTTP into the sink --------------------------------------------------------
+
+
+def test_sink_stores_peer_calls(
+    peer: Instrumented,
+    client: anthropic.Anthropic,
+    standin: StandinServer,
+    sink: BackgroundSink,
+    database_url: str,
+) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    standin.enqueue(_reply(), _reply(id="msg_interop_0002"))
+    client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM, messages=[{"role": "user", "content": PROMPT}])
+    for _ in client.messages.create(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": PROMPT}], stream=True
+    ):
+        pass
+    spans = peer.exporter.get_finished_spans()
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT source, operation, provider, request_model, response_model, streaming, status,"
+            " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, response_id,"
+            " input_sha256 IS NOT NULL, output_sha256 IS NOT NULL"
+            " FROM llm_calls ORDER BY start_time"
+        ).fetchall()
+        stored_spans = conn.execute("SELECT count(*) FROM spans").fetchone()
+    assert stored_spans is not None
+    assert stored_spans[0] == len(spans)
+    assert len(rows) == 2, rows
+    plain, streamed = rows
+    assert plain[:5] == (peer.peer.source, sc.OP_CHAT, sc.PROVIDER_ANTHROPIC, MODEL, RESPONSE_MODEL)
+    assert plain[6:12] == ("ok", INPUT_TOTAL, 5, 100, 20, "msg_interop_0001")
+    assert plain[12:] == (True, True)
+    assert streamed[0] == peer.peer.source
+    if peer.peer.records_stream_flag:
+        assert streamed[5] is True
+    assert streamed[7] == (INPUT_TOTAL if peer.peer.stream_cache_tokens else 10)
+    assert streamed[13] is True

@@ -1,0 +1,358 @@
+"""The sink over real HTTP (and gRPC): real OTLP exporters in, real Postgres rows out, every refusal changes nothing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import pytest
+from google.rpc import status_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from tests.sink import helpers
+from tests.sink.conftest import SinkFactory
+from tokentrail import semconv
+from tokentrail.sink import decode
+from tokentrail.sink.server import BackgroundSink
+
+SYSTEM = "You are a helpful shop assistant. " * 30
+
+
+def sdk_spans(calls: int = 3) -> Sequence[ReadableSpan]:
+    """Spans made by the real OTel SDK: one server span with `calls` LLM client spans under it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, "0.1.0")
+    with tracer.start_as_current_span("POST /ask", kind=SpanKind.SERVER):
+        for i in range(calls):
+            attributes = helpers.llm_attributes(
+                **{
+                    semconv.GEN_AI_SYSTEM_INSTRUCTIONS: SYSTEM,
+                    semconv.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": f"q{i}"}]}]),
+                    semconv.USER_ID: "u-7",
+                }
+            )
+            with tracer.start_as_current_span("chat claude-sonnet-4-5", kind=SpanKind.CLIENT, attributes=attributes):
+                pass
+    provider.shutdown()
+    return exporter.get_finished_spans()
+
+
+def post(sink: BackgroundSink, body: bytes, headers: dict[str, str], path: str = "/v1/traces") -> httpx.Response:
+    return httpx.post(sink.url + path, content=body, headers=headers, timeout=30)
+
+
+# --- the happy paths ---------------------------------------------------------------------------------------------
+
+
+def test_real_otlp_exporter_protobuf_gzip_is_stored_and_acknowledged(sink: BackgroundSink, database_url: str) -> None:
+    spans = sdk_spans(3)
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url, compression=Compression.Gzip)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+
+    assert helpers.counts(database_url) == (4, 3, 4)  # 4 spans, 3 calls, 1 system prompt + 3 user turns
+    assert helpers.count(database_url, "llm_calls", "user_id = 'u-7' AND service_name = 'shop' AND cost_usd > 0") == 3
+    server_span = spans[-1]
+    assert helpers.count(database_url, "llm_calls", f"parent_span_id = '{server_span.context.span_id:016x}'") == 3
+
+
+def test_the_same_export_twice_stores_each_span_once(sink: BackgroundSink, database_url: str) -> None:
+    spans = sdk_spans(2)
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert helpers.counts(database_url) == (3, 2, 3)
+    metrics = httpx.get(sink.url + "/metrics").text
+    assert "tokentrail_sink_spans_stored_total 3.0" in metrics
+    assert "tokentrail_sink_spans_duplicate_total 3.0" in metrics
+
+
+def test_otlp_json_body_is_stored_and_answered_in_json(sink: BackgroundSink, database_url: str) -> None:
+    trace_id = os.urandom(16).hex()
+    attrs = {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_PROVIDER_NAME: "anthropic",
+        semconv.GEN_AI_REQUEST_MODEL: "claude-haiku-4-5",
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 100,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 20,
+    }
+    body = helpers.json_request([helpers.json_span(trace_id, "eee19b7ec3c1b174", "chat claude-haiku-4-5", attrs)])
+    response = post(sink, gzip.compress(body), {**helpers.JSON, "Content-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {}
+    assert helpers.count(database_url, "llm_calls", f"trace_id = '{trace_id}' AND input_tokens = 100") == 1
+
+
+def test_invalid_spans_are_reported_in_partial_success_and_the_rest_stored(sink: BackgroundSink, database_url: str) -> None:
+    good = helpers.span("good")
+    bad = helpers.span("bad", span_id=b"\x01\x02")
+    response = post(sink, helpers.body(helpers.request([good, bad])), helpers.PROTOBUF)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_spans == 1
+    assert "span_id must be 8 bytes" in answer.partial_success.error_message
+    assert helpers.count(database_url, "spans") == 1
+
+
+def test_otlp_grpc_exporter(sink_factory: SinkFactory, database_url: str) -> None:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+    sink = sink_factory(grpc_port=0, token="s3cret")
+    assert sink.grpc_port
+    endpoint = f"127.0.0.1:{sink.grpc_port}"
+    wrong = GrpcExporter(endpoint=endpoint, insecure=True, headers={"authorization": "Bearer nope"}, timeout=5)
+    assert wrong.export(sdk_spans(1)) is SpanExportResult.FAILURE
+    wrong.shutdown()
+    assert helpers.count(database_url, "spans") == 0
+    exporter = GrpcExporter(endpoint=endpoint, insecure=True, headers={"authorization": "Bearer s3cret"})
+    assert exporter.export(sdk_spans(2)) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert helpers.counts(database_url)[:2] == (3, 2)
+
+
+# --- refusals change nothing ------------------------------------------------------------------------------------
+
+
+def test_bearer_token_is_required_when_configured(sink_factory: SinkFactory, database_url: str) -> None:
+    sink = sink_factory(token="s3cret")
+    body = helpers.body(helpers.request([helpers.span("x")]))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
+        response = post(sink, body, {**helpers.PROTOBUF, **headers})
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert helpers.count(database_url, "spans") == 0
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url, headers={"Authorization": "Bearer s3cret"})
+    assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert helpers.count(database_url, "spans") == 2
+
+
+def test_too_large_bodies_are_413_even_when_small_compressed(sink_factory: SinkFactory, database_url: str) -> None:
+    sink = sink_factory(max_body_bytes=64 * 1024)
+    bomb = gzip.compress(helpers.body(helpers.request([helpers.span("x", attributes={"a": "z" * 10_000_000})])))
+    assert len(bomb) < 64 * 1024
+    assert post(sink, bomb, {**helpers.PROTOBUF, "Content-Encoding": "gzip"}).status_code == 413
+    assert post(sink, b"\x00" * (64 * 1024 + 1), helpers.PROTOBUF).status_code == 413
+    assert helpers.count(database_url, "spans") == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b"\xff\xff\xff garbage", helpers.PROTOBUF, 400),
+        (b"{not json", helpers.JSON, 400),
+        (b"\x1f\x8b broken gzip", {**helpers.PROTOBUF, "Content-Encoding": "gzip"}, 400),
+        (b"{}", {"Content-Type": "text/plain"}, 415),
+        (b"{}", {**helpers.JSON, "Content-Encoding": "br"}, 415),
+    ],
+)
+def test_undecodable_or_unsupported_bodies(
+    sink: BackgroundSink, database_url: str, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    response = post(sink, body, headers)
+    assert response.status_code == status
+    if headers["Content-Type"] == helpers.PROTOBUF["Content-Type"]:
+        assert status_pb2.Status.FromString(response.content).message
+    elif headers["Content-Type"] == helpers.JSON["Content-Type"]:
+        assert response.json()["message"]
+    assert helpers.count(database_url, "spans") == 0
+
+
+def test_wrong_method_and_unknown_path(sink: BackgroundSink) -> None:
+    assert httpx.get(sink.traces_url).status_code == 405
+    assert post(sink, b"", helpers.PROTOBUF, path="/v1/logs").status_code == 404
+
+
+def test_health_readiness_and_metrics(sink: BackgroundSink) -> None:
+    assert httpx.get(sink.url + "/healthz").status_code == 200
+    ready = httpx.get(sink.url + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "detail": "ok"}
+    post(sink, helpers.body(helpers.request([helpers.span("x")])), helpers.PROTOBUF)
+    post(sink, b"junk", helpers.PROTOBUF)
+    metrics = httpx.get(sink.url + "/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'tokentrail_sink_requests_total{status="200",transport="http"} 1.0' in text
+    assert 'tokentrail_sink_requests_total{status="400",transport="http"} 1.0' in text
+    assert "tokentrail_sink_spans_received_total 1.0" in text
+    assert "tokentrail_sink_batch_duration_seconds_count 1.0" in text
+    assert "tokentrail_sink_inflight_requests 0.0" in text
+
+
+# --- backpressure and outages -----------------------------------------------------------------------------------
+
+
+def _metric(sink: BackgroundSink, name: str) -> float:
+    for line in httpx.get(sink.url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(name)
+
+
+def test_saturation_answers_503_with_retry_after_before_reading_the_body(
+    sink_factory: SinkFactory, database_url: str
+) -> None:
+    sink = sink_factory(max_inflight=1, retry_after_busy=2)
+    body = helpers.body(helpers.request([helpers.span("slow")]))
+    assert sink.port is not None
+    with socket.create_connection(("127.0.0.1", sink.port)) as slow:
+        head = f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {len(body)}\r\n\r\n"
+        slow.sendall(head.encode() + body[:5])
+        deadline = time.monotonic() + 10
+        while _metric(sink, "tokentrail_sink_inflight_requests") < 1:  # the slow request holds the only slot
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        refused = post(sink, helpers.body(helpers.request([helpers.span("refused")])), helpers.PROTOBUF)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "2"
+        slow.sendall(body[5:])
+        answer = slow.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert helpers.count(database_url, "spans") == 1
+
+
+def _batches(count: int, size: int) -> list[bytes]:
+    return [
+        helpers.body(helpers.request([helpers.span(f"b{b}s{i}", attributes=helpers.llm_attributes()) for i in range(size)]))
+        for b in range(count)
+    ]
+
+
+def _send_like_a_collector(sink: BackgroundSink, bodies: Sequence[bytes], deadline: float, log: list[int]) -> None:
+    """Retry each batch on 503 (honouring Retry-After, shortened for the test) until it is acknowledged."""
+    with httpx.Client(base_url=sink.url, timeout=30) as http:
+        for body in bodies:
+            while True:
+                response = http.post("/v1/traces", content=body, headers=helpers.PROTOBUF)
+                log.append(response.status_code)
+                if response.status_code == 200:
+                    break
+                assert response.status_code == 503, response.text
+                assert "retry-after" in response.headers
+                assert time.monotonic() < deadline, "Postgres did not come back in time"
+                time.sleep(min(float(response.headers["retry-after"]), 0.2))
+
+
+def test_postgres_outage_answers_503_then_stores_every_span_exactly_once(
+    sink_factory: SinkFactory, pg_cluster: Any, database_url: str
+) -> None:
+    sink = sink_factory(retry_after_unavailable=1, breaker_seconds=0.2, acquire_timeout=1.0)
+    bodies = _batches(12, 5)
+    before: list[int] = []
+    _send_like_a_collector(sink, bodies[:4], time.monotonic() + 30, before)
+    assert before == [200] * 4
+
+    pg_cluster.stop()
+    try:
+        refused = post(sink, bodies[4], helpers.PROTOBUF)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert httpx.get(sink.url + "/readyz").status_code == 503
+        statuses: list[int] = []
+        sender = threading.Thread(
+            target=_send_like_a_collector, args=(sink, bodies[4:], time.monotonic() + 90, statuses)
+        )
+        sender.start()
+        time.sleep(0.5)  # let a few retries meet the outage; correctness does not depend on how many
+    finally:
+        pg_cluster.start()
+    sender.join()
+    assert statuses.count(200) == 8
+    assert set(statuses) <= {200, 503}
+
+    # a collector retrying batches it already sent (lost acknowledgements) changes nothing
+    for body in (bodies[0], bodies[4], bodies[11]):
+        assert post(sink, body, helpers.PROTOBUF).status_code == 200
+    assert helpers.counts(database_url)[:2] == (60, 60)
+    assert helpers.count(database_url, "(SELECT DISTINCT trace_id, span_id FROM spans) AS d") == 60
+    assert httpx.get(sink.url + "/readyz").status_code == 200
+
+
+# --- fuzzing through the whole server -----------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.binary(max_size=512),
+    content_type=st.sampled_from(["application/x-protobuf", "application/json"]),
+    encoding=st.sampled_from([None, "gzip"]),
+)
+def test_fuzz_server_never_fails_and_stores_only_valid_spans(
+    sink: BackgroundSink, database_url: str, body: bytes, content_type: str, encoding: str | None
+) -> None:
+    before = helpers.count(database_url, "spans")
+    headers = {"Content-Type": content_type, **({"Content-Encoding": encoding} if encoding else {})}
+    response = post(sink, body, headers)
+    assert response.status_code in (200, 400, 413)
+    stored = helpers.count(database_url, "spans") - before
+    if response.status_code != 200:
+        assert stored == 0
+    else:
+        fmt = decode.media_format(content_type)
+        extracted = decode.extract_spans(decode.parse(decode.decompress(body, encoding, 1 << 24), fmt))
+        assert stored <= len(extracted.spans)  # fewer only when a random span repeats an earlier key
+
+
+# --- the command line -----------------------------------------------------------------------------------------------
+
+
+def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(database_url: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokentrail.sink", "--port", str(port), "--database-url", database_url],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        exporter = OTLPSpanExporter(endpoint=base + "/v1/traces")
+        assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+    assert helpers.count(database_url, "spans") == 2
