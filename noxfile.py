@@ -35,6 +35,17 @@ INTEROP_PEERS = {
     "otel-genai": ["opentelemetry-instrumentation-genai-anthropic", "anthropic"],
     "openlit": ["openlit"],  # OpenLIT 1.x requires anthropic < 1.0: the resolver picks the newest 0.x
     "logfire": ["logfire", "anthropic"],
+    # OpenLLMetry's legacy attribute generation, with the OpenTelemetry and anthropic releases it was built for
+    "openllmetry-legacy": [
+        "opentelemetry-instrumentation-anthropic==0.47.5",
+        "anthropic==0.59.0",
+        "opentelemetry-api==1.36.0",
+        "opentelemetry-sdk==1.36.0",
+        "opentelemetry-exporter-otlp-proto-http==1.36.0",
+        "opentelemetry-proto==1.36.0",
+        "opentelemetry-instrumentation==0.57b0",
+        "opentelemetry-semantic-conventions==0.57b0",
+    ],
 }
 
 
@@ -44,7 +55,8 @@ def interop(session: nox.Session, peer: str) -> None:
     """The sink's translation of the spans each peer instrumentation really produces (tests/sink/test_interop*)."""
     session.install("-e", ".[dev,sink]", *INTEROP_PEERS[peer])
     session.run("python", "-c", "import anthropic; print('anthropic', anthropic.__version__)")
-    session.run("pytest", "tests/sink/test_interop_peers.py", "-k", peer, *session.posargs)
+    selected = "openllmetry and not legacy" if peer == "openllmetry" else peer
+    session.run("pytest", "tests/sink/test_interop_peers.py", "-k", selected, *session.posargs)
 
 
 # The benchmark's competitors share one environment: the newest anthropic that all of them accept.
@@ -59,5 +71,5 @@ BENCH_PEERS = [
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Per-call overhead of tokentrail and its peers over the bare SDK: bench/overhead.py, into docs/benchmarks.md."""
-    session.install("-e", ".[sink]", *BENCH_PEERS)
+    session.install("-e", ".", *BENCH_PEERS)
     session.run("python", "bench/overhead.py", *session.posargs)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -60,9 +62,11 @@ def test_other_models_cost_the_published_price(book: PriceBook, model: str, publ
     "model", ["anthropic.claude-sonnet-4-5-20250929-v1:0", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"]
 )
 def test_bedrock_regional_ids_use_bedrock_prices(book: PriceBook, model: str) -> None:
-    cost = book.cost(model, Usage(input_tokens=MTOK, output_tokens=MTOK))
+    cost = book.cost(model, Usage(input_tokens=100_000, output_tokens=100_000))
     assert cost is not None
-    assert cost.usd == pytest.approx(BEDROCK_REGIONAL_SONNET_4_5["input"] + BEDROCK_REGIONAL_SONNET_4_5["output"])
+    assert cost.usd == pytest.approx(
+        usd(BEDROCK_REGIONAL_SONNET_4_5["input"], 100_000) + usd(BEDROCK_REGIONAL_SONNET_4_5["output"], 100_000)
+    )
 
 
 def test_every_token_kind_is_priced_separately(book: PriceBook) -> None:
@@ -261,3 +265,38 @@ def test_default_pricebook_reads_the_settings(tmp_path: Path, monkeypatch: pytes
         assert cost.usd == pytest.approx(1.0)
     finally:
         pricing.default_pricebook.cache_clear()
+
+
+def test_a_scheduled_price_change_takes_effect_when_its_day_comes() -> None:
+    from genai_prices import data_snapshot, types
+
+    now = datetime(2030, 5, 1, 12, 0, tzinfo=timezone.utc)
+    change = now.date() + timedelta(days=1)
+    model = types.ModelInfo(
+        id="claude-test-9",
+        match=types.ClauseEquals(equals="claude-test-9"),
+        prices=[
+            types.ConditionalPrice(prices=types.ModelPrice(input_mtok=Decimal(1), output_mtok=Decimal(2))),
+            types.ConditionalPrice(
+                constraint=types.StartDateConstraint(start_date=change),
+                prices=types.ModelPrice(input_mtok=Decimal(5), output_mtok=Decimal(10)),
+            ),
+        ],
+    )
+    provider = types.Provider(id="anthropic", name="Anthropic", api_pattern="x", models=[model])
+    clock = [now.timestamp()]
+    data_snapshot.set_custom_snapshot(data_snapshot.DataSnapshot(providers=[provider], from_auto_update=False))
+    try:
+        book = PriceBook(clock=lambda: clock[0])
+        before = book.cost("claude-test-9", Usage(input_tokens=MTOK, output_tokens=MTOK))
+        rates = book.rates("claude-test-9")
+        assert rates is not None
+        assert rates.valid_until == datetime(2030, 5, 2, tzinfo=timezone.utc).timestamp()
+        clock[0] = datetime(2030, 5, 2, 0, 0, 1, tzinfo=timezone.utc).timestamp()
+        after = book.cost("claude-test-9", Usage(input_tokens=MTOK, output_tokens=MTOK))
+    finally:
+        data_snapshot.set_custom_snapshot(None)
+    assert before is not None
+    assert after is not None
+    assert before.usd == pytest.approx(1 + 2)
+    assert after.usd == pytest.approx(5 + 10)

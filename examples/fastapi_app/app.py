@@ -32,6 +32,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anthropic
+from anthropic.types import MessageParam, ToolParam, ToolResultBlockParam
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -61,7 +62,7 @@ KNOWLEDGE_BASE = {
     "Service limits": "Each workspace may run 50 concurrent jobs; contact support to raise the limit.",
 }
 
-SEARCH_TOOL: dict[str, Any] = {
+SEARCH_TOOL: ToolParam = {
     "name": "search_docs",
     "description": "Search the Acme Cloud help centre and return the most relevant articles.",
     "input_schema": {
@@ -158,7 +159,7 @@ async def answer_workflow(
     search_query = _text(understood.content).strip() or question
 
     # 2. Tool use: the answer model is made to call `search_docs`; the app runs the search itself.
-    history: list[Any] = [{"role": "user", "content": f"{question}\n\n(Suggested search: {search_query})"}]
+    history: list[MessageParam] = [{"role": "user", "content": f"{question}\n\n(Suggested search: {search_query})"}]
     planned = await claude.messages.create(
         model=ANSWER_MODEL,
         max_tokens=256,
@@ -170,11 +171,12 @@ async def answer_workflow(
     )
     tool_calls = [block for block in planned.content if block.type == "tool_use"]
     history.append({"role": "assistant", "content": planned.content})
-    results: list[dict[str, Any]] = []
+    results: list[ToolResultBlockParam] = []
     sources: list[str] = []
     for call in tool_calls:
-        arguments = call.input if isinstance(call.input, dict) else {}
-        found = search_docs(str(arguments.get("query") or search_query), int(arguments.get("top_k") or 2))
+        arguments: dict[str, Any] = call.input if isinstance(call.input, dict) else {}
+        top_k = arguments.get("top_k")
+        found = search_docs(str(arguments.get("query") or search_query), top_k if isinstance(top_k, int) else 2)
         sources += [title for title in found if title not in sources]
         results.append({"type": "tool_result", "tool_use_id": call.id, "content": json.dumps(found)})
     if not results:  # the model answered without searching: search for it

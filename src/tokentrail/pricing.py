@@ -43,6 +43,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -402,7 +403,7 @@ def _find_model(provider_id: str, model: str) -> tuple[Any, Any] | None:
         return None
 
 
-def _resolve_genai_prices(provider: str, model: str, batch: bool) -> ModelRates | None:
+def _resolve_genai_prices(provider: str, model: str, batch: bool, now: datetime) -> ModelRates | None:
     provider_id = _PROVIDER_ALIASES.get(provider.lower(), provider.lower())
     canonical = canonical_model_name(model)
     attempts: list[tuple[str, str]] = []
@@ -422,12 +423,14 @@ def _resolve_genai_prices(provider: str, model: str, batch: bool) -> ModelRates 
     if found is None:
         return None
     provider_info, model_info = found
-    now = datetime.now(tz=timezone.utc)
     claude = "claude" in str(model_info.id).lower() or provider_info.id == "anthropic"
     scale = 1.0
     model_price = model_info.get_prices(now)
     if batch:
-        batch_price = model_info.get_prices(now, {"processing": "batch"})
+        try:
+            batch_price = model_info.get_prices(now, {"processing": "batch"})
+        except TypeError:  # genai-prices before price variants (0.1): no batch prices in the data
+            batch_price = model_price
         if batch_price == model_price:  # no batch prices in the data: the published 50% discount
             scale = _BATCH_FACTOR
         else:
@@ -457,7 +460,9 @@ _UNKNOWN = ModelRates(model="", source="", base=_Rates(0.0, 0.0, 0.0, 0.0, 0.0))
 class PriceBook:
     """Prices for models: override file first, then the genai-prices data. Thread-safe; `cost` is cheap."""
 
-    def __init__(self, overrides_file: Path | None = None) -> None:
+    def __init__(self, overrides_file: Path | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        """`overrides_file`: a TOML or JSON price file (see the module docs). `clock`: epoch seconds (for tests)."""
+        self._clock = clock
         self.overrides_file = Path(overrides_file) if overrides_file is not None else None
         self._exact: dict[str, _Rates] = {}
         self._prefixes: list[tuple[str, _Rates]] = []
@@ -472,7 +477,7 @@ class PriceBook:
     def cost(self, model: str, usage: Usage, *, batch: bool = False, provider: str = "anthropic") -> Cost | None:
         """The cost of `usage` on `model`, or None when the model has no known price (warned once per model)."""
         rates = self._cache.get((provider, model, batch))
-        if rates is None or rates.valid_until <= time.time():
+        if rates is None or rates.valid_until <= self._clock():
             rates = self._resolve(provider, model, batch)
         if rates is _UNKNOWN:
             return None
@@ -481,7 +486,7 @@ class PriceBook:
     def rates(self, model: str, *, batch: bool = False, provider: str = "anthropic") -> ModelRates | None:
         """The resolved prices of `model` (memoised like `cost`), or None when unknown."""
         rates = self._cache.get((provider, model, batch))
-        if rates is None or rates.valid_until <= time.time():
+        if rates is None or rates.valid_until <= self._clock():
             rates = self._resolve(provider, model, batch)
         return None if rates is _UNKNOWN else rates
 
@@ -529,7 +534,7 @@ class PriceBook:
             return ModelRates(model=name, source=self._override_source, base=rates)
         if not model:
             return None
-        return _resolve_genai_prices(provider, model, batch)
+        return _resolve_genai_prices(provider, model, batch, datetime.fromtimestamp(self._clock(), tz=timezone.utc))
 
     def _override(self, model: str) -> tuple[str, _Rates] | None:
         if not self._exact and not self._prefixes:

@@ -140,12 +140,61 @@ class Accumulator(Protocol):
         ...
 
 
-class _Instruments:
-    """The metric instruments of one recorder (created once per instrumentor)."""
+_MetricAttributes = dict[str, AttributeValue]
+_AttributeSets = tuple[_MetricAttributes, _MetricAttributes, _MetricAttributes]
+_MAX_ATTRIBUTE_SETS = 1024
 
-    __slots__ = ("cost", "duration", "time_to_first_chunk", "token_usage")
+
+class _Instruments:
+    """The metric instruments of one recorder (created once per instrumentor) and its attribute sets.
+
+    Metric attribute sets repeat (a few models and endpoints), so each is built once and reused; the SDK
+    copies the attributes it keeps, and nothing here mutates a set after it is built.
+    """
+
+    __slots__ = ("_attribute_sets", "cost", "duration", "time_to_first_chunk", "token_usage")
+
+    def attributes(
+        self, request: Request, response_model: str | None, error_type: str | None
+    ) -> _AttributeSets:
+        """(operation attributes, input-token attributes, output-token attributes) for a call."""
+        key = (
+            request.operation,
+            request.model,
+            response_model,
+            request.server_address,
+            request.server_port,
+            error_type,
+        )
+        found = self._attribute_sets.get(key)
+        if found is not None:
+            return found
+        attrs: _MetricAttributes = {
+            semconv.GEN_AI_OPERATION_NAME: request.operation,
+            semconv.GEN_AI_PROVIDER_NAME: _PROVIDER,
+        }
+        if request.model:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = request.model
+        if response_model:
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = response_model
+        if request.server_address:
+            attrs[semconv.SERVER_ADDRESS] = request.server_address
+            if request.server_port is not None:
+                attrs[semconv.SERVER_PORT] = request.server_port
+        if error_type is not None:
+            attrs[semconv.ERROR_TYPE] = error_type
+        found = (
+            attrs,
+            {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT},
+            {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT},
+        )
+        if len(self._attribute_sets) >= _MAX_ATTRIBUTE_SETS:
+            self._attribute_sets.clear()
+        self._attribute_sets[key] = found
+        return found
 
     def __init__(self, meter: Meter) -> None:
+        self._attribute_sets: dict[tuple[str | int | None, ...], _AttributeSets] = {}
         self.token_usage = meter.create_histogram(
             semconv.METRIC_TOKEN_USAGE,
             unit="{token}",
@@ -380,11 +429,11 @@ class LLMCall:
         if read is not None:
             out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
         if w5 is not None or w1 is not None:
-            out[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = (w5 or 0) + (w1 or 0)
-            if w5 is not None:
-                out[semconv.ANTHROPIC_CACHE_WRITE_5M] = w5
-            if w1 is not None:
-                out[semconv.ANTHROPIC_CACHE_WRITE_1H] = w1
+            written = (w5 or 0) + (w1 or 0)
+            out[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = written
+            if written:  # the TTL breakdown only when something was written
+                out[semconv.ANTHROPIC_CACHE_WRITE_5M] = w5 or 0
+                out[semconv.ANTHROPIC_CACHE_WRITE_1H] = w1 or 0
         if response.reasoning_tokens is not None:
             out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = response.reasoning_tokens
 
@@ -405,10 +454,10 @@ class LLMCall:
             return None if source is None else _cost_record(total, source)
         if not response.has_usage:
             return None
-        model = response.model or self.request.model
-        if not model:
+        priced_model = response.model or self.request.model
+        if not priced_model:
             return None
-        return pricebook.cost(model, _usage_of(response), batch=batch, provider=_PROVIDER)
+        return pricebook.cost(priced_model, _usage_of(response), batch=batch, provider=_PROVIDER)
 
     def _record_metrics(
         self,
@@ -419,20 +468,9 @@ class LLMCall:
         end_ns: int,
     ) -> None:
         request = self.request
-        attrs: dict[str, AttributeValue] = {
-            semconv.GEN_AI_OPERATION_NAME: request.operation,
-            semconv.GEN_AI_PROVIDER_NAME: _PROVIDER,
-        }
-        if request.model:
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = request.model
-        if response is not None and response.model:
-            attrs[semconv.GEN_AI_RESPONSE_MODEL] = response.model
-        if request.server_address:
-            attrs[semconv.SERVER_ADDRESS] = request.server_address
-            if request.server_port is not None:
-                attrs[semconv.SERVER_PORT] = request.server_port
-        if error_type is not None:
-            attrs[semconv.ERROR_TYPE] = error_type
+        attrs, input_attrs, output_attrs = instruments.attributes(
+            request, response.model if response is not None else None, error_type
+        )
         instruments.duration.record((end_ns - self._start_ns) / _NS_PER_S, attrs)
         first = self._first_chunk_ns
         if first is not None:
@@ -446,11 +484,9 @@ class LLMCall:
                 + (response.cache_write_5m_tokens or 0)
                 + (response.cache_write_1h_tokens or 0)
             )
-            instruments.token_usage.record(total_input, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT})
+            instruments.token_usage.record(total_input, input_attrs)
         if response.output_tokens is not None:
-            instruments.token_usage.record(
-                response.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT}
-            )
+            instruments.token_usage.record(response.output_tokens, output_attrs)
         if cost is not None:
             instruments.cost.add(cost.usd, attrs)
 

@@ -147,14 +147,15 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         "sink_max_body_bytes": _int(env, "TOKENTRAIL_SINK_MAX_BODY_BYTES", Settings.sink_max_body_bytes),
         "data_dir": Path(env["TOKENTRAIL_DATA_DIR"]) if env.get("TOKENTRAIL_DATA_DIR") else Settings.data_dir,
     }
-    for key, value in overrides.items():
+    for key, given in overrides.items():
         if key not in values and key != "redact":
             raise TypeError(f"unknown setting {key!r}")
-        if value is None:
+        if given is None:
             continue
         if key == "capture_content":
-            value = parse_capture_mode(value, CaptureMode.SPAN_ONLY)
+            values[key] = parse_capture_mode(given, CaptureMode.SPAN_ONLY)
         elif key in ("prices_file", "data_dir"):
-            value = Path(value)
-        values[key] = value
+            values[key] = Path(given)
+        else:
+            values[key] = given
     return Settings(**values)

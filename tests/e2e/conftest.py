@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.stack import Collector, Jaeger, StartCollector
 from tokentrail.demo import (
     Service,
     Sink,
@@ -27,6 +30,7 @@ from tokentrail.demo import (
     start_sink,
     wait_until,
 )
+from tokentrail.standin import StandinServer
 
 APP_SERVICE = "e2e-answer-service"
 
@@ -70,6 +74,16 @@ class SinkControl:
     def traces_url(self) -> str:
         return f"{self.url}/v1/traces"
 
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the sink's own metric samples called `name` whose labels include `labels` (0 if absent)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
     def start(self) -> Sink:
         assert self.current is None or not self.current.service.alive(), "the sink is already running"
         self.current = start_sink(
@@ -84,10 +98,12 @@ class SinkControl:
 
 
 @pytest.fixture
-def sink(supervisor: Supervisor, database_url: str) -> SinkControl:
+def sink(supervisor: Supervisor, database_url: str) -> Iterator[SinkControl]:
+    """The real sink on `database_url`; stopped at teardown, after the collector and the app that feed it."""
     control = SinkControl(supervisor, database_url, free_port(), token="e2e-sink-token")
     control.start()
-    return control
+    yield control
+    control.stop()
 
 
 @dataclass
@@ -99,8 +115,10 @@ class AnswerApp:
 
 
 @pytest.fixture
-def start_answer_app(supervisor: Supervisor, standin: Any) -> Callable[..., AnswerApp]:
-    """Start examples/fastapi_app (zero-code instrumented) against the stand-in, exporting OTLP to `endpoint`."""
+def start_answer_app(supervisor: Supervisor, standin: StandinServer) -> Iterator[Callable[..., AnswerApp]]:
+    """Start examples/fastapi_app (zero-code instrumented) against the stand-in, exporting OTLP to `endpoint`.
+    The apps stop first at teardown (flushing their spans), before the collector and the sink."""
+    started: list[AnswerApp] = []
 
     def start(endpoint: str, *, token: str | None = None, name: str = "app") -> AnswerApp:
         env = app_environment(
@@ -111,9 +129,12 @@ def start_answer_app(supervisor: Supervisor, standin: Any) -> Callable[..., Answ
             service_name=APP_SERVICE,
         )
         service, url = start_app(supervisor, env, name=name)
-        return AnswerApp(service, url)
+        started.append(AnswerApp(service, url))
+        return started[-1]
 
-    return start
+    yield start
+    for app in started:
+        app.service.stop()
 
 
 def _inherited_env() -> dict[str, str]:
@@ -139,11 +160,9 @@ def wait_for_rows(database_url: str, sql: str, *params: Any, expected: int, time
 
 
 @pytest.fixture
-def collector_sink_endpoint(sink: SinkControl) -> str:
-    """Point the stack fixtures' `collector` at this test's sink."""
-    return sink.url
-
-
-@pytest.fixture
-def collector_sink_token(sink: SinkControl) -> str:
-    return sink.token
+def collector(start_collector: StartCollector, jaeger: Jaeger, sink: SinkControl) -> Iterator[Collector]:
+    """The stack fixtures' collector, exporting to this test's sink; stopped before the sink is (so shutdown does
+    not wait on a sink that is gone)."""
+    running = start_collector(jaeger_endpoint=jaeger.otlp_grpc_endpoint, sink_endpoint=sink.url, sink_token=sink.token)
+    yield running
+    running.stop()

@@ -63,13 +63,18 @@ class Peer:
     records_system: bool = True
     records_stop_sequences: bool = True
     records_stream_flag: bool = True
-    stream_cache_tokens: bool = True
-    """False for OpenLIT 1.x, which reads no cache tokens from a stream (it records 0 for both)."""
     stream_output_tokens_extra: int = 0
     """OpenLLMetry 0.5x-0.6x adds message_start's output_tokens (1) to message_delta's cumulative count."""
     records_tools: bool = True
     records_error_type: bool = True
     records_cost: bool = False
+    records_stream_usage: bool = True
+    records_max_tokens: bool = True
+    records_failures: bool = True
+    """False for OpenLLMetry before 0.48, which ends no span for a call that raised."""
+    """False for OpenLLMetry before 0.48, whose streamed calls' spans have no usage and no response model."""
+    distribution: tuple[str, str] | None = None
+    """(distribution, version specifier) when only some releases of the module's distribution are this peer."""
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -85,6 +90,7 @@ def _instrumentor(module: str) -> Callable[[TracerProvider, InMemorySpanExporter
 def _openlit(provider: TracerProvider, exporter: InMemorySpanExporter) -> Callable[[], None]:
     # OpenLIT takes the global tracer provider; without a local price file it fetches prices from the network.
     import openlit
+    from openlit._instrumentors import MODULE_NAME_MAP
     from opentelemetry import trace
 
     trace.set_tracer_provider(provider)
@@ -95,7 +101,8 @@ def _openlit(provider: TracerProvider, exporter: InMemorySpanExporter) -> Callab
         disable_metrics=True,
         disable_events=True,
         pricing_json=handle.name,
-        disabled_instrumentors=["httpx", "requests", "urllib", "urllib3"],
+        # Only its Anthropic instrumentation: the others would patch the sink's own web stack in this process.
+        disabled_instrumentors=[name for name in MODULE_NAME_MAP if name != "anthropic"],
     )
     return lambda: None  # OpenLIT has no uninstrument; its nox session runs only these tests
 
@@ -110,6 +117,7 @@ def _logfire(provider: TracerProvider, exporter: InMemorySpanExporter) -> Callab
         additional_span_processors=[SimpleSpanProcessor(exporter)],
     )
     undo = logfire.instrument_anthropic()
+    undo.__enter__()  # instrumented already; leaving this context un-instruments
     return lambda: undo.__exit__(None, None, None)
 
 
@@ -120,7 +128,19 @@ PEERS = {
         instrument=_instrumentor("opentelemetry.instrumentation.anthropic"),
         records_stop_sequences=False,
         stream_output_tokens_extra=1,
-        records_error_type=True,
+        distribution=("opentelemetry-instrumentation-anthropic", ">=0.48"),
+        env={"TRACELOOP_TRACE_CONTENT": "true"},
+    ),
+    # The legacy generation (gen_ai.prompt.N.*, gen_ai.usage.prompt_tokens, llm.request.type), still widely deployed.
+    "openllmetry-legacy": Peer(
+        source="openllmetry",
+        module="opentelemetry.instrumentation.anthropic",
+        instrument=_instrumentor("opentelemetry.instrumentation.anthropic"),
+        records_stop_sequences=False,
+        records_stream_usage=False,
+        records_max_tokens=False,
+        records_failures=False,
+        distribution=("opentelemetry-instrumentation-anthropic", "<0.48"),
         env={"TRACELOOP_TRACE_CONTENT": "true"},
     ),
     "openinference": Peer(
@@ -142,18 +162,27 @@ PEERS = {
         source="openlit",
         module="openlit",
         instrument=_openlit,
-        stream_cache_tokens=False,
+        records_error_type=False,  # its span of a failed call has no attributes, only the name and status
         records_cost=True,
     ),
     "logfire": Peer(source="logfire", module="logfire", instrument=_logfire, records_error_type=False),
 }
 
 
-def _installed(module: str) -> bool:
+def _installed(peer: Peer) -> bool:
     try:
-        return importlib.util.find_spec(module) is not None
+        if importlib.util.find_spec(peer.module) is None:
+            return False
     except ModuleNotFoundError:
         return False
+    if peer.distribution is None:
+        return True
+    from importlib.metadata import version
+
+    from packaging.specifiers import SpecifierSet
+
+    name, specifier = peer.distribution
+    return version(name) in SpecifierSet(specifier)
 
 
 @contextmanager
@@ -197,7 +226,7 @@ class Instrumented:
 def peer_session(request: pytest.FixtureRequest) -> Iterator[Instrumented]:
     """One peer instrumented for the whole module (several peers cannot be cleanly un-patched and re-patched)."""
     peer = PEERS[request.param]
-    if not _installed(peer.module):
+    if not _installed(peer):
         pytest.skip(f"peer {request.param} is not installed here: it runs in `nox -s 'interop({request.param})'`")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -268,7 +297,8 @@ def test_non_streaming_call(peer: Instrumented, client: anthropic.Anthropic, sta
     assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
     assert attributes[sc.GEN_AI_RESPONSE_MODEL] == RESPONSE_MODEL
     assert attributes[sc.GEN_AI_RESPONSE_ID] == "msg_interop_0001"
-    assert attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    if peer.peer.records_max_tokens:
+        assert attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] == 64
     assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == INPUT_TOTAL
     assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
     assert attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 100
@@ -309,13 +339,13 @@ def test_streaming_call(peer: Instrumented, client: anthropic.Anthropic, standin
     assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
     if peer.peer.records_stream_flag:
         assert attributes[sc.GEN_AI_REQUEST_STREAM] is True
-    assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5 + peer.peer.stream_output_tokens_extra
-    if peer.peer.stream_cache_tokens:
+    if peer.peer.records_stream_usage:
+        assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5 + peer.peer.stream_output_tokens_extra
         assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == INPUT_TOTAL
         assert attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 100
         assert attributes[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 20
-    else:  # the peer lost the cache tokens: the uncached input is all there is to report
-        assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 10
+    else:
+        assert sc.GEN_AI_USAGE_INPUT_TOKENS not in attributes
     assert _texts(_messages(attributes, sc.GEN_AI_OUTPUT_MESSAGES)) == ANSWER
     assert _texts(_messages(attributes, sc.GEN_AI_INPUT_MESSAGES)) == PROMPT
 
@@ -347,6 +377,9 @@ def test_failed_call(peer: Instrumented, client: anthropic.Anthropic, standin: S
     with pytest.raises(anthropic.RateLimitError):
         client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": PROMPT}])
     calls = peer.calls()
+    if not peer.peer.records_failures:
+        assert calls == []
+        return
     assert len(calls) == 1
     span, source, attributes = calls[0]
     assert source == peer.peer.source
@@ -401,5 +434,5 @@ def test_sink_stores_peer_calls(
     assert streamed[0] == peer.peer.source
     if peer.peer.records_stream_flag:
         assert streamed[5] is True
-    assert streamed[7] == (INPUT_TOTAL if peer.peer.stream_cache_tokens else 10)
+    assert streamed[7] == (INPUT_TOTAL if peer.peer.records_stream_usage else None)
     assert streamed[13] is True

@@ -118,6 +118,6 @@ def test_invalid_batches_are_rejected(anthropic_client: anthropic.Anthropic, req
 def test_batch_endpoints_take_error_scripts(standin: StandinServer) -> None:
     standin.enqueue(ErrorReply.overloaded())
     with anthropic.Anthropic(api_key="test", base_url=standin.base_url, max_retries=0) as client:
-        with pytest.raises(anthropic.InternalServerError):
+        with pytest.raises(anthropic.APIStatusError):
             client.messages.batches.create(requests=[request("a")])  # type: ignore[list-item]
         assert client.messages.batches.create(requests=[request("a")]).processing_status == "in_progress"  # type: ignore[list-item]

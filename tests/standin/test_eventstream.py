@@ -40,7 +40,7 @@ def test_botocore_decodes_chunks_split_anywhere() -> None:
         messages.extend(buffer)
 
     assert len(messages) == 3
-    for message, event in zip(messages, events):
+    for message, event in zip(messages, events, strict=True):
         assert message.headers[":event-type"] == "chunk"
         assert message.headers[":message-type"] == "event"
         assert json.loads(base64.b64decode(json.loads(message.payload)["bytes"])) == event

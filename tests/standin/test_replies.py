@@ -38,6 +38,8 @@ def accumulate(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
                 block["thinking"] += delta["thinking"]
             elif kind == "signature_delta":
                 block["signature"] += delta["signature"]
+            elif kind == "citations_delta":
+                block["citations"].append(delta["citation"])
             elif kind == "input_json_delta":
                 partial[data["index"]] = partial.get(data["index"], "") + delta["partial_json"]
         elif name == "content_block_stop" and data["index"] in partial:
@@ -66,6 +68,22 @@ def test_stream_rebuilds_the_message(body: dict[str, Any]) -> None:
 
     assert accumulate(events) == message
     assert sum(1 for name, _ in events if name == "content_block_delta") >= 2 * len(message["content"])
+
+
+def test_citations_stream_as_deltas() -> None:
+    citation = {
+        "type": "char_location",
+        "cited_text": "x",
+        "document_index": 0,
+        "start_char_index": 0,
+        "end_char_index": 1,
+    }
+    reply = MessageReply(content=[TextBlock("Quoted.", citations=[citation])])
+    message = build_message(BODY, reply, model="m")
+    events = stream_events(message)
+
+    assert accumulate(events) == message
+    assert [d["delta"]["type"] for n, d in events if n == "content_block_delta"][-1] == "citations_delta"
 
 
 def test_stream_of_an_empty_message_still_pings() -> None:
@@ -160,7 +178,8 @@ def test_scripted_ids_and_generated_ones() -> None:
 def test_cache_tracker_is_bounded() -> None:
     cache = CacheTracker(capacity=2)
 
-    assert [cache.hit(key) for key in ("a", "b", "a", "c", "b", "a")] == [False, False, True, False, False, True]
+    # "b" is the least recently used when "c" arrives, so it is forgotten; "a" stays
+    assert [cache.hit(key) for key in ("a", "b", "a", "c", "a", "b")] == [False, False, True, False, True, False]
 
 
 def test_sse_encoding() -> None:

@@ -49,6 +49,13 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def cache_creation(usage: Any) -> dict[str, int]:
+    """`usage.cache_creation` as a dict: a typed object on newer SDKs, a plain dict (extra field) on 0.x."""
+    value = usage.cache_creation
+    assert value is not None
+    return value if isinstance(value, dict) else value.model_dump()
+
+
 def raw_post(standin: StandinServer, path: str, body: Any, **headers: str) -> httpx.Response:
     with httpx.Client(base_url=standin.base_url) as client:
         return client.post(path, content=json.dumps(body), headers={**API_HEADERS, **headers})
@@ -260,8 +267,7 @@ def test_prompt_cache_write_then_read(anthropic_client: anthropic.Anthropic) -> 
     assert first.usage.cache_creation_input_tokens
     assert first.usage.cache_creation_input_tokens > 100
     assert first.usage.cache_read_input_tokens == 0
-    assert first.usage.cache_creation is not None
-    assert first.usage.cache_creation.ephemeral_5m_input_tokens == first.usage.cache_creation_input_tokens
+    assert cache_creation(first.usage)["ephemeral_5m_input_tokens"] == first.usage.cache_creation_input_tokens
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
     assert second.usage.cache_creation_input_tokens == 0
     for message in (first, second):
@@ -274,9 +280,9 @@ def test_prompt_cache_one_hour_ttl(anthropic_client: anthropic.Anthropic) -> Non
     system = [{"type": "text", "text": "Long rules. " * 40, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
     message = anthropic_client.messages.create(model=MODEL, max_tokens=100, system=system, messages=HELLO)  # type: ignore[arg-type]
 
-    assert message.usage.cache_creation is not None
-    assert message.usage.cache_creation.ephemeral_1h_input_tokens == message.usage.cache_creation_input_tokens > 0
-    assert message.usage.cache_creation.ephemeral_5m_input_tokens == 0
+    split = cache_creation(message.usage)
+    assert split["ephemeral_1h_input_tokens"] == message.usage.cache_creation_input_tokens > 0
+    assert split["ephemeral_5m_input_tokens"] == 0
 
 
 # --- scripts --------------------------------------------------------------------------------------------------
@@ -311,9 +317,7 @@ def test_scripted_message_reply(anthropic_client: anthropic.Anthropic, standin: 
     usage = message.usage
     assert (usage.input_tokens, usage.output_tokens) == (100, 42)
     assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (30, 20)
-    assert usage.cache_creation is not None
-    assert usage.cache_creation.ephemeral_5m_input_tokens == 20
-    assert usage.cache_creation.ephemeral_1h_input_tokens == 10
+    assert cache_creation(usage) == {"ephemeral_5m_input_tokens": 20, "ephemeral_1h_input_tokens": 10}
     assert standin.pending == 0
     # the script is used once; the next request gets the default reply
     assert anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=HELLO).model == MODEL
@@ -344,7 +348,7 @@ def test_scripted_stop_reason_and_raw_block(anthropic_client: anthropic.Anthropi
     ("reply", "exception", "error_type"),
     [
         (ErrorReply.rate_limit(), anthropic.RateLimitError, "rate_limit_error"),
-        (ErrorReply.overloaded(), anthropic.InternalServerError, "overloaded_error"),
+        (ErrorReply.overloaded(), anthropic.APIStatusError, "overloaded_error"),  # OverloadedError: not public on 0.x
         (ErrorReply.invalid_request("messages: bad"), anthropic.BadRequestError, "invalid_request_error"),
         (ErrorReply.authentication(), anthropic.AuthenticationError, "authentication_error"),
         (ErrorReply.api_error(), anthropic.InternalServerError, "api_error"),
@@ -394,7 +398,7 @@ def test_retries_reach_the_reply(anthropic_client: anthropic.Anthropic, standin:
 
 def test_retries_give_up(anthropic_client: anthropic.Anthropic, standin: StandinServer) -> None:
     standin.enqueue(*[ErrorReply.overloaded()] * 3)
-    with pytest.raises(anthropic.InternalServerError):
+    with pytest.raises(anthropic.APIStatusError):
         anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=HELLO)
 
     assert len(standin.requests) == 3
@@ -434,7 +438,7 @@ def test_stream_error_on_a_json_request_is_an_http_error(
     anthropic_client: anthropic.Anthropic, standin: StandinServer
 ) -> None:
     standin.enqueue(StreamError(), StreamError(), StreamError())
-    with pytest.raises(anthropic.InternalServerError) as caught:
+    with pytest.raises(anthropic.APIStatusError) as caught:
         anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=HELLO)
 
     assert caught.value.status_code == 529
@@ -482,6 +486,42 @@ def test_delay_times_out_the_client() -> None:
             client.messages.create(model=MODEL, max_tokens=100, messages=HELLO)
 
 
+def test_paced_stream(anthropic_client: anthropic.Anthropic, standin: StandinServer) -> None:
+    standin.enqueue(MessageReply(content=[TextBlock("one two three four")], delta_chars=4, event_interval_s=0.001))
+    with anthropic_client.messages.stream(model=MODEL, max_tokens=100, messages=HELLO) as stream:
+        pieces = list(stream.text_stream)
+
+    assert pieces == ["one ", "two ", "three ", "four"]
+
+
+def test_latency_settings_keep_replies_intact(anthropic_client: anthropic.Anthropic, standin: StandinServer) -> None:
+    standin.latency_s = 0.001
+    message = anthropic_client.messages.create(
+        model=MODEL, max_tokens=100, messages=HELLO, extra_headers={"x-standin-latency-ms": "1"}
+    )
+    with pytest.raises(anthropic.BadRequestError, match="not a number"):
+        anthropic_client.messages.create(
+            model=MODEL, max_tokens=100, messages=HELLO, extra_headers={"x-standin-latency-ms": "soon"}
+        )
+
+    assert '"Hello there"' in message.content[0].text  # type: ignore[union-attr]
+
+
+def test_concurrent_clients(standin: StandinServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(n: int) -> str:
+        with anthropic.Anthropic(api_key="test", base_url=standin.base_url, max_retries=0) as client:
+            reply = client.messages.create(model=MODEL, max_tokens=100, messages=[{"role": "user", "content": f"n{n}"}])
+            return reply.content[0].text  # type: ignore[union-attr]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        texts = list(pool.map(call, range(32)))
+
+    assert all(f'"n{n}"' in text for n, text in enumerate(texts))
+    assert len(standin.requests) == 32
+
+
 def test_other_endpoints_leave_message_scripts_queued(
     anthropic_client: anthropic.Anthropic, standin: StandinServer
 ) -> None:
@@ -507,7 +547,7 @@ def test_count_tokens_takes_error_scripts(standin: StandinServer) -> None:
 @pytest.mark.parametrize(
     ("scenario", "exception", "status"),
     [
-        ("overloaded", anthropic.InternalServerError, 529),
+        ("overloaded", anthropic.APIStatusError, 529),
         ("rate_limit", anthropic.RateLimitError, 429),
         ("server_error", anthropic.InternalServerError, 500),
         ("invalid_request", anthropic.BadRequestError, 400),

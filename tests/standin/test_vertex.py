@@ -63,11 +63,12 @@ def test_errors(standin: StandinServer) -> None:
     ) as client:
         with pytest.raises(anthropic.RateLimitError) as limited:
             client.messages.create(model=MODEL, max_tokens=200, messages=HELLO)  # type: ignore[arg-type]
-        with pytest.raises(anthropic.InternalServerError) as overloaded:
+        with pytest.raises(anthropic.APIStatusError) as overloaded:  # OverloadedError is not public on 0.x
             client.messages.create(model=MODEL, max_tokens=200, messages=HELLO)  # type: ignore[arg-type]
 
     assert isinstance(limited.value.body, dict)
     assert limited.value.body["error"]["status"] == "RESOURCE_EXHAUSTED"  # Google's own envelope
+    assert overloaded.value.status_code == 529
     assert isinstance(overloaded.value.body, dict)
     assert overloaded.value.body["error"]["type"] == "overloaded_error"  # passed through from Anthropic
 

@@ -838,13 +838,21 @@ _OPENLIT_PLACEHOLDERS: Final = {
 
 def _openlit(name: str, attrs: Attributes) -> Translated | None:
     operation = _operation(attrs, None)
-    if operation is None or operation not in _CALL_OPERATIONS:
+    named_operation, _, named_model = name.partition(" ")
+    if operation is None:
+        # A failed call's span has no attributes at all, only its `{operation} {model}` name and ERROR status.
+        operation = named_operation
+    if operation not in _CALL_OPERATIONS:
         return None
     out: Translated = {sc.GEN_AI_OPERATION_NAME: operation}
+    if named_model and operation == named_operation:
+        out[sc.GEN_AI_REQUEST_MODEL] = named_model
     provider = _provider(attrs)
     if provider:
         out[sc.GEN_AI_PROVIDER_NAME] = provider
     _copy_semconv(attrs, out)
+    if sc.GEN_AI_SYSTEM_INSTRUCTIONS in out:
+        _drop_system_messages(out)  # OpenLIT repeats the system prompt as the first input message
     for key, placeholder in _OPENLIT_PLACEHOLDERS.items():
         if out.get(key) == placeholder:
             del out[key]  # indistinguishable from "not given": the contract never records placeholders
@@ -867,6 +875,18 @@ def _openlit(name: str, attrs: Attributes) -> Translated | None:
     # OpenLIT (1.x) counts only the uncached input in gen_ai.usage.input_tokens.
     _normalise_input_tokens(out, excludes_cache=True)
     return _finish(attrs, out, consumed)
+
+
+def _drop_system_messages(out: Translated) -> None:
+    """Remove system-role messages from the input messages (they belong in the system instructions)."""
+    text = out.get(sc.GEN_AI_INPUT_MESSAGES)
+    if not isinstance(text, str) or '"system"' not in text:
+        return
+    messages = _json(text)
+    if isinstance(messages, list):
+        kept = [m for m in messages if not (isinstance(m, Mapping) and m.get("role") == "system")]
+        if len(kept) != len(messages):
+            out[sc.GEN_AI_INPUT_MESSAGES] = _dumps(kept)
 
 
 _LOGFIRE_ERROR_LEVEL: Final = 17  # logfire's level number for `error`
@@ -894,8 +914,8 @@ def _logfire(name: str, attrs: Attributes) -> Translated | None:
     _copy_semconv(attrs, out)
     if is_log:
         out[sc.GEN_AI_REQUEST_STREAM] = True
-        if out.get(sc.GEN_AI_RESPONSE_MODEL) == out.get(sc.GEN_AI_REQUEST_MODEL) and not has_response:
-            out.pop(sc.GEN_AI_RESPONSE_MODEL, None)
+        if out.get(sc.GEN_AI_RESPONSE_MODEL) == out.get(sc.GEN_AI_REQUEST_MODEL):
+            out.pop(sc.GEN_AI_RESPONSE_MODEL, None)  # logfire's export-time default, not the response's model
     elif not has_response:
         out.pop(sc.GEN_AI_RESPONSE_MODEL, None)  # logfire defaults it to the request model on export
     consumed = {

@@ -1,10 +1,12 @@
 """The sink's writes to Postgres: batched, idempotent, acknowledged only after commit.
 
 One `Batch` is one transaction. Each pooled connection owns three temporary staging tables (created once per
-connection, `ON COMMIT DELETE ROWS`); a write COPYs the batch into them and moves the rows with
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING` into `content_blobs`, `spans` and `llm_calls`, so a retried export
-(same trace id, span id and start time) adds nothing. Rows are inserted in key order so that concurrent writers
-of overlapping batches cannot deadlock. Daily partitions are created with `tokentrail_ensure_partitions(day)`
+connection, `ON COMMIT DELETE ROWS`). Content blobs (which repeat across batches by design) are COPYed into their
+stage and moved with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Spans and LLM calls are first COPYed straight
+into their tables under a savepoint (a new batch, the usual case, costs what a bulk load costs); if any key already
+exists (a collector retry), the savepoint is rolled back and they take the same staged, conflict-ignoring path, so
+a retried export (same trace id, span id and start time) adds nothing. Staged rows are inserted in key order so
+that concurrent writers of overlapping batches cannot deadlock. Daily partitions are created with `tokentrail_ensure_partitions(day)`
 before the transaction, once per day per process (the cache is dropped if a partition turns out to be missing,
 e.g. after retention pruned it).
 
@@ -83,6 +85,12 @@ _STATEMENTS = {
     ),
     "spans": (_copy_sql("spans", _SPAN_COLUMNS), _move_sql("spans", _SPAN_COLUMNS, _KEY)),
     "llm_calls": (_copy_sql("llm_calls", _LLM_COLUMNS), _move_sql("llm_calls", _LLM_COLUMNS, _KEY)),
+}
+_DIRECT_COPY = {
+    "spans": sql.SQL("COPY spans ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, _SPAN_COLUMNS))),
+    "llm_calls": sql.SQL("COPY llm_calls ({}) FROM STDIN").format(
+        sql.SQL(", ").join(map(sql.Identifier, _LLM_COLUMNS))
+    ),
 }
 _CREATE_STAGING = [
     sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
@@ -194,7 +202,9 @@ class Store:
             await self._ensure_partitions(conn, batch.days)
             try:
                 async with conn.transaction():
-                    result = await self._insert(conn, list(batch.blobs.values()), batch.spans, batch.llm_calls)
+                    result = await self._insert(conn, list(batch.blobs.values()), [], [])
+                    rows = await self._insert_fresh(conn, batch.spans, batch.llm_calls)
+                    result.spans_inserted, result.llm_calls_inserted = rows.spans_inserted, rows.llm_calls_inserted
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
                 if isinstance(exc, psycopg.errors.CheckViolation) and "partition" in str(exc):
                     raise
@@ -202,6 +212,23 @@ class Store:
                 result = await self._insert_one_by_one(conn, batch)
         log.debug("wrote %d spans in %.1f ms", len(batch.spans), (time.perf_counter() - started) * 1000)
         return result
+
+    async def _insert_fresh(
+        self, conn: psycopg.AsyncConnection[Any], spans: Sequence[SpanRow], llm_calls: Sequence[LlmCallRow]
+    ) -> WriteResult:
+        """The fast path: COPY straight into the tables under a savepoint, as a bulk load would. Nearly every batch
+        is new; if any of its keys is already stored (a retry, or a span repeated in the batch), the savepoint is
+        rolled back and the batch goes through the staging tables with ON CONFLICT DO NOTHING instead."""
+        try:
+            async with conn.transaction(), conn.cursor() as cur:
+                for table, rows in (("spans", spans), ("llm_calls", llm_calls)):
+                    if rows:
+                        async with cur.copy(_DIRECT_COPY[table]) as copy:
+                            for row in rows:
+                                await copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            return await self._insert(conn, [], spans, llm_calls)
+        return WriteResult(spans_inserted=len(spans), llm_calls_inserted=len(llm_calls))
 
     async def _insert(
         self,

@@ -436,6 +436,9 @@ def stream_events(message: Mapping[str, Any], delta_chars: int | None = None) ->
         if kind == "text":
             opening: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"], size)]
+            if block.get("citations"):
+                opening["citations"] = []
+                deltas += [{"type": "citations_delta", "citation": citation} for citation in block["citations"]]
         elif kind == "thinking":
             opening = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": piece} for piece in _pieces(block["thinking"], size)]

@@ -111,6 +111,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+    request_queue_size = 256  # the default listen backlog (5) drops connections under concurrent load
 
     def __init__(self, address: tuple[str, int], standin: StandinServer) -> None:
         self.standin = standin
@@ -277,10 +278,14 @@ class StandinServer:
 
     def _track(self, conn: socket.socket, alive: bool) -> None:
         with self._lock:
-            if alive:
-                self._connections.add(conn)
-            else:
+            if not alive:
                 self._connections.discard(conn)
+                return
+            self._connections.add(conn)
+            stopping = self._stopping.is_set()
+        if stopping:  # accepted while `stop()` was closing the others: it would not see this one
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -366,6 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
             f"server: {self.server_version}",
             f"request-id: {self.request_id}",
         ]
+        if self.flavour == "bedrock":
+            lines.append(f"x-amzn-requestid: {self.request_id}")
         if content_type is not None:
             lines.append(f"content-type: {content_type}")
         if length is None:
@@ -425,14 +432,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._wait_latency()
         if cut:
             self.close_connection = True
-        self.wfile.write(self._head(200, content_type, extra, None))
+        head = self._head(200, content_type, extra, None)
+        chunks = [b"%x\r\n%s\r\n" % (len(frame), frame) for frame in frames]
+        end = b"" if cut else b"0\r\n\r\n"
         self._sent = True
-        for index, frame in enumerate(frames):
-            if index and interval:
-                self.standin._sleep(interval)
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-        if not cut:
-            self.wfile.write(b"0\r\n\r\n")
+        if not interval or len(chunks) < 2:
+            # one write: each event is still its own chunk, but the stream costs one system call, not one per event
+            self.wfile.write(head + b"".join(chunks) + end)
+            return
+        self.wfile.write(head + chunks[0])
+        for chunk in chunks[1:]:
+            self.standin._sleep(interval)
+            self.wfile.write(chunk)
+        if end:
+            self.wfile.write(end)
 
     # --- one request --------------------------------------------------------------------------------------
     def _exchange(self) -> None:
@@ -467,7 +480,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.latency_s += max(0.0, float(latency_ms)) / 1000
                 except ValueError:
                     raise _Abort(400, f"{LATENCY_HEADER}: {latency_ms!r} is not a number") from None
-            self._route(self.command, path, headers, body)
+            self._route(self.command, split.path, headers, body)
         except _Abort as abort:
             if not self._sent:
                 self._send_error(abort.reply)
@@ -493,19 +506,20 @@ class _Handler(BaseHTTPRequestHandler):
         if match := _BEDROCK_ROUTE.match(path):
             if method != "POST":
                 raise _Abort(404, f"{method} {path} not found", "not_found_error")
-            params = self._object(body)
-            model = _BEDROCK_MODEL.match(match["model"])
-            name = model["name"] if model else match["model"]
+            params = self._params(body, model_in_path=True)
+            model_id = urllib.parse.unquote(match["model"])  # may be an ARN, with its slashes quoted
+            model = _BEDROCK_MODEL.match(model_id.rpartition("/")[2])
+            name = model["name"] if model else model_id
             self._messages(params, headers, name, match["op"] == "invoke-with-response-stream", "msg_bdrk_")
             return
         if match := _VERTEX_ROUTE.match(path):
             if method != "POST":
                 raise _Abort(404, f"{method} {path} not found", "not_found_error")
-            params = self._object(body)
             if match["model"] == "count-tokens":
-                self._count_tokens(self._params(params, count=True), headers)
+                self._count_tokens(self._params(body, count=True), headers)
                 return
-            name = match["model"].replace("@", "-")
+            params = self._params(body, model_in_path=True)
+            name = urllib.parse.unquote(match["model"]).replace("@", "-")
             streaming = match["op"] == "streamRawPredict" or bool(params.get("stream"))
             self._messages(params, headers, name, streaming, "msg_vrtx_")
             return
@@ -517,11 +531,11 @@ class _Handler(BaseHTTPRequestHandler):
             action = match["action"]
             if (method, action) in (("GET", None), ("GET", "/results"), ("POST", "/cancel"), ("DELETE", None)):
                 if not self._scripted_other(headers):
-                    self._batches(method, match["id"], action, body, headers)
+                    self._batches(method, urllib.parse.unquote(match["id"]), action, body, headers)
                 return
         if (match := _MODELS_ROUTE.match(path)) and method == "GET":
             if not self._scripted_other(headers):
-                self._models(match["id"])
+                self._models(urllib.parse.unquote(match["id"]) if match["id"] else None)
             return
         raise _Abort(404, f"{method} {path} not found", "not_found_error")
 
@@ -541,9 +555,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort(400, "The request body must be a JSON object.")
         return body
 
-    def _params(self, body: Any, count: bool = False) -> dict[str, Any]:
+    def _params(self, body: Any, count: bool = False, model_in_path: bool = False) -> dict[str, Any]:
+        """The request's params, checked as the API checks them (400 invalid_request_error otherwise)."""
         params = self._object(body)
-        required = ("model", "messages") if count else ("model", "messages", "max_tokens")
+        required = ("messages",) if count else ("messages", "max_tokens")
+        if not model_in_path:
+            required = ("model", *required)
         for name in required:
             if name not in params:
                 raise _Abort(400, f"{name}: Field required")
@@ -632,7 +649,6 @@ class _Handler(BaseHTTPRequestHandler):
                 usage = message["usage"]
                 extra.setdefault("x-amzn-bedrock-input-token-count", str(usage["input_tokens"]))
                 extra.setdefault("x-amzn-bedrock-output-token-count", str(usage["output_tokens"]))
-                extra.setdefault("x-amzn-requestid", self.request_id)
                 extra.setdefault("x-amzn-bedrock-invocation-latency", str(self._elapsed_ms()))
             if isinstance(script, StreamCut):
                 body = json.dumps(message).encode()
@@ -660,7 +676,6 @@ class _Handler(BaseHTTPRequestHandler):
             frames = [chunk_message(data) for _, data in events]
             if isinstance(script, StreamError):
                 frames.append(exception_message(script.error_type, script.text))
-            extra.setdefault("x-amzn-requestid", self.request_id)
             self._send_stream(frames, "application/vnd.amazon.eventstream", interval, cut, extra)
             return
         frames = [sse(name, data) for name, data in events]

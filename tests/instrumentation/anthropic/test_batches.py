@@ -9,9 +9,7 @@ from tokentrail import semconv
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
-REQUESTS = [
-    {"custom_id": f"r{i}", "params": {"model": MODEL, "max_tokens": 30, "messages": USER}} for i in range(3)
-]
+REQUESTS = [{"custom_id": f"r{i}", "params": {"model": MODEL, "max_tokens": 30, "messages": USER}} for i in range(3)]
 
 
 def _usage_total(results) -> tuple[int, int]:

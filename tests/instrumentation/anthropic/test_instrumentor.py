@@ -73,14 +73,16 @@ def test_placeholders_are_not_recorded(anthropic_client, span_exporter):
         model=MODEL, max_tokens=20, messages=USER, system=not_given, tools=not_given, stop_sequences=not_given
     )
     a = attrs(only_span(span_exporter))
-    for name in (semconv.GEN_AI_REQUEST_STOP_SEQUENCES, semconv.GEN_AI_SYSTEM_INSTRUCTIONS, semconv.GEN_AI_TOOL_DEFINITIONS):
+    for name in (
+        semconv.GEN_AI_REQUEST_STOP_SEQUENCES,
+        semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+        semconv.GEN_AI_TOOL_DEFINITIONS,
+    ):
         assert name not in a
 
 
 def test_tool_use(anthropic_client, span_exporter, standin):
-    standin.enqueue(
-        MessageReply(content=[ToolUseBlock(name="get_weather", input={"city": "Paris"}, id="toolu_1")])
-    )
+    standin.enqueue(MessageReply(content=[ToolUseBlock(name="get_weather", input={"city": "Paris"}, id="toolu_1")]))
     tools = [{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}]
     anthropic_client.messages.create(model=MODEL, max_tokens=50, messages=USER, tools=tools)
     a = attrs(only_span(span_exporter))
@@ -140,7 +142,9 @@ def test_count_tokens(anthropic_client, span_exporter, metric_reader):
 
 
 def test_beta_create_and_count_tokens(anthropic_client, span_exporter):
-    anthropic_client.beta.messages.create(model=MODEL, max_tokens=20, messages=USER, betas=["token-counting-2024-11-01"])
+    anthropic_client.beta.messages.create(
+        model=MODEL, max_tokens=20, messages=USER, betas=["token-counting-2024-11-01"]
+    )
     anthropic_client.beta.messages.count_tokens(model=MODEL, messages=USER)
     names = sorted(span.name for span in llm_spans(span_exporter))
     assert names == [f"chat {MODEL}", f"count_tokens {MODEL}"]

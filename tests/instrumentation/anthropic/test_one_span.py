@@ -94,7 +94,9 @@ def test_the_sdk_span_comes_back_when_uninstrumented(
     from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
 
     instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, settings=tokentrail_settings)
+    instrumentor.instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, settings=tokentrail_settings
+    )
     traced_client.messages.create(model=MODEL, max_tokens=50, messages=USER)
     instrumentor.uninstrument()
     assert not hasattr(_base_client.start_api_call_span, "__wrapped__")

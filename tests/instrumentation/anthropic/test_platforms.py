@@ -62,7 +62,9 @@ def test_clients_made_before_instrumenting_are_traced(
     from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
 
     instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, settings=tokentrail_settings)
+    instrumentor.instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, settings=tokentrail_settings
+    )
     try:
         vertex_client.messages.create(model=VERTEX_MODEL, max_tokens=20, messages=USER)
     finally:

@@ -62,7 +62,7 @@ def test_create_stream_true(anthropic_client, span_exporter, standin, metric_rea
     assert isinstance(stream, anthropic.Stream)
     assert llm_spans(span_exporter) == []  # open until the stream ends
     types = [event.type for event in stream]
-    assert types[0] == "message_start" and types[-1] == "message_stop"
+    assert (types[0], types[-1]) == ("message_start", "message_stop")
     span = only_span(span_exporter)
     assert_complete(span)
     text = json.loads(attrs(span)[semconv.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["content"]
@@ -80,7 +80,8 @@ def test_span_is_current_only_inside_reads(anthropic_client, span_exporter, trac
         seen = [trace.get_current_span() for _ in stream]
     assert all(current is outer for current in seen)
     span = only_span(span_exporter)
-    assert span.parent is not None and span.parent.span_id == outer.get_span_context().span_id
+    assert span.parent is not None
+    assert span.parent.span_id == outer.get_span_context().span_id
 
 
 def test_stream_as_context_manager(anthropic_client, span_exporter, standin):
@@ -144,10 +145,14 @@ def test_manager_exit_before_the_end(anthropic_client, span_exporter, standin):
 def test_exception_in_the_loop(anthropic_client, span_exporter, standin):
     standin.enqueue(REPLY)
     error = ValueError("boom")
-    with pytest.raises(ValueError) as caught:  # noqa: PT012 - the loop is what raises
+
+    def consume() -> None:
         with anthropic_client.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream:
             for _ in stream:
                 raise error
+
+    with pytest.raises(ValueError) as caught:
+        consume()
     assert caught.value is error
     assert_cut(only_span(span_exporter), error_type="ValueError")
 
@@ -155,7 +160,7 @@ def test_exception_in_the_loop(anthropic_client, span_exporter, standin):
 def test_error_event_mid_stream(anthropic_client, span_exporter, standin):
     standin.enqueue(StreamError(after_events=3, error_type="overloaded_error", reply=REPLY))
     stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
-    with pytest.raises(anthropic.APIStatusError):  # noqa: PT012
+    with pytest.raises(anthropic.APIStatusError):
         for _ in stream:
             pass
     span = only_span(span_exporter)
@@ -165,9 +170,11 @@ def test_error_event_mid_stream(anthropic_client, span_exporter, standin):
 
 def test_connection_cut_mid_stream(anthropic_client, span_exporter, standin):
     standin.enqueue(StreamCut(after_events=3, reply=REPLY))
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the transport's own error type differs by SDK generation
-        with anthropic_client.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream:
-            stream.until_done()
+    with (
+        pytest.raises(Exception),  # noqa: B017 - the transport's own error type differs by SDK generation
+        anthropic_client.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream,
+    ):
+        stream.until_done()
     span = only_span(span_exporter)
     assert attrs(span)[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
     assert span.status.status_code is StatusCode.ERROR
@@ -225,7 +232,7 @@ async def test_async_early_close(async_anthropic_client, span_exporter, standin)
 
 async def test_async_error_event(async_anthropic_client, span_exporter, standin):
     standin.enqueue(StreamError(after_events=3, error_type="overloaded_error", reply=REPLY))
-    with pytest.raises(anthropic.APIStatusError):  # noqa: PT012
+    with pytest.raises(anthropic.APIStatusError):
         async with async_anthropic_client.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream:
             await stream.until_done()
     assert_cut(only_span(span_exporter), error_type="overloaded_error")

@@ -135,7 +135,7 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
         attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
     # Sampling parameters: keyword arguments on 0.x SDKs, `extra_body` on SDKs that dropped them (1.x+).
     extra = kwargs.get("extra_body")
-    sampling = extra if isinstance(extra, Mapping) else _EMPTY
+    sampling = extra if type(extra) is dict else _EMPTY
     for name, attribute in _SAMPLING:
         value = _number(kwargs.get(name, sampling.get(name)))
         if value is not None:
@@ -144,13 +144,16 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
     if isinstance(stops, (list, tuple)) and stops and all(type(s) is str for s in stops):
         attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stops)
     thinking = kwargs.get("thinking")
-    if isinstance(thinking, Mapping):
+    if type(thinking) is dict:
         budget = thinking.get("budget_tokens")
         if type(budget) is int:
             attributes[semconv.ANTHROPIC_THINKING_BUDGET] = budget
     if stream:
         attributes[semconv.GEN_AI_REQUEST_STREAM] = True
-    if _given_mapping(kwargs.get("output_format")) or _given_mapping(_get(kwargs.get("output_config"), "format")):
+    output_config = kwargs.get("output_config")
+    if _given_format(kwargs.get("output_format")) or (
+        type(output_config) is dict and _given_format(output_config.get("format"))
+    ):
         attributes[semconv.GEN_AI_OUTPUT_TYPE] = "json"
     return Request(
         semconv.OP_CHAT,
@@ -163,9 +166,9 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
     )
 
 
-def _given_mapping(value: Any) -> bool:
+def _given_format(value: Any) -> bool:
     """True for a real structured-output format (a dict or a type), False for placeholders and `None`."""
-    return isinstance(value, (Mapping, type))
+    return value is not None and (type(value) is dict or isinstance(value, type))
 
 
 def count_tokens_request(instance: Any, kwargs: Mapping[str, Any]) -> Request:
@@ -175,9 +178,7 @@ def count_tokens_request(instance: Any, kwargs: Mapping[str, Any]) -> Request:
         model = None
     else:
         attributes[semconv.GEN_AI_REQUEST_MODEL] = model
-    return Request(
-        semconv.OP_COUNT_TOKENS, model, attributes, billable=False, server_address=address, server_port=port
-    )
+    return Request(semconv.OP_COUNT_TOKENS, model, attributes, billable=False, server_address=address, server_port=port)
 
 
 def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
@@ -213,12 +214,15 @@ def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: 
 
 
 def _get(obj: Any, name: str) -> Any:
-    """`obj.name` or `obj[name]`, `None` when absent."""
+    """`obj.name` or `obj[name]`, `None` when absent (exact type checks first: ABC checks are slow)."""
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:
         return obj.get(name)
-    return getattr(obj, name, None)
+    value = getattr(obj, name, None)
+    if value is None and isinstance(obj, Mapping):
+        return obj.get(name)
+    return value
 
 
 def _int(value: Any) -> int | None:

@@ -18,7 +18,7 @@ import logging
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 from opentelemetry import context as context_api
@@ -29,6 +29,11 @@ __all__ = ["AsyncStreamProxy", "StreamManagerProxy", "StreamProxy", "wrap_stream
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    _ObjectProxy = wrapt.ObjectProxy[Any]
+else:  # wrapt < 2 has no subscriptable proxy at run time
+    _ObjectProxy = wrapt.ObjectProxy
+
 _attach = context_api.attach
 _detach = context_api.detach
 
@@ -38,7 +43,7 @@ def _abandoned(call: LLMCall, accumulator: Accumulator) -> None:
     call.end_stream(accumulator)
 
 
-class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _StreamProxyBase(_ObjectProxy):
     """What the sync and async proxies share: the call, the accumulator, the finalizer and the one end."""
 
     def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
@@ -163,7 +168,7 @@ def wrap_stream(stream: Any, call: LLMCall, accumulator: Accumulator) -> Any:
     return stream
 
 
-class StreamManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class StreamManagerProxy(_ObjectProxy):
     """A `MessageStreamManager` / `AsyncMessageStreamManager` (sync and async entry share this class)."""
 
     def __init__(
