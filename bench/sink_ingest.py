@@ -78,6 +78,11 @@ TEMPLATE = [
 QUESTIONS = [f"Where is my order #{n}? It was due on day {n % 28 + 1}." for n in range(500)]
 
 
+def _user_turn(rng: random.Random) -> str:
+    """A user turn that is (almost always) unique: a common question with this user's own ticket and details."""
+    return f"{rng.choice(QUESTIONS)} Ticket {rng.getrandbits(40):x}, account {rng.getrandbits(32):x}."
+
+
 def _kv(key: str, value: Any) -> KeyValue:
     if isinstance(value, bool):
         return KeyValue(key=key, value=AnyValue(bool_value=value))
@@ -111,7 +116,7 @@ def build_requests(requests: int, spans_per_request: int, seed: int = 7) -> tupl
                     ),
                     semconv.GEN_AI_TOOL_DEFINITIONS: TOOLS,
                     semconv.GEN_AI_INPUT_MESSAGES: json.dumps(
-                        [*TEMPLATE, {"role": "user", "parts": [{"type": "text", "content": rng.choice(QUESTIONS)}]}]
+                        [*TEMPLATE, {"role": "user", "parts": [{"type": "text", "content": _user_turn(rng)}]}]
                     ),
                     semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps(
                         [
@@ -360,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "sink_rate": sink_rate,
         "copy_rate": copy_rate,
         "ratio": sink_rate / copy_rate,
+        "rounds": ", ".join(f"{c:,.0f} / {run['rate']:,.0f}" for c, run in zip(copy_rates, sink_runs, strict=True)),
         "content_sent_mib": content_bytes / 2**20,
         "content_stored_mib": sizes["blob_bytes"] / 2**20,
         "blob_count": sizes["blob_count"],
@@ -390,7 +396,8 @@ def render(r: dict[str, Any]) -> str:
     rows = [
         ("sink: OTLP/HTTP request -> committed rows", f"{r['sink_rate']:,.0f} spans/s"),
         ("raw COPY of the same rows into the same tables", f"{r['copy_rate']:,.0f} spans/s"),
-        ("sink / raw COPY", f"{r['ratio']:.0%} (target >= 50%)"),
+        ("sink / raw COPY (ratio of the medians)", f"{r['ratio']:.0%} (target >= 50%)"),
+        ("each round: raw COPY / sink", r["rounds"]),
         (
             "acknowledgement latency p50 / p99 / max",
             f"{ms['p50']:.0f} / {ms['p99']:.0f} / {ms['max']:.0f} ms (target p99 < 1 s)",
@@ -416,9 +423,10 @@ def render(r: dict[str, Any]) -> str:
 Measured {r["date"]} on {r["cpu"]}, Python {platform.python_version()}, PostgreSQL (embedded, fsync on); the sink
 (a `python -m tokentrail.sink` subprocess), Postgres and the load generator share the machine.
 Command: `python bench/sink_ingest.py --write-docs`.
-Workload: {r["workload"]}; {r["body_mib"]:.1f} MiB of protobuf ({r["gzip_mib"]:.1f} MiB gzip); traces of one
-server span + three LLM spans with content capture on (system prompt in two versions, tool definitions, few-shot
-template + varying user turn, varying answer).
+Workload: {r["workload"]};
+{r["body_mib"]:.1f} MiB of protobuf ({r["gzip_mib"]:.1f} MiB gzip); traces of one server span + three LLM spans
+with content capture on (system prompt in two versions, tool definitions, few-shot template + a user turn that is
+unique per call, a unique answer). Other work on the shared machine makes single rounds noisy (see each round).
 
 | measure | value |
 |---|---|

@@ -148,18 +148,20 @@ build_jaeger() {
         log "cached: $JAEGER_BIN"
         return 0
     fi
-    local start=$SECONDS staged="$WORK/jaeger" src info
+    local start=$SECONDS staged="$WORK/jaeger" src info date
     log "building Jaeger $JAEGER_VERSION (module $JAEGER_MODULE@$JAEGER_MODULE_VERSION)"
     info=$(go mod download -json "$JAEGER_MODULE@$JAEGER_MODULE_VERSION") ||
         die "could not download $JAEGER_MODULE@$JAEGER_MODULE_VERSION: $info"
     src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' <<<"$info")
     [[ -d $src/cmd/jaeger ]] || die "no cmd/jaeger in the downloaded module ($src)"
+    # The release's commit time, as the proxy records it (.info file), stands in for the build date.
+    date=$(sed -n 's/^[[:space:]]*"Info": "\(.*\)",*$/\1/p' <<<"$info" | xargs -r sed -n 's/.*"Time":"\([^"]*\)".*/\1/p')
     mkdir -p "$staged"
     # The module cache copy is read-only; go build only reads it. The UI is the module's placeholder page
     # (the real UI is built with npm in Jaeger's own release process); the query API is complete.
     local pkg="$JAEGER_MODULE/internal/version"
     (cd "$src" && go build -o "$staged/jaeger" \
-        -ldflags "-s -w -X $pkg.latestVersion=$JAEGER_VERSION -X $pkg.commitSHA=$JAEGER_MODULE_VERSION" \
+        -ldflags "-s -w -X $pkg.latestVersion=$JAEGER_VERSION -X $pkg.commitSHA=$JAEGER_MODULE_VERSION -X $pkg.date=$date" \
         ./cmd/jaeger) || die "the Jaeger build failed (see the output above)"
     "$staged/jaeger" version >"$staged/VERSION" 2>&1 || die "the built Jaeger does not run: $staged/jaeger"
     publish "$staged" "$JAEGER_DIR"

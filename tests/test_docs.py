@@ -24,6 +24,7 @@ exists.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -39,7 +40,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.test_reports import Call, Span, insert
+from tests.test_reports import Call, Span, insert, user_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -142,9 +143,19 @@ def _sample(conn: psycopg.Connection[Any]) -> None:
     start = now - timedelta(hours=3)
     server = "b7ad6b7169203331"
     workflow = "00f067aa0ba902b7"
+    question = user_messages("How long do refunds take?")
+    answer = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "5 to 10 business days."}]}])
     items: list[Call | Span] = [
         Span(SAMPLE_TRACE, server, "POST /answer", start, 2400.0, kind=2, service="answer-service"),
-        Span(SAMPLE_TRACE, workflow, "invoke_workflow answer", start + timedelta(milliseconds=5), 2380.0, server),
+        Span(
+            SAMPLE_TRACE,
+            workflow,
+            "invoke_workflow answer",
+            start + timedelta(milliseconds=5),
+            2380.0,
+            server,
+            service="answer-service",
+        ),
         Call(
             start + timedelta(milliseconds=10),
             420.0,
@@ -153,6 +164,8 @@ def _sample(conn: psycopg.Connection[Any]) -> None:
             output_tokens=12,
             cost=Decimal("0.00037"),
             user="alice",
+            input_body=question,
+            output_body=answer,
             trace_id=SAMPLE_TRACE,
             parent_span_id=workflow,
             service="answer-service",
@@ -166,6 +179,8 @@ def _sample(conn: psycopg.Connection[Any]) -> None:
             cache_read=1500,
             cost=Decimal("0.00225"),
             user="alice",
+            input_body=question,
+            output_body=answer,
             trace_id=SAMPLE_TRACE,
             parent_span_id=workflow,
             service="answer-service",
@@ -182,6 +197,8 @@ def _sample(conn: psycopg.Connection[Any]) -> None:
             cost=Decimal("0.00450"),
             ttfc_ms=310.0,
             user="alice",
+            input_body=question,
+            output_body=answer,
             trace_id=SAMPLE_TRACE,
             parent_span_id=workflow,
             service="answer-service",
@@ -214,6 +231,8 @@ def _sample(conn: psycopg.Connection[Any]) -> None:
                 user="carol",
             ),
         ]
+    # A model no price data knows: stored without a cost (docs/troubleshooting.md, "Missing cost").
+    items.append(Call(now - timedelta(hours=30), 640.0, "acme-finetune-v3", cost=None, user="carol"))
     items.append(
         Call(
             now - timedelta(hours=20),
@@ -303,8 +322,8 @@ _REFERENCE = re.compile(r"^\s*\[[^\]]+\]:\s*(\S+)", re.MULTILINE)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
-def _without_code(text: str) -> str:
-    """The text with fenced blocks and inline code removed (links inside code are not links)."""
+def _without_code(text: str, *, inline: bool = True) -> str:
+    """The text without fenced blocks and (with `inline`) inline code: links inside code are not links."""
     kept: list[str] = []
     fence: str | None = None
     for line in text.splitlines():
@@ -317,7 +336,7 @@ def _without_code(text: str) -> str:
             if stripped.startswith(fence) and set(stripped) == {fence[0]}:
                 fence = None
             continue
-        kept.append(re.sub(r"`[^`]*`", "", line))
+        kept.append(re.sub(r"`[^`]*`", "", line) if inline else line)
     return "\n".join(kept)
 
 
@@ -332,7 +351,7 @@ def github_slug(heading: str) -> str:
 def anchors(path: Path) -> set[str]:
     found: set[str] = set()
     counts: dict[str, int] = {}
-    for line in _without_code(path.read_text(encoding="utf-8")).splitlines():
+    for line in _without_code(path.read_text(encoding="utf-8"), inline=False).splitlines():
         match = _HEADING.match(line)
         if match is None:
             continue

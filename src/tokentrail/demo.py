@@ -86,6 +86,10 @@ class Service:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    independent: bool = False
+    """Nothing else flushes into it at shutdown (Jaeger, the stand-in): it may be stopped in parallel."""
+    grace: float = 15.0
+    """Seconds `stop()` waits after SIGTERM before SIGKILL."""
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -103,13 +107,18 @@ class Service:
             return "(no log)"
         return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM to the whole group, then SIGKILL if it has not exited within `timeout` seconds."""
+    def terminate(self) -> None:
+        """SIGTERM to the whole group (without waiting)."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM to the whole group, then SIGKILL if it has not exited within `timeout` (default: `grace`) s."""
+        if self.process.poll() is None:
+            self.terminate()
             try:
-                self.process.wait(timeout)
+                self.process.wait(self.grace if timeout is None else timeout)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
@@ -125,7 +134,16 @@ class Supervisor:
     log_dir: Path
     services: list[Service] = field(default_factory=list)
 
-    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Service:
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+        *,
+        independent: bool = False,
+        grace: float = 15.0,
+    ) -> Service:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("wb") as log_file:
@@ -141,13 +159,17 @@ class Supervisor:
                 )
             except OSError as exc:
                 raise DemoError(f"could not start {name} ({argv[0]}): {exc}") from exc
-        service = Service(name, process, log_path)
+        service = Service(name, process, log_path, independent, grace)
         self.services.append(service)
         return service
 
     def stop_all(self) -> None:
-        """Stop every service, newest first. A second Ctrl-C meanwhile cannot cut the cleanup short."""
+        """Stop every service: newest first, each flushing into the ones still running, while the independent ones
+        stop in parallel. A second Ctrl-C meanwhile cannot cut the cleanup short."""
         with _interrupts_deferred():
+            independent = [service for service in self.services if service.independent]
+            for service in independent:
+                service.terminate()
             while self.services:
                 self.services.pop().stop()
 
@@ -313,7 +335,9 @@ def start_stack(
     jaeger_otlp = free_port()
     config = work_dir / "jaeger.yaml"
     config.write_text(JAEGER_CONFIG.format(ui_port=ui_port, query_grpc_port=free_port(), otlp_grpc_port=jaeger_otlp))
-    jaeger = supervisor.start("jaeger", [str(binaries.jaeger), "--config", str(config)], env)
+    # In-memory Jaeger has nothing to save; it takes seconds to drain its servers on SIGTERM, so it gets little grace.
+    argv = [str(binaries.jaeger), "--config", str(config)]
+    jaeger = supervisor.start("jaeger", argv, env, independent=True, grace=2.0)
     jaeger_ui = f"http://127.0.0.1:{ui_port}"
     wait_until("Jaeger", lambda: http_ok(f"{jaeger_ui}/api/v3/services"), 60, jaeger)
 
@@ -491,7 +515,10 @@ def start_sink(
 def start_standin(supervisor: Supervisor, env: Mapping[str, str]) -> tuple[Service, str]:
     """The Messages API stand-in on a free port; returns it and its base URL."""
     service = supervisor.start(
-        "standin", [sys.executable, "-m", "tokentrail.standin", "--host", "127.0.0.1", "--port", "0"], env
+        "standin",
+        [sys.executable, "-m", "tokentrail.standin", "--host", "127.0.0.1", "--port", "0"],
+        env,
+        independent=True,
     )
     return service, listening_url(service)
 
@@ -593,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         with contextlib.ExitStack() as cleanup:
-            return _Demo(args, cleanup).run(started)
+            code = _Demo(args, cleanup).run(started)
+        _say(f"stopped everything the demo started; wall time {time.monotonic() - started:.1f} s")
+        return code
     except DemoError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
@@ -614,8 +643,8 @@ class _Demo:
         self.data_dir: Path = (args.data_dir or explicit_dir or DEFAULT_DATA_DIR).absolute()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.supervisor = Supervisor(self.data_dir / "logs")
-        cleanup.callback(self.supervisor.stop_all)
         self.work_dir = Path(tempfile.mkdtemp(prefix="tokentrail-demo-"))
+        # Cleanup runs in reverse order of registration: the processes (app first), Postgres, then scratch files.
         cleanup.callback(shutil.rmtree, self.work_dir, True)
         # Children get our environment minus tokentrail's and OpenTelemetry's own settings, which we set per child.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
@@ -628,23 +657,31 @@ class _Demo:
             _say(f"postgres    {_redact_url(self.config.database_url)} (TOKENTRAIL_DATABASE_URL)")
             url = self.config.database_url
         else:
-            from tokentrail.sink.embedded import EmbeddedPostgres, EmbeddedPostgresError
+            from tokentrail.sink.embedded import EmbeddedPostgres, EmbeddedPostgresError, running_url
 
             embedded = EmbeddedPostgres(self.data_dir)
+            already_running = running_url(self.data_dir) is not None
+            # Registered before starting, so that Ctrl-C during the start still stops a cluster the demo started.
+            self.cleanup.callback(lambda: embedded.stop(force=not already_running))
             try:
                 url = embedded.start()
             except EmbeddedPostgresError as exc:
                 raise DemoError(str(exc)) from exc
-            self.cleanup.callback(embedded.stop)
             _say(f"postgres    {url} (embedded, files under {self.data_dir})")
-        from tokentrail.sink.migrate import upgrade
+        import psycopg
 
-        upgrade(url)
+        from tokentrail.sink.migrate import MigrationError, upgrade
+
+        try:
+            upgrade(url)
+        except (psycopg.Error, MigrationError) as exc:
+            raise DemoError(f"cannot prepare the database {_redact_url(url)}: {exc}") from exc
         return url
 
     def run(self, started: float) -> int:
         _section("starting the pipeline")
         database_url = self.database()
+        self.cleanup.callback(self.supervisor.stop_all)
         sink = start_sink(self.supervisor, database_url, self.env)
         _say(f"sink        {sink.url}  (OTLP/HTTP; log {sink.service.log_path})")
 
@@ -710,7 +747,7 @@ class _Demo:
             _say("Jaeger:   not started; run `make stack` once to build the collector and Jaeger, then `make demo`")
         _say(f"SQL/CLI:  TOKENTRAIL_DATABASE_URL={_redact_url(database_url)} tokentrail calls --since 1h")
         _say(f"logs:     {self.supervisor.log_dir}")
-        _say(f"demo wall time: {time.monotonic() - started:.1f} s")
+        _say(f"ready:    {time.monotonic() - started:.1f} s after the start")
 
         hold = self.args.hold
         if hold is None:

@@ -154,9 +154,7 @@ class _Instruments:
 
     __slots__ = ("_attribute_sets", "cost", "duration", "time_to_first_chunk", "token_usage")
 
-    def attributes(
-        self, request: Request, response_model: str | None, error_type: str | None
-    ) -> _AttributeSets:
+    def attributes(self, request: Request, response_model: str | None, error_type: str | None) -> _AttributeSets:
         """(operation attributes, input-token attributes, output-token attributes) for a call."""
         key = (
             request.operation,

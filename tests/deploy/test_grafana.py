@@ -227,6 +227,7 @@ def test_provisioning_files() -> None:
             dashboard = mounts[f"{provider['options']['path']}/{DASHBOARD.name}"]
             assert (COMPOSE.parent / dashboard).resolve() == DASHBOARD
             wanted = set(re.findall(r"\$\{(\w+)\}", json.dumps(source)))
+            assert len(wanted) == 5, wanted
             assert wanted <= set(grafana["environment"]), "every variable the data source uses is set"
 
 

@@ -57,7 +57,7 @@ def test_demo_runs_the_pipeline_and_prints_the_report(tmp_path: Path) -> None:
     assert "overloaded_error" in output  # the scripted failure, listed by `tokentrail calls --status error`
     assert "$ tokentrail trace " in output
     assert "POST /answer" in output  # the trace tree starts at the FastAPI server span
-    assert "demo wall time:" in output
+    assert "stopped everything the demo started" in output
     # nothing the demo started is still listening
     urls = _started_urls(output)
     assert len(urls) >= 3, output

@@ -74,7 +74,12 @@ def test_llm_span_maps_every_typed_column(normaliser: Normaliser) -> None:
         "claude-sonnet-4-5-20250929",
         True,
     )
-    assert (call.input_tokens, call.output_tokens, call.cache_read_tokens, call.cache_write_tokens) == (1200, 300, 200, 100)
+    assert (call.input_tokens, call.output_tokens, call.cache_read_tokens, call.cache_write_tokens) == (
+        1200,
+        300,
+        200,
+        100,
+    )
     assert call.reasoning_tokens == 50
     assert call.cost_usd == Decimal("0.0123")
     assert call.cost_source == "genai-prices 0.2.3"
@@ -130,7 +135,9 @@ def test_content_is_stored_once_by_sha256_and_replaced_by_a_reference(normaliser
 
 
 def test_structured_content_values_are_serialised_before_hashing(normaliser: Normaliser) -> None:
-    span = helpers.span("chat m", attributes=helpers.llm_attributes(**{semconv.GEN_AI_TOOL_DEFINITIONS: [{"name": "f"}]}))
+    span = helpers.span(
+        "chat m", attributes=helpers.llm_attributes(**{semconv.GEN_AI_TOOL_DEFINITIONS: [{"name": "f"}]})
+    )
     batch = normaliser.batch(_decoded(span))
     [blob] = batch.blobs.values()
     assert json.loads(blob.body) == [{"name": "f"}]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from google.rpc import status_pb2
 from hypothesis import HealthCheck, given, settings
@@ -48,7 +49,9 @@ def sdk_spans(calls: int = 3) -> Sequence[ReadableSpan]:
             attributes = helpers.llm_attributes(
                 **{
                     semconv.GEN_AI_SYSTEM_INSTRUCTIONS: SYSTEM,
-                    semconv.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": f"q{i}"}]}]),
+                    semconv.GEN_AI_INPUT_MESSAGES: json.dumps(
+                        [{"role": "user", "parts": [{"type": "text", "content": f"q{i}"}]}]
+                    ),
                     semconv.USER_ID: "u-7",
                 }
             )
@@ -106,7 +109,9 @@ def test_otlp_json_body_is_stored_and_answered_in_json(sink: BackgroundSink, dat
     assert helpers.count(database_url, "llm_calls", f"trace_id = '{trace_id}' AND input_tokens = 100") == 1
 
 
-def test_invalid_spans_are_reported_in_partial_success_and_the_rest_stored(sink: BackgroundSink, database_url: str) -> None:
+def test_invalid_spans_are_reported_in_partial_success_and_the_rest_stored(
+    sink: BackgroundSink, database_url: str
+) -> None:
     good = helpers.span("good")
     bad = helpers.span("bad", span_id=b"\x01\x02")
     response = post(sink, helpers.body(helpers.request([good, bad])), helpers.PROTOBUF)
@@ -221,7 +226,10 @@ def test_saturation_answers_503_with_retry_after_before_reading_the_body(
     body = helpers.body(helpers.request([helpers.span("slow")]))
     assert sink.port is not None
     with socket.create_connection(("127.0.0.1", sink.port)) as slow:
-        head = f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = (
+            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
         slow.sendall(head.encode() + body[:5])
         deadline = time.monotonic() + 10
         while _metric(sink, "tokentrail_sink_inflight_requests") < 1:  # the slow request holds the only slot
@@ -238,7 +246,9 @@ def test_saturation_answers_503_with_retry_after_before_reading_the_body(
 
 def _batches(count: int, size: int) -> list[bytes]:
     return [
-        helpers.body(helpers.request([helpers.span(f"b{b}s{i}", attributes=helpers.llm_attributes()) for i in range(size)]))
+        helpers.body(
+            helpers.request([helpers.span(f"b{b}s{i}", attributes=helpers.llm_attributes()) for i in range(size)])
+        )
         for b in range(count)
     ]
 
@@ -356,3 +366,99 @@ def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(datab
         if process.stdout:
             process.stdout.close()
     assert helpers.count(database_url, "spans") == 2
+
+
+def test_without_a_database_url_the_sink_runs_on_the_embedded_postgres(tmp_path: Any) -> None:
+    from tokentrail.sink.embedded import EmbeddedPostgres, running_url
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    tmp_path.chmod(0o755)
+    data_dir.chmod(0o755)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+    env["TOKENTRAIL_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokentrail.sink", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        url = running_url(data_dir)
+        assert url is not None
+        exporter = OTLPSpanExporter(endpoint=base + "/v1/traces")
+        assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+        assert helpers.counts(url)[:2] == (2, 1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert running_url(data_dir) is None  # the sink stopped the cluster it started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+        EmbeddedPostgres(data_dir).destroy()
+
+
+def test_spans_of_the_real_instrumentor_become_typed_rows(
+    instrumented: Any,
+    anthropic_client: Any,
+    span_exporter: InMemorySpanExporter,
+    sink: BackgroundSink,
+    database_url: str,
+) -> None:
+    system = "You answer questions about invoices."
+    for question in ("What is VAT?", "What is a credit note?"):
+        anthropic_client.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=64,
+            system=system,
+            messages=[{"role": "user", "content": question}],
+        )
+    spans = [
+        s for s in span_exporter.get_finished_spans() if s.attributes and semconv.GEN_AI_OPERATION_NAME in s.attributes
+    ]
+    assert len(spans) == 2
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url, compression=Compression.Gzip)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT source, operation, input_tokens, output_tokens, cost_usd, system_sha256, input_sha256, status"
+            " FROM llm_calls ORDER BY start_time"
+        ).fetchall()
+        system_blobs = conn.execute(
+            "SELECT count(*) FROM content_blobs b JOIN llm_calls c ON c.system_sha256 = b.sha256"
+        ).fetchone()
+    assert len(rows) == 2
+    for (source, operation, input_tokens, output_tokens, cost, system_sha, input_sha, status), span in zip(
+        rows, spans, strict=True
+    ):
+        attributes = span.attributes or {}
+        assert (source, operation, status) == ("tokentrail", "chat", "ok")
+        assert input_tokens == attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS]
+        assert output_tokens == attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]
+        assert cost is not None
+        assert cost > 0
+        assert system_sha is not None
+        assert input_sha is not None
+    assert rows[0][5] == rows[1][5]  # one system prompt, stored once, referenced twice
+    assert system_blobs == (2,)
+    assert helpers.count(database_url, "content_blobs", "body LIKE '%invoices%'") == 1

@@ -82,7 +82,9 @@ async def test_content_shared_across_batches_is_stored_once(store: Store, databa
 
 async def test_partitions_are_created_for_every_day_in_the_batch(store: Store, database_url: str) -> None:
     long_ago = 946_684_800 * 10**9  # 2000-01-01
-    batch = _batch(helpers.span("a"), helpers.span("b", start_ns=helpers.T0 + DAY_NS), helpers.span("c", start_ns=long_ago))
+    batch = _batch(
+        helpers.span("a"), helpers.span("b", start_ns=helpers.T0 + DAY_NS), helpers.span("c", start_ns=long_ago)
+    )
     await store.write(batch)
     with psycopg.connect(database_url) as conn:
         names = {
@@ -149,3 +151,23 @@ async def test_ready_requires_migrations(pg_cluster: Any, database_url: str, sto
                 await unmigrated.write(_batch(helpers.span("x")))
     finally:
         pg_cluster.drop_database(name)
+
+
+async def test_a_content_blob_vanishing_mid_write_is_retried_not_rejected(store: Store, database_url: str) -> None:
+    # Retention deleting a blob between our ON CONFLICT DO NOTHING and the llm_calls insert, injected once in the
+    # database itself: a trigger that deletes the referenced blob the first time an llm_calls row arrives.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE fault_fired")  # sequences ignore rollback: the fault fires once
+        conn.execute(
+            """CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('fault_fired') = 1 THEN
+                    DELETE FROM content_blobs WHERE sha256 = NEW.system_sha256;
+                END IF;
+                RETURN NEW;
+            END $$"""
+        )
+        conn.execute("CREATE TRIGGER fault BEFORE INSERT ON llm_calls FOR EACH ROW EXECUTE FUNCTION fault()")
+    result = await store.write(_batch(_llm_span("q")))
+    assert (result.rejected, result.spans_inserted, result.llm_calls_inserted) == (0, 1, 1)
+    assert helpers.count(database_url, "llm_calls", "system_sha256 IN (SELECT sha256 FROM content_blobs)") == 1

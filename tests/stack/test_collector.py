@@ -44,6 +44,7 @@ from tests.fixtures.stack import (
 from tokentrail import semconv
 
 MANIFEST = REPO_ROOT / "deploy" / "otelcol-builder.yaml"
+JAEGER_WITH_CONTENT_OVERLAY = REPO_ROOT / "deploy" / "collector-jaeger-with-content.yaml"
 CONTENT_KEYS = (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES)
 INPUT_MESSAGES = '[{"role":"user","parts":[{"type":"text","content":"What is our refund policy?"}]}]'
 OUTPUT_MESSAGES = '[{"role":"assistant","parts":[{"type":"text","content":"30 days."}],"finish_reason":"stop"}]'
@@ -186,7 +187,11 @@ def component_types(config: dict[str, Any]) -> dict[str, set[str]]:
 # configuration
 
 
-@pytest.mark.parametrize("overlays", [(), (JAEGER_NO_CONTENT_OVERLAY,)], ids=["base", "jaeger-no-content"])
+@pytest.mark.parametrize(
+    "overlays",
+    [(), (JAEGER_NO_CONTENT_OVERLAY,), (JAEGER_WITH_CONTENT_OVERLAY,)],
+    ids=["base", "jaeger-no-content", "jaeger-with-content"],
+)
 def test_collector_validates_our_config(stack_binaries: StackBinaries, overlays: tuple[Path, ...]) -> None:
     args = ["validate", "--config", str(COLLECTOR_CONFIG)]
     for overlay in overlays:
@@ -218,7 +223,7 @@ def test_distribution_holds_exactly_the_components_the_configs_use(stack_binarie
     }
 
     used: dict[str, set[str]] = {kind: set() for kind in built_types}
-    for path in (COLLECTOR_CONFIG, JAEGER_NO_CONTENT_OVERLAY):
+    for path in (COLLECTOR_CONFIG, JAEGER_NO_CONTENT_OVERLAY, JAEGER_WITH_CONTENT_OVERLAY):
         for kind, types in component_types(yaml.safe_load(path.read_text())).items():
             used[kind] |= types
     assert used == built_types
@@ -260,7 +265,7 @@ def test_span_reaches_jaeger(
     assert llm.attributes[semconv.GEN_AI_INPUT_MESSAGES] == INPUT_MESSAGES
     assert llm.attributes[semconv.GEN_AI_OUTPUT_MESSAGES] == OUTPUT_MESSAGES
     # The collector reports its own work.
-    assert collector.metric("otelcol_receiver_accepted_spans_total", receiver="otlp") >= 2
+    assert collector.metric("otelcol_receiver_accepted_spans", receiver="otlp") >= 2
 
 
 def test_sink_path_is_protobuf_gzip_with_bearer_token_and_overlay_strips_jaeger_only(

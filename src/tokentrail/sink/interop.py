@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -236,7 +237,8 @@ def _int(value: Any) -> int | None:
         return int(value) if value.is_integer() else None
     if isinstance(value, str):
         text = value.strip()
-        if text.isascii() and text.lstrip("-").isdigit() and len(text) < 20:
+        digits = text[1:] if text[:1] == "-" else text
+        if digits.isascii() and digits.isdigit() and len(digits) < 20:
             return int(text)
     return None
 
@@ -244,14 +246,13 @@ def _int(value: Any) -> int | None:
 def _float(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and len(value) < 40:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    if not isinstance(value, (int, float)) and not (isinstance(value, str) and len(value) < 40):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _bool(value: Any) -> bool | None:
@@ -320,7 +321,7 @@ def _indexed(attrs: Attributes, prefix: str, consumed: set[str] | None = None) -
         if not key.startswith(prefix):
             continue
         index, _, rest = key[len(prefix) :].partition(".")
-        if not (index.isdigit() and rest):
+        if not (index.isascii() and index.isdigit() and rest):
             continue
         groups.setdefault(int(index), {})[rest] = value
         if consumed is not None:

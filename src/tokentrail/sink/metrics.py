@@ -48,7 +48,7 @@ class SinkMetrics:
         )
         self.content_bytes = Counter(
             "tokentrail_sink_content_bytes",
-            "Distinct content bytes per batch, by whether they were new.",
+            "Content body bytes: distinct within each batch, and newly stored (the rest was deduplicated).",
             ["result"],
             registry=r,
         )
@@ -65,7 +65,11 @@ class SinkMetrics:
             registry=r,
         )
         self.inflight = Gauge("tokentrail_sink_inflight_requests", "Export requests being processed now.", registry=r)
-        self.ready = Gauge("tokentrail_sink_database_ready", "1 when Postgres is reachable and migrated.", registry=r)
+        self.ready = Gauge(
+            "tokentrail_sink_database_ready",
+            "1 when the last write or readiness check reached a migrated Postgres, else 0.",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

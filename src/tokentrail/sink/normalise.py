@@ -136,13 +136,23 @@ class BlobRow(NamedTuple):
 class Batch:
     """The rows of one export request, content deduplicated within the batch, plus the days it touches."""
 
-    __slots__ = ("blobs", "days", "llm_calls", "spans")
+    __slots__ = ("_resources", "blobs", "days", "llm_calls", "spans")
 
     def __init__(self) -> None:
         self.spans: list[SpanRow] = []
         self.llm_calls: list[LlmCallRow] = []
         self.blobs: dict[bytes, BlobRow] = {}
         self.days: set[date] = set()
+        # JSON of each resource, by identity: the spans of one ResourceSpans share one decoded dict, which stays
+        # alive (so its id stays unique) as long as the batch is being built from them.
+        self._resources: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def resource_json(self, resource: dict[str, Any]) -> str:
+        cached = self._resources.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            cached = (resource, _json(resource))
+            self._resources[id(resource)] = cached
+        return cached[1]
 
     def __len__(self) -> int:
         return len(self.spans)
@@ -379,7 +389,7 @@ class Normaliser:
 
         attributes = dict(span.attributes)
         for key in CONTENT_ATTRIBUTES:
-            if key in attributes:
+            if attributes.get(key) is not None:
                 attributes[key] = refs[key] if key in refs else self._blob_ref(batch, attributes[key])
         if span.links:
             attributes[LINKS_ATTRIBUTE] = span.links
@@ -399,7 +409,7 @@ class Normaliser:
                 scope_name=span.scope_name,
                 scope_version=span.scope_version,
                 attributes=_json(attributes),
-                resource_attributes=_json(span.resource_attributes),
+                resource_attributes=batch.resource_json(span.resource_attributes),
                 events=_json(span.events) if span.events else None,
                 is_llm=llm is not None,
             )

@@ -38,13 +38,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from tokentrail import settings as settings_module
 from tokentrail.sink import migrate
 from tokentrail.sink.decode import (
+    Extracted,
     Format,
     PayloadTooLarge,
     RequestError,
@@ -55,7 +56,7 @@ from tokentrail.sink.decode import (
 )
 from tokentrail.sink.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tokentrail.sink.metrics import SinkMetrics
-from tokentrail.sink.normalise import Normaliser
+from tokentrail.sink.normalise import Batch, Normaliser
 from tokentrail.sink.store import Store, StoreUnavailable
 
 __all__ = ["BackgroundSink", "ExportOutcome", "Sink", "SinkConfig", "build_app", "main", "serve"]
@@ -177,7 +178,10 @@ class Sink:
     async def readiness(self) -> tuple[bool, str]:
         if not self._ready:
             return False, "migrations not applied yet (or database unreachable)"
-        return await self.store.ready()
+        # short: a readiness probe must answer within its own timeout (often 1 s) even while Postgres is away
+        ready, why = await self.store.ready(timeout=min(self.config.acquire_timeout, 0.8))
+        self.metrics.ready.set(1 if ready else 0)
+        return ready, why
 
     # -- admission ----------------------------------------------------------------------------------------
     def authorised(self, authorization: str | None) -> bool:
@@ -214,7 +218,7 @@ class Sink:
         normaliser = self._normaliser
         assert normaliser is not None, "Sink.start() was not awaited"
 
-        def work() -> tuple[Any, Any]:
+        def work() -> tuple[Extracted, Batch]:
             extracted = extract_spans(parse())
             return extracted, normaliser.batch(extracted.spans)
 
@@ -222,6 +226,8 @@ class Sink:
             extracted, batch = await asyncio.to_thread(work)
         except RequestError as exc:
             return ExportOutcome(exc.status, exc.message, format=fmt)
+        except Exception:
+            return self._internal_fault("decoding", fmt)
         self.metrics.spans_received.inc(len(extracted.spans) + extracted.rejected)
         started = time.perf_counter()
         try:
@@ -229,18 +235,33 @@ class Sink:
         except StoreUnavailable as exc:
             log.warning("database unavailable, answering 503: %s", exc)
             self._down_until = time.monotonic() + self.config.breaker_seconds
+            self.metrics.ready.set(0)
             return ExportOutcome(
                 503, "database unavailable", retry_after=self.config.retry_after_unavailable, format=fmt
             )
+        except Exception:
+            return self._internal_fault("writing", fmt)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self.metrics.ready.set(1)
         stored_or_duplicate = len(batch.spans) - result.rejected
         self.metrics.spans_stored.inc(result.spans_inserted)
         self.metrics.spans_duplicate.inc(max(stored_or_duplicate - result.spans_inserted, 0))
         self.metrics.llm_calls_stored.inc(result.llm_calls_inserted)
+        self.metrics.content_bytes.labels("distinct_in_batch").inc(batch.content_bytes)
+        self.metrics.content_bytes.labels("stored_new").inc(result.blob_bytes_inserted)
         rejected = extracted.rejected + result.rejected
         self.metrics.spans_rejected.inc(rejected)
         messages = [m for m in (extracted.error_message, "; ".join(result.reasons)) if m]
         return ExportOutcome(200, " | ".join(messages), rejected=rejected, format=fmt)
+
+    def _internal_fault(self, stage: str, fmt: Format | None) -> ExportOutcome:
+        """A fault of the sink itself (a bug: not the data, not the database). Answered 503, never 500: the
+        collector drops a batch answered 500 at once, while a 503 is retried (within its own retry limit), which
+        leaves a chance to store it after a restart or a fix. The traceback is logged."""
+        log.exception("internal error while %s an export request; answering 503", stage)
+        return ExportOutcome(
+            503, f"internal error while {stage}", retry_after=self.config.retry_after_unavailable, format=fmt
+        )
 
 
 def _make_normaliser() -> Normaliser:
@@ -324,6 +345,8 @@ def build_app(sink: Sink) -> Starlette:
                 body = await _read_body(request, config.max_body_bytes)
             except RequestError as exc:
                 return ExportOutcome(exc.status, exc.message, format=fmt)
+            except ClientDisconnect:  # nothing was stored and nobody waits for the answer
+                return ExportOutcome(400, "client disconnected before sending the whole body", format=fmt)
             encoding = headers.get("content-encoding")
             content_type = headers.get("content-type")
 

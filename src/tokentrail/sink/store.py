@@ -6,9 +6,9 @@ stage and moved with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. Spans and L
 into their tables under a savepoint (a new batch, the usual case, costs what a bulk load costs); if any key already
 exists (a collector retry), the savepoint is rolled back and they take the same staged, conflict-ignoring path, so
 a retried export (same trace id, span id and start time) adds nothing. Staged rows are inserted in key order so
-that concurrent writers of overlapping batches cannot deadlock. Daily partitions are created with `tokentrail_ensure_partitions(day)`
-before the transaction, once per day per process (the cache is dropped if a partition turns out to be missing,
-e.g. after retention pruned it).
+that concurrent writers of overlapping batches cannot deadlock. Daily partitions are created with
+`tokentrail_ensure_partitions(day)` before the transaction, once per day per process (the cache is dropped if a
+partition turns out to be missing, e.g. after retention pruned it).
 
 Errors are split in two: `StoreUnavailable` (connection refused or lost, pool exhausted, server shutting down,
 schema missing, lock/deadlock trouble that persisted) means "try again later" and must become a 503; rows the
@@ -54,6 +54,7 @@ class WriteResult:
     spans_inserted: int = 0
     llm_calls_inserted: int = 0
     blobs_inserted: int = 0
+    blob_bytes_inserted: int = 0
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
 
@@ -81,7 +82,7 @@ _BLOB_COLUMNS = BlobRow._fields
 _STATEMENTS = {
     "content_blobs": (
         _copy_sql("content_blobs", _BLOB_COLUMNS),
-        _move_sql("content_blobs", _BLOB_COLUMNS, ("sha256",)),
+        _move_sql("content_blobs", _BLOB_COLUMNS, ("sha256",)) + sql.SQL(" RETURNING bytes"),
     ),
     "spans": (_copy_sql("spans", _SPAN_COLUMNS), _move_sql("spans", _SPAN_COLUMNS, _KEY)),
     "llm_calls": (_copy_sql("llm_calls", _LLM_COLUMNS), _move_sql("llm_calls", _LLM_COLUMNS, _KEY)),
@@ -150,10 +151,10 @@ class Store:
             await conn.execute(statement)
 
     # -- health -------------------------------------------------------------------------------------------
-    async def ready(self) -> tuple[bool, str]:
+    async def ready(self, timeout: float | None = None) -> tuple[bool, str]:
         """(True, "ok") when Postgres answers and every shipped migration is applied, else (False, why)."""
         try:
-            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
+            async with self._pool.connection(timeout=timeout or self._acquire_timeout) as conn:
                 cur = await conn.execute(
                     sql.SQL("SELECT version FROM {}").format(sql.Identifier(migrate.MIGRATIONS_TABLE))
                 )
@@ -190,6 +191,11 @@ class Store:
                 last = exc
                 log.warning("a partition was missing (%s); re-creating", exc.diag.message_primary)
                 self._partitions.clear()
+            except psycopg.errors.ForeignKeyViolation as exc:
+                # Retention deleted a content blob that this batch found present (ON CONFLICT DO NOTHING takes no
+                # lock on it) before our llm_calls row referenced it: write the batch again, blob included.
+                last = exc
+                log.warning("a content blob vanished during the write (%s); retrying", exc.diag.message_primary)
             except (PoolTimeout, psycopg.Error) as exc:
                 # Everything else Postgres can say is about the server or our connection, not this data (data
                 # errors were isolated span by span in _write_once): a retry later is the right answer.
@@ -206,8 +212,10 @@ class Store:
                     rows = await self._insert_fresh(conn, batch.spans, batch.llm_calls)
                     result.spans_inserted, result.llm_calls_inserted = rows.spans_inserted, rows.llm_calls_inserted
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-                if isinstance(exc, psycopg.errors.CheckViolation) and "partition" in str(exc):
-                    raise
+                if isinstance(exc, psycopg.errors.ForeignKeyViolation) or (
+                    isinstance(exc, psycopg.errors.CheckViolation) and "partition" in str(exc)
+                ):
+                    raise  # not the data's fault: write() retries the whole batch
                 log.warning("batch of %d spans refused as data (%s); writing span by span", len(batch.spans), exc)
                 result = await self._insert_one_by_one(conn, batch)
         log.debug("wrote %d spans in %.1f ms", len(batch.spans), (time.perf_counter() - started) * 1000)
@@ -256,6 +264,7 @@ class Store:
                     result.llm_calls_inserted = inserted
                 else:
                     result.blobs_inserted = inserted
+                    result.blob_bytes_inserted = sum(int(row[0]) for row in await cur.fetchall())
                 if clear_stage:
                     # ON COMMIT DELETE ROWS empties the stage at commit (cheaply, without catalog churn); writes
                     # under savepoints reuse it before that, so they empty it themselves.
@@ -274,6 +283,7 @@ class Store:
                     log.warning("content blob %s refused: %s", blob.sha256.hex(), exc.diag.message_primary)
                     continue
                 total.blobs_inserted += one.blobs_inserted
+                total.blob_bytes_inserted += one.blob_bytes_inserted
             for span in batch.spans:
                 llm = llm_by_key.get((span.trace_id, span.span_id, span.start_time))
                 try:

@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may install handlers
+    signals = (signal.SIGTERM, signal.SIGINT) if in_main_thread else ()
+    previous = {sig: signal.signal(sig, _on_signal) for sig in signals}
     try:
         server = StandinServer(
             args.host, args.port, latency_s=args.latency_ms / 1000, batch_processing_s=args.batch_processing_ms / 1000

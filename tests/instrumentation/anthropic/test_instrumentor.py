@@ -235,3 +235,45 @@ def test_uninstrument_restores_every_original(instrumented, anthropic_client, sp
 
 def test_dependencies():
     assert AnthropicInstrumentor().instrumentation_dependencies() == ("anthropic >= 0.40",)
+
+
+def test_with_raw_response(anthropic_client, span_exporter, standin):
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=6, output_tokens=2)))
+    raw = anthropic_client.messages.with_raw_response.create(model=MODEL, max_tokens=20, messages=USER)
+    message = raw.parse()
+    a = attrs(only_span(span_exporter))
+    assert a[semconv.GEN_AI_RESPONSE_ID] == message.id
+    assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
+
+
+def test_with_streaming_response_leaves_the_body_to_the_application(anthropic_client, span_exporter):
+    with anthropic_client.messages.with_streaming_response.create(model=MODEL, max_tokens=20, messages=USER) as raw:
+        message = raw.parse()
+    assert message.content
+    span = only_span(span_exporter)
+    assert span.status.status_code is StatusCode.UNSET
+    assert attrs(span)[semconv.GEN_AI_REQUEST_MODEL] == MODEL
+
+
+def test_application_context_attributes(anthropic_client, span_exporter):
+    import tokentrail
+
+    with tokentrail.attributes(user_id="user-7", session_id="sess-1", tags=["beta"], tenant_id="acme"):
+        anthropic_client.messages.create(model=MODEL, max_tokens=20, messages=USER)
+    a = attrs(only_span(span_exporter))
+    assert a[semconv.USER_ID] == "user-7"
+    assert a[semconv.SESSION_ID] == "sess-1"
+    assert a[semconv.TAGS] == ("beta",)
+    assert a[semconv.APP_ATTRIBUTE_PREFIX + "tenant_id"] == "acme"
+
+
+def test_wrappers_captured_before_uninstrument_pass_through(instrumented, anthropic_client, span_exporter):
+    raw_create = anthropic_client.messages.with_raw_response.create  # made while instrumented
+    bound_create = anthropic_client.messages.create
+    instrumented.uninstrument()
+    try:
+        raw_create(model=MODEL, max_tokens=20, messages=USER).parse()
+        bound_create(model=MODEL, max_tokens=20, messages=USER)
+        assert llm_spans(span_exporter) == []
+    finally:
+        instrumented.instrument(tracer_provider=None)

@@ -105,3 +105,30 @@ def test_the_sdk_span_comes_back_when_uninstrumented(
     assert llm_spans(span_exporter) == []
     (sdk_span,) = sdk_spans(span_exporter)
     assert sdk_span.name == "anthropic.messages.create"
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_sdk_tool_runner_spans_are_kept(traced_client, span_exporter):
+    beta_tool = getattr(anthropic, "beta_tool", None)
+    if beta_tool is None or not hasattr(traced_client.beta.messages, "tool_runner"):
+        pytest.skip("this SDK has no tool runner")
+
+    @beta_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    runner = traced_client.beta.messages.tool_runner(
+        model=MODEL,
+        max_tokens=200,
+        tools=[get_weather],
+        messages=[{"role": "user", "content": "use a tool: get_weather for Paris"}],
+    )
+    assert [message.stop_reason for message in runner] == ["tool_use", "end_turn"]
+    chats = llm_spans(span_exporter)
+    sdk_names = sorted(span.name for span in sdk_spans(span_exporter))
+    assert len(chats) == 2  # one per API call, and no SDK call span beside them
+    assert "anthropic.messages.create" not in sdk_names
+    assert any("tool_runner" in name for name in sdk_names)  # the SDK's own workflow spans stay
+    (runner_span,) = [span for span in sdk_spans(span_exporter) if "tool_runner" in span.name]
+    assert {chat.parent.span_id for chat in chats} == {runner_span.context.span_id}

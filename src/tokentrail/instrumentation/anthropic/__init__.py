@@ -119,6 +119,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the `anthropic` SDK (0.40 and later, every generation)."""
 
     _patched: list[tuple[Any, str]]
+    _adapters: Adapters | None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("anthropic >= 0.40",)
@@ -128,6 +129,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         settings = _settings(kwargs.get("settings"))
         recorder, capture = _recorder(settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
         adapters = Adapters(recorder, capture_content=capture)
+        self._adapters = adapters
         self._patched = []
         operations: dict[str, Operation] = {
             "create": adapters.chat,
@@ -173,6 +175,10 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._wrap(module, native.HOOK_NAME, native.take_place_of_sdk_span)
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        adapters: Adapters | None = getattr(self, "_adapters", None)
+        if adapters is not None:
+            adapters.enabled = False
+        self._adapters = None
         for owner, name in reversed(getattr(self, "_patched", [])):
             try:
                 unwrap(owner, name)

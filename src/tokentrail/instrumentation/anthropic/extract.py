@@ -213,15 +213,18 @@ def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: 
 # --- responses --------------------------------------------------------------------------------------------
 
 
+_MISSING: Any = object()
+
+
 def _get(obj: Any, name: str) -> Any:
     """`obj.name` or `obj[name]`, `None` when absent (exact type checks first: ABC checks are slow)."""
     if obj is None:
         return None
     if type(obj) is dict:
         return obj.get(name)
-    value = getattr(obj, name, None)
-    if value is None and isinstance(obj, Mapping):
-        return obj.get(name)
+    value = getattr(obj, name, _MISSING)
+    if value is _MISSING:
+        return obj.get(name) if isinstance(obj, Mapping) else None
     return value
 
 
@@ -281,10 +284,20 @@ def message_response(message: Any) -> Response | None:
         message=message,
     )
     _apply_usage(response, usage)
-    request_id = getattr(message, "_request_id", None)
+    request_id = _request_id(message)
     if type(request_id) is str:
         response.attributes = {semconv.ANTHROPIC_REQUEST_ID: request_id}
     return response
+
+
+def _request_id(message: Any) -> Any:
+    """The SDK's `_request_id` of a response object, read from the instance's stores: a miss through `getattr`
+    goes through pydantic's `__getattr__` and a caught AttributeError, which costs more than all the rest."""
+    stored = getattr(message, "__dict__", None)
+    if type(stored) is dict and "_request_id" in stored:
+        return stored["_request_id"]
+    private = getattr(message, "__pydantic_private__", None)
+    return private.get("_request_id") if type(private) is dict else None
 
 
 def count_tokens_response(result: Any) -> Response | None:

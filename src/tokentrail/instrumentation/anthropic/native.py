@@ -29,11 +29,13 @@ HOOK_NAME = "start_api_call_span"
 
 def take_place_of_sdk_span(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """wrapt wrapper of `start_api_call_span`: our span's context instead of a new SDK span inside our calls."""
-    span = active_span()
-    if span is None:
-        return wrapped(*args, **kwargs)
-    context = span.get_span_context()
-    if not context.is_valid:
-        # Our tracer records nothing here (no-op provider): keep the SDK's behaviour for this call.
+    try:
+        span = active_span()
+        context = span.get_span_context() if span is not None else None
+    except Exception:  # never let the hook break the SDK's request path
+        log.debug("tokentrail: could not read the active call's span", exc_info=True)
+        context = None
+    if context is None or not context.is_valid:
+        # Not inside a tokentrail call, or our tracer records nothing (no-op provider): the SDK's own behaviour.
         return wrapped(*args, **kwargs)
     return NonRecordingSpan(context)

@@ -42,6 +42,9 @@ class Adapters:
     """The wrappers of one instrumentor (they share its recorder)."""
 
     def __init__(self, recorder: Recorder, *, capture_content: bool) -> None:
+        self.enabled = True
+        """False once uninstrumented: wrappers the SDK captured earlier (bound methods, `with_raw_response`
+        helpers made while instrumented) then pass straight through."""
         self._recorder = recorder
         self._capture = capture_content
         self.chat = Operation(self._chat_request, self._complete_chat)
@@ -53,7 +56,7 @@ class Adapters:
     # -- the two wrapper shapes ----------------------------------------------------------------------------
 
     def _start(self, operation: Operation, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        if active_span() is not None:
+        if not self.enabled or active_span() is not None:
             return None  # inside a recorded call (e.g. `batches.results` retrieving its batch): part of it
         try:
             return self._recorder.start(operation.request(instance, args, kwargs))
