@@ -198,8 +198,9 @@ def worker(name: str, base_url: str) -> int:
         for _ in range(warmup):
             _call(client, mode)
         gc.collect()
-        samples = []
-        clock = time.perf_counter_ns
+        wall: list[int] = []
+        cpu: list[int] = []
+        wall_clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
         if command.get("profile"):
             import cProfile
             import pstats
@@ -214,10 +215,11 @@ def worker(name: str, base_url: str) -> int:
             stats.sort_stats("tottime").print_stats(25)
         else:
             for _ in range(calls):
-                start = clock()
+                wall_start, cpu_start = wall_clock(), cpu_clock()
                 _call(client, mode)
-                samples.append(clock() - start)
-        protocol.write(json.dumps({"samples": samples}) + "\n")
+                cpu.append(cpu_clock() - cpu_start)
+                wall.append(wall_clock() - wall_start)
+        protocol.write(json.dumps({"wall": wall, "cpu": cpu}) + "\n")
     tracer_provider.shutdown()
     meter_provider.shutdown()
     return 0
@@ -231,7 +233,8 @@ class Worker:
     name: str
     process: subprocess.Popen[str]
 
-    def run(self, mode: str, calls: int, warmup: int, profile: bool = False) -> list[int]:
+    def run(self, mode: str, calls: int, warmup: int, profile: bool = False) -> dict[str, list[int]]:
+        """Nanoseconds per call: `wall` (perf_counter) and `cpu` (the calling thread's CPU time)."""
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         command = {"mode": mode, "calls": calls, "warmup": warmup, "profile": profile}
@@ -240,7 +243,7 @@ class Worker:
         answer = self.process.stdout.readline()
         if not answer:
             raise RuntimeError(f"worker {self.name} died (see its output above)")
-        samples: list[int] = json.loads(answer)["samples"]
+        samples: dict[str, list[int]] = json.loads(answer)
         return samples
 
     def stop(self) -> None:
@@ -290,6 +293,9 @@ def _reply(events: int | None) -> Any:
     return MessageReply(content=[TextBlock(text)], model=MODEL + "-20260101", usage=usage, delta_chars=1)
 
 
+METRICS = ("cpu", "wall")
+
+
 @dataclass
 class Result:
     median_us: float
@@ -297,18 +303,23 @@ class Result:
     added_us: float | None
 
 
+Rounds = dict[str, dict[str, dict[str, list[tuple[float, float]]]]]
+"""competitor -> mode -> metric -> one (median µs, p90 µs) per round."""
+
+
 def _quantile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(
-    names: Sequence[str], rounds: int, calls: int, warmup: int, seed: int
-) -> tuple[dict[str, dict[str, Result]], dict[str, float | None], list[str]]:
-    """Runs the rounds; returns results per competitor and mode, µs per stream event, and the competitors run."""
-    modes = {"call": (None, calls), "stream": (SHORT_EVENTS, max(calls // 2, 10)), "stream-long": (LONG_EVENTS, 12)}
+MODES = {"call": None, "stream": SHORT_EVENTS, "stream-long": LONG_EVENTS}
+
+
+def run_rounds(names: Sequence[str], rounds: int, calls: int, warmup: int, seed: int) -> tuple[Rounds, list[str]]:
+    """Runs the interleaved rounds; returns the per-round figures and the competitors that could run."""
+    counts = {"call": calls, "stream": max(calls // 2, 10), "stream-long": max(calls // 10, 5)}
     rng = random.Random(seed)
-    per_round: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    per_round: Rounds = {}
     with _standin() as server:
         workers = [w for w in (_start_worker(name, server.base_url) for name in names) if w is not None]
         try:
@@ -316,48 +327,55 @@ def measure(
                 order = list(workers)
                 rng.shuffle(order)
                 for worker_ in order:
-                    for mode, (events, count) in modes.items():
+                    for mode, events in MODES.items():
                         server.reset()
-                        server.enqueue(*([_reply(events)] * (count + warmup)))
-                        samples = worker_.run("call" if mode == "call" else "stream", count, warmup)
+                        server.enqueue(*([_reply(events)] * (counts[mode] + warmup)))
+                        samples = worker_.run("call" if mode == "call" else "stream", counts[mode], warmup)
                         if server.pending:
                             raise RuntimeError(f"{worker_.name} left {server.pending} replies unused")
-                        micros = [sample / 1000 for sample in samples]
-                        per_round.setdefault(worker_.name, {}).setdefault(mode, []).append(
-                            (statistics.median(micros), _quantile(micros, 0.9))
-                        )
+                        for metric in METRICS:
+                            micros = [sample / 1000 for sample in samples[metric]]
+                            per_round.setdefault(worker_.name, {}).setdefault(mode, {}).setdefault(metric, []).append(
+                                (statistics.median(micros), _quantile(micros, 0.9))
+                            )
                 print(f"  round {round_index + 1}/{rounds} done", file=sys.stderr)
         finally:
             for worker_ in workers:
                 worker_.stop()
-    ran = [w.name for w in workers]
-    results: dict[str, dict[str, Result]] = {}
-    per_event: dict[str, float | None] = {}
+    return per_round, [w.name for w in workers]
+
+
+def summarise(
+    per_round: Rounds, ran: Sequence[str]
+) -> tuple[dict[str, dict[str, dict[str, Result]]], dict[str, dict[str, float | None]]]:
+    """Medians over rounds: per competitor, mode and metric; and µs per stream event per competitor and metric."""
+    results: dict[str, dict[str, dict[str, Result]]] = {}
+    per_event: dict[str, dict[str, float | None]] = {}
+    bare = per_round.get("bare")
     for name in ran:
-        results[name] = {}
-        for mode in modes:
-            rows = per_round[name][mode]
-            added = None
-            if "bare" in per_round and name != "bare":
-                bare = per_round["bare"][mode]
-                added = statistics.median(mine[0] - base[0] for mine, base in zip(rows, bare, strict=True))
-            results[name][mode] = Result(
-                statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), added
+        results[name] = {mode: {} for mode in MODES}
+        per_event[name] = {}
+        for mode in MODES:
+            for metric in METRICS:
+                rows = per_round[name][mode][metric]
+                added = None
+                if bare is not None and name != "bare":
+                    base = bare[mode][metric]
+                    added = statistics.median(mine[0] - ref[0] for mine, ref in zip(rows, base, strict=True))
+                results[name][mode][metric] = Result(
+                    statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), added
+                )
+        for metric in METRICS:
+            if bare is None or name == "bare":
+                per_event[name][metric] = None
+                continue
+            mine_long, mine_short = per_round[name]["stream-long"][metric], per_round[name]["stream"][metric]
+            ref_long, ref_short = bare["stream-long"][metric], bare["stream"][metric]
+            per_event[name][metric] = statistics.median(
+                ((ml[0] - rl[0]) - (ms[0] - rs[0])) / (LONG_EVENTS - SHORT_EVENTS)
+                for ml, ms, rl, rs in zip(mine_long, mine_short, ref_long, ref_short, strict=True)
             )
-        if "bare" in per_round and name != "bare":
-            long_, short, bare_long, bare_short = (
-                per_round[name]["stream-long"],
-                per_round[name]["stream"],
-                per_round["bare"]["stream-long"],
-                per_round["bare"]["stream"],
-            )
-            per_event[name] = statistics.median(
-                ((ml[0] - bl[0]) - (ms[0] - bs[0])) / (LONG_EVENTS - SHORT_EVENTS)
-                for ml, ms, bl, bs in zip(long_, short, bare_long, bare_short, strict=True)
-            )
-        else:
-            per_event[name] = None
-    return results, per_event, ran
+    return results, per_event
 
 
 def _version(distribution: str) -> str | None:
@@ -379,15 +397,15 @@ def _cpu_model() -> str:
 
 
 def render(
-    results: dict[str, dict[str, Result]],
-    per_event: dict[str, float | None],
+    results: dict[str, dict[str, dict[str, Result]]],
+    per_event: dict[str, dict[str, float | None]],
     ran: Sequence[str],
     args: argparse.Namespace,
 ) -> str:
-    def number(value: float | None, signed: bool = False) -> str:
+    def number(value: float | None, signed: bool = False, digits: int = 0) -> str:
         if value is None:
             return "—"
-        return f"{value:+.0f}" if signed else f"{value:.0f}"
+        return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
     versions = [f"anthropic {_version('anthropic')}", f"opentelemetry-sdk {_version('opentelemetry-sdk')}"]
     for name in ran:
@@ -400,28 +418,30 @@ def render(
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({_cpu_model()}), "
         f"Python {platform.python_version()}; {', '.join(versions)}.",
         "",
-        f"Command: `make bench` (`nox -db uv -s bench`, which runs `python bench/overhead.py "
-        f"--rounds {args.rounds} --calls {args.calls} --warmup {args.warmup}`).",
+        f"Command: `make bench` (`nox -db uv -s bench`), here as `nox -db uv -s bench -- --rounds {args.rounds} "
+        f"--calls {args.calls} --warmup {args.warmup}`.",
         "",
-        "Wall time of one `messages.create` against the local stand-in (same request, reply and usage for everyone),",
-        "real `TracerProvider` + `BatchSpanProcessor` and `MeterProvider` with exporters that discard, content capture",
-        "on. Each competitor runs in its own process; rounds interleave them in random order; figures are medians over",
-        f"{args.rounds} rounds. *Added* is the difference to the bare SDK (its own tracing off) in the same round.",
-        f"*Per event* is the extra added time of a {LONG_EVENTS}-delta stream over a {SHORT_EVENTS}-delta one, per "
-        "extra event.",
+        "One `messages.create` against the local stand-in (same request, reply and usage for everyone), with a real",
+        "`TracerProvider` + `BatchSpanProcessor` and `MeterProvider` whose exporters discard, content capture on.",
+        "Each competitor runs in its own process; rounds interleave them in random order; every figure is a median",
+        f"over {args.rounds} rounds. *CPU* is the calling thread's CPU time for the call (SDK + instrumentation; the",
+        "server, the export thread and time spent descheduled are excluded), the robust measure on a shared machine;",
+        "*wall* is elapsed time including the server's answer. *Added* is the difference to the bare SDK (its own",
+        f"tracing off) in the same round. *Per event* is the extra added CPU time of a {LONG_EVENTS}-delta stream over",
+        f"a {SHORT_EVENTS}-delta one, per extra event.",
         "",
-        "| competitor | call median µs | call p90 µs | added µs/call | stream median µs | stream added µs/call "
-        "| added µs/event |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| competitor | CPU µs/call | CPU p90 | **added CPU µs/call** | wall µs/call | wall p90 | added wall µs/call "
+        "| stream: added CPU µs/call | **added CPU µs/event** |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in ran:
-        call, stream = results[name]["call"], results[name]["stream"]
+        cpu, wall = results[name]["call"]["cpu"], results[name]["call"]["wall"]
+        stream = results[name]["stream"]["cpu"]
         lines.append(
-            f"| {COMPETITORS[name].label} | {number(call.median_us)} | {number(call.p90_us)} | "
-            f"{number(call.added_us, signed=True)} | {number(stream.median_us)} | "
-            f"{number(stream.added_us, signed=True)} | "
-            + ("—" if per_event[name] is None else f"{per_event[name]:+.2f}")
-            + " |"
+            f"| {COMPETITORS[name].label} | {number(cpu.median_us)} | {number(cpu.p90_us)} | "
+            f"{number(cpu.added_us, signed=True)} | {number(wall.median_us)} | {number(wall.p90_us)} | "
+            f"{number(wall.added_us, signed=True)} | {number(stream.added_us, signed=True)} | "
+            f"{number(per_event[name]['cpu'], signed=True, digits=2)} |"
         )
     lines += [
         "",
@@ -474,7 +494,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     names = ["bare", *[name for name in COMPETITORS if name != "bare" and (not args.only or name in args.only)]]
-    results, per_event, ran = measure(names, args.rounds, args.calls, args.warmup, args.seed)
+    per_round, ran = run_rounds(names, args.rounds, args.calls, args.warmup, args.seed)
+    results, per_event = summarise(per_round, ran)
     section = render(results, per_event, ran, args)
     print(section)
     if str(args.write_docs) != "-":

@@ -9,6 +9,7 @@ import pytest
 from opentelemetry import trace
 
 from tests.instrumentation.anthropic._support import MODEL, attrs, llm_spans
+from tokentrail import semconv
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -20,7 +21,7 @@ def _parents(span_exporter) -> dict[str, int]:
     found = {}
     for span in llm_spans(span_exporter):
         assert span.parent is not None
-        found[attrs(span)["gen_ai.input.messages"]] = span.parent.span_id
+        found[attrs(span)[semconv.GEN_AI_INPUT_MESSAGES]] = span.parent.span_id
     return found
 
 
@@ -93,4 +94,4 @@ def test_interleaved_streams_in_one_thread(anthropic_client, span_exporter, trac
     spans = llm_spans(span_exporter)
     assert len(spans) == 2
     assert {span.parent.span_id for span in spans} == {outer.get_span_context().span_id}
-    assert all(attrs(span)["gen_ai.response.finish_reasons"] == ("stop",) for span in spans)
+    assert all(attrs(span)[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",) for span in spans)

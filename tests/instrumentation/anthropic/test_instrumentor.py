@@ -277,3 +277,21 @@ def test_wrappers_captured_before_uninstrument_pass_through(instrumented, anthro
         assert llm_spans(span_exporter) == []
     finally:
         instrumented.instrument(tracer_provider=None)
+
+
+def test_span_is_current_while_the_sdk_sends(standin, span_exporter):
+    """What an HTTP client instrumentation sees: our span is current around each request (retries included)."""
+    from opentelemetry import trace
+
+    seen: list[int] = []
+
+    def on_request(request) -> None:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    http_client = anthropic.DefaultHttpxClient(event_hooks={"request": [on_request]})
+    standin.enqueue(ErrorReply.rate_limit(), MessageReply())
+    with anthropic.Anthropic(api_key="test", base_url=standin.base_url, http_client=http_client) as client:
+        client.messages.create(model=MODEL, max_tokens=20, messages=USER)
+    span = only_span(span_exporter)
+    assert seen == [span.get_span_context().span_id] * 2
+    assert trace.get_current_span().get_span_context().span_id not in seen
