@@ -1,9 +1,11 @@
 """Per-call overhead of tokentrail and its peers over the bare Anthropic SDK.
 
-    python bench/overhead.py [--rounds 9] [--calls 200] [--write-docs docs/benchmarks.md]   (or: make bench)
+    python bench/overhead.py [--rounds 15] [--calls 200] [--write-docs docs/benchmarks.md]   (or: make bench)
 
-What it measures: the wall time of one `messages.create` call (and of one streamed call read to its end) through
-the real SDK against the local stand-in, with each instrumentation installed, minus the same call on the bare SDK.
+What it measures: the cost of one `messages.create` call (and of one streamed call read to its end) through the
+real SDK against the local stand-in, with each instrumentation installed, minus the same call on the bare SDK, on two
+clocks: the calling thread's CPU time (robust on a shared machine: excludes the server, the export thread and time
+spent descheduled) and wall time.
 
 How, so that the numbers compare:
 - Every competitor runs in its own worker subprocess (instrumentations cannot be cleanly un-patched together),
@@ -14,7 +16,7 @@ How, so that the numbers compare:
 - Workers run one at a time, in rounds; each round visits every worker in a fresh random order, so machine noise
   (2 shared cores) spreads evenly. Each worker warms up before each batch. Per round we take each worker's median;
   the reported figures are medians over rounds of the per-round median, p90, and difference to bare.
-- Per stream event: the added time of a long stream minus that of a short one, over the number of extra events.
+- Per stream event: the added CPU time of a long stream minus that of a short one, over the number of extra events.
 
 `--profile NAME` runs one competitor under cProfile instead and prints its top functions.
 """
@@ -467,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200, help="non-streaming calls per competitor per round")
     parser.add_argument("--warmup", type=int, default=20, help="calls before each measured batch")
     parser.add_argument("--seed", type=int, default=20261122)

@@ -26,6 +26,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_MODULE = "examples.fastapi_app"
 APP_SERVICE_NAME = "acme-answer-service"
 DEFAULT_DATA_DIR = Path(".demo")
+STANDIN_LATENCY_MS = 40.0
+"""Time the stand-in takes to its first byte, so latencies and time to first chunk are not all noise."""
 _LISTENING = re.compile(r"listening on (http://[\w.:\[\]-]+)")
 
 
@@ -253,7 +256,8 @@ class StackBinaries:
 
 
 def find_stack_binaries() -> StackBinaries | None:
-    """The collector and Jaeger built by `make stack` (deploy/build-stack.sh), or None when they are not built."""
+    """The collector and Jaeger built by `make stack`, where `deploy/build-stack.sh --print-paths` says they are;
+    None when they are not built."""
     script = REPO_ROOT / "deploy" / "build-stack.sh"
     if not script.is_file():
         return None
@@ -265,15 +269,10 @@ def find_stack_binaries() -> StackBinaries | None:
         return None
     if result.returncode != 0:
         return None
-    paths: dict[str, str] = {}
-    for line in result.stdout.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            paths[key.strip().upper()] = value.strip().strip("'\"")
-    otelcol = Path(paths.get("OTELCOL", paths.get("OTELCOL_BIN", "")))
-    jaeger = Path(paths.get("JAEGER", paths.get("JAEGER_BIN", "")))
-    if otelcol.is_file() and jaeger.is_file() and os.access(otelcol, os.X_OK) and os.access(jaeger, os.X_OK):
-        return StackBinaries(otelcol, jaeger)
+    paths = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    binaries = StackBinaries(Path(paths.get("OTELCOL_BIN", "")), Path(paths.get("JAEGER_BIN", "")))
+    if all(path.is_file() and os.access(path, os.X_OK) for path in (binaries.otelcol, binaries.jaeger)):
+        return binaries
     return None
 
 
@@ -400,8 +399,9 @@ USERS = ("alice", "bob", "carol", "dave")
 
 
 def workload(quick: bool = False, scripted_errors: bool = True) -> list[DemoRequest]:
-    """Several users asking questions (prompt versions v1 and v2 alternating), streamed chats, and one request that
-    the stand-in answers `overloaded` (only when `scripted_errors`: the real API ignores the scenario header)."""
+    """Several users asking questions (prompt versions v1 and v2 alternating) and streamed chats; with
+    `scripted_errors` (the stand-in; the real API ignores the scenario header) also a call that is rate limited once
+    and retried, and a request the stand-in answers `overloaded` on every attempt."""
     answers = 4 if quick else 10
     requests: list[DemoRequest] = []
     for number in range(answers):
@@ -424,6 +424,14 @@ def workload(quick: bool = False, scripted_errors: bool = True) -> list[DemoRequ
             )
         )
     if scripted_errors:
+        requests.append(  # rate limited once: the SDK retries inside the one call span, which ends ok
+            DemoRequest(
+                "/chat",
+                {"message": "Summarise our refund policy in one line."},
+                {"x-user-id": "erin", "x-standin-scenario": "rate_limit_once"},
+                calls_ok=1,
+            )
+        )
         requests.append(
             DemoRequest(
                 "/answer",
@@ -512,14 +520,10 @@ def start_sink(
     return Sink(url, token, service)
 
 
-def start_standin(supervisor: Supervisor, env: Mapping[str, str]) -> tuple[Service, str]:
-    """The Messages API stand-in on a free port; returns it and its base URL."""
-    service = supervisor.start(
-        "standin",
-        [sys.executable, "-m", "tokentrail.standin", "--host", "127.0.0.1", "--port", "0"],
-        env,
-        independent=True,
-    )
+def start_standin(supervisor: Supervisor, env: Mapping[str, str], *, latency_ms: float = 0.0) -> tuple[Service, str]:
+    """The Messages API stand-in on a free port, answering after `latency_ms`; returns it and its base URL."""
+    argv = [sys.executable, "-m", "tokentrail.standin", "--host", "127.0.0.1", "--port", "0"]
+    service = supervisor.start("standin", [*argv, "--latency-ms", str(latency_ms)], env, independent=True)
     return service, listening_url(service)
 
 
@@ -575,7 +579,7 @@ def bearer(token: str) -> str:
 # --- main ----------------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tokentrail.demo", description="Run the whole tokentrail pipeline locally with a workload."
+        prog="tokentrail demo", description="Run the whole tokentrail pipeline locally with a workload."
     )
     parser.add_argument("--quick", action="store_true", help="a smaller workload (for CI)")
     parser.add_argument(
@@ -689,7 +693,7 @@ class _Demo:
         if self.real_api:
             _say("anthropic   the real API (ANTHROPIC_API_KEY is set)")
         else:
-            _, standin_url = start_standin(self.supervisor, self.env)
+            _, standin_url = start_standin(self.supervisor, self.env, latency_ms=STANDIN_LATENCY_MS)
             _say(f"anthropic   the local stand-in at {standin_url} (set ANTHROPIC_API_KEY to use the real API)")
 
         binaries = None if self.args.no_stack else find_stack_binaries()
@@ -721,7 +725,8 @@ class _Demo:
         for status in sorted({result.status for result in results}):
             same = [result for result in results if result.status == status]
             paths = ", ".join(sorted({result.request.path for result in same}))
-            _say(f"HTTP {status or 'no answer'}: {len(same)} requests ({paths})")
+            median = statistics.median(result.seconds for result in same)
+            _say(f"HTTP {status or 'no answer'}: {len(same)} requests ({paths}), median {median:.2f} s")
         if all(result.status != 200 for result in results):
             app.check()
             raise DemoError(f"every request failed; the end of {app.log_path}:\n{app.tail()}")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -43,7 +44,7 @@ def _run_example(script: str, *args: str, sink: SinkControl, standin: StandinSer
     return result.stdout + result.stderr
 
 
-def _rows(database_url: str, sql: str, *params: object) -> list[tuple[object, ...]]:
+def _rows(database_url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(database_url) as conn:
         return conn.execute(sql, params).fetchall()
 

@@ -65,7 +65,7 @@ def assert_stored_once(database_url: str, trace_ids: list[str]) -> None:
     sql = "SELECT count(*) FROM llm_calls WHERE trace_id = ANY(%s)"
     assert wait_for_rows(database_url, sql, trace_ids, expected=len(trace_ids), timeout=90) == len(trace_ids)
     with psycopg.connect(database_url) as conn:
-        per_trace = dict(
+        per_trace: dict[str, int] = dict(
             conn.execute(
                 "SELECT trace_id, count(*) FROM llm_calls WHERE trace_id = ANY(%s) GROUP BY trace_id", (trace_ids,)
             ).fetchall()

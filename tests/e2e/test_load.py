@@ -43,7 +43,7 @@ def test_load_counts_match(collector: Collector, sink: SinkControl, start_answer
     sql = "SELECT count(*) FROM llm_calls WHERE user_id = ANY(%s)"
     assert wait_for_rows(sink.database_url, sql, users, expected=REQUESTS, timeout=120) == REQUESTS
     with psycopg.connect(sink.database_url) as conn:
-        per_user = dict(
+        per_user: dict[str, int] = dict(
             conn.execute(
                 "SELECT user_id, count(*) FROM llm_calls WHERE user_id = ANY(%s) GROUP BY user_id", (users,)
             ).fetchall()

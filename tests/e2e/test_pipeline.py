@@ -24,11 +24,11 @@ from tokentrail.standin import StandinServer
 
 pytestmark = pytest.mark.postgres
 
-# Anthropic's published list prices, USD per million tokens (input, output), stated here independently of the
-# pricing data tokentrail uses (https://www.anthropic.com/pricing).
+# Anthropic's published list prices, USD per million tokens: input, output, cache read, 5-minute cache write; stated
+# here independently of the pricing data tokentrail uses (https://www.anthropic.com/pricing).
 PUBLISHED_PRICES = {
-    "claude-haiku-4-5": (Decimal("1.00"), Decimal("5.00")),
-    "claude-sonnet-4-6": (Decimal("3.00"), Decimal("15.00")),
+    "claude-haiku-4-5": (Decimal("1.00"), Decimal("5.00"), Decimal("0.10"), Decimal("1.25")),
+    "claude-sonnet-4-6": (Decimal("3.00"), Decimal("15.00"), Decimal("0.30"), Decimal("3.75")),
 }
 QUESTION = "How long does a refund for the annual plan take?"
 SERVER_KIND, CLIENT_KIND = 2, 3  # OTLP SpanKind numbering
@@ -61,9 +61,13 @@ def ancestors(span: TraceSpan, by_id: Mapping[str, TraceSpan]) -> list[TraceSpan
     return chain
 
 
-def expected_cost(model: str, input_tokens: int, output_tokens: int) -> Decimal:
-    price_in, price_out = PUBLISHED_PRICES[model]
-    return (input_tokens * price_in + output_tokens * price_out) / Decimal(1_000_000)
+def expected_cost(row: Mapping[str, Any]) -> Decimal:
+    """The call's cost from its stored token counts (input includes the cache reads and writes, per semconv)."""
+    price_in, price_out, price_read, price_write = PUBLISHED_PRICES[row["request_model"]]
+    read, write = row["cache_read_tokens"] or 0, row["cache_write_tokens"] or 0
+    uncached = row["input_tokens"] - read - write
+    total = uncached * price_in + row["output_tokens"] * price_out + read * price_read + write * price_write
+    return Decimal(total) / Decimal(1_000_000)
 
 
 def test_answer_workflow_reaches_jaeger_and_postgres(
@@ -160,11 +164,7 @@ def test_answer_workflow_reaches_jaeger_and_postgres(
         assert (row["prompt_name"], row["prompt_version"], row["workflow_name"]) == ("answer", "v2", "answer")
         assert row["input_tokens"] == span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS]
         assert row["output_tokens"] == span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]
-        assert not row["cache_read_tokens"]
-        assert not row["cache_write_tokens"]
-        assert row["cost_usd"] == pytest.approx(
-            expected_cost(row["request_model"], row["input_tokens"], row["output_tokens"]), abs=Decimal("1e-10")
-        )
+        assert row["cost_usd"] == pytest.approx(expected_cost(row), abs=Decimal("1e-10"))
         assert row["cost_source"]
         assert row["input_body"] == span.attributes[semconv.GEN_AI_INPUT_MESSAGES]
         assert row["output_body"] == span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]
@@ -173,6 +173,13 @@ def test_answer_workflow_reaches_jaeger_and_postgres(
             "sha256": hashlib.sha256(row["input_body"].encode()).hexdigest()
         }
     assert QUESTION in rows[0]["input_body"]
+    # the cached system prompt and tools: written by the tool-use call, read back by the synthesis
+    assert [(row["cache_read_tokens"] or 0, bool(row["cache_write_tokens"])) for row in rows[:2]] == [
+        (0, False),
+        (0, True),
+    ]
+    assert rows[2]["cache_read_tokens"] == rows[1]["cache_write_tokens"]
+    assert rows[2]["cache_read_tokens"] == synthesise.attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]
     assert [bool(row["streaming"]) for row in rows] == [False, False, True]  # NULL: not a streaming call
     assert rows[0]["tools_body"] is None
     assert "search_docs" in rows[1]["tools_body"]

@@ -60,19 +60,18 @@ class Peer:
     """The module whose presence means the peer is installed."""
     instrument: Callable[[TracerProvider, InMemorySpanExporter], Callable[[], None]]
     """Instruments the SDK, its spans going to the exporter; returns the undo."""
-    records_system: bool = True
     records_stop_sequences: bool = True
-    records_stream_flag: bool = True
     stream_output_tokens_extra: int = 0
     """OpenLLMetry 0.5x-0.6x adds message_start's output_tokens (1) to message_delta's cumulative count."""
     records_tools: bool = True
+    """Whether the span carries the request's tool definitions."""
     records_error_type: bool = True
     records_cost: bool = False
     records_stream_usage: bool = True
+    """False for OpenLLMetry before 0.48, whose streamed calls' spans have no usage and no response model."""
     records_max_tokens: bool = True
     records_failures: bool = True
     """False for OpenLLMetry before 0.48, which ends no span for a call that raised."""
-    """False for OpenLLMetry before 0.48, whose streamed calls' spans have no usage and no response model."""
     distribution: tuple[str, str] | None = None
     """(distribution, version specifier) when only some releases of the module's distribution are this peer."""
     env: dict[str, str] = field(default_factory=dict)
@@ -312,9 +311,8 @@ def test_non_streaming_call(peer: Instrumented, client: anthropic.Anthropic, sta
     output = _messages(attributes, sc.GEN_AI_OUTPUT_MESSAGES)
     assert _texts(output) == ANSWER
     assert output[0]["role"] == "assistant"
-    if peer.peer.records_system:
-        system = json.loads(attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS])
-        assert [part["content"] for part in system] == [SYSTEM]
+    system = json.loads(attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS])
+    assert [part["content"] for part in system] == [SYSTEM]
     if peer.peer.records_cost:
         assert attributes[sc.COST_USD] > 0
         assert attributes[sc.COST_SOURCE] == peer.peer.source
@@ -337,8 +335,7 @@ def test_streaming_call(peer: Instrumented, client: anthropic.Anthropic, standin
     attributes = peer.one_call()
     assert attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_CHAT
     assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
-    if peer.peer.records_stream_flag:
-        assert attributes[sc.GEN_AI_REQUEST_STREAM] is True
+    assert attributes[sc.GEN_AI_REQUEST_STREAM] is True
     if peer.peer.records_stream_usage:
         assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5 + peer.peer.stream_output_tokens_extra
         assert attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == INPUT_TOTAL
@@ -365,7 +362,7 @@ def test_tool_use(peer: Instrumented, client: anthropic.Anthropic, standin: Stan
     assert [(call["name"], call.get("id")) for call in calls] == [("get_weather", "toolu_01")]
     arguments = calls[0]["arguments"]
     assert (json.loads(arguments) if isinstance(arguments, str) else arguments) == {"city": "Paris"}
-    if peer.peer.records_tools and sc.GEN_AI_TOOL_DEFINITIONS in attributes:
+    if peer.peer.records_tools:
         tools = json.loads(attributes[sc.GEN_AI_TOOL_DEFINITIONS])
         assert [tool["name"] for tool in tools] == ["get_weather"]
 
@@ -433,8 +430,7 @@ def test_sink_stores_peer_calls(
     assert plain[6:12] == ("ok", INPUT_TOTAL, 5, 100, 20, "msg_interop_0001")
     assert plain[12:] == (True, True)
     assert streamed[0] == peer.peer.source
-    if peer.peer.records_stream_flag:
-        assert streamed[5] is True
+    assert streamed[5] is True
     assert streamed[7] == (INPUT_TOTAL if peer.peer.records_stream_usage else None)
     assert streamed[13] is True
     extra = [row for row in rows if row[0] != peer.peer.source]

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 _STAGE = {"spans": "tt_stage_spans", "llm_calls": "tt_stage_llm_calls", "content_blobs": "tt_stage_blobs"}
 _KEY = ("trace_id", "span_id", "start_time")
 _DEADLOCK_RETRIES = 3
+_STATEMENT_TIMEOUT = 60.0  # seconds
+_LOCK_TIMEOUT = 15.0
 
 
 class StoreUnavailable(Exception):
@@ -146,6 +148,10 @@ class Store:
 
     @staticmethod
     async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        # A write stuck behind a lock or a sick server must end (as a 503 the client retries) rather than hold a
+        # connection and an in-flight slot for ever.
+        await conn.execute(f"SET statement_timeout = {int(_STATEMENT_TIMEOUT * 1000)}")
+        await conn.execute(f"SET lock_timeout = {int(_LOCK_TIMEOUT * 1000)}")
         # Fails harmlessly (and is retried by the pool) until the schema exists.
         for statement in _CREATE_STAGING:
             await conn.execute(statement)
