@@ -691,7 +691,8 @@ class _Demo:
 
         standin_url = None
         if self.real_api:
-            _say("anthropic   the real API (ANTHROPIC_API_KEY is set)")
+            api = os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+            _say(f"anthropic   {api} (ANTHROPIC_API_KEY is set: real calls, billed to that key)")
         else:
             _, standin_url = start_standin(self.supervisor, self.env, latency_ms=STANDIN_LATENCY_MS)
             _say(f"anthropic   the local stand-in at {standin_url} (set ANTHROPIC_API_KEY to use the real API)")

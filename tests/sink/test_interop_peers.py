@@ -162,6 +162,7 @@ PEERS = {
         module="openlit",
         instrument=_openlit,
         records_error_type=False,  # its span of a failed call has no attributes, only the name and status
+        records_tools=False,
         records_cost=True,
     ),
     "logfire": Peer(source="logfire", module="logfire", instrument=_logfire, records_error_type=False),

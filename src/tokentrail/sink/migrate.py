@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_TABLE = "tokentrail_schema_migrations"
 _LOCK_KEY = 0x746F6B656E747261  # "tokentra": one fixed advisory lock for every tokentrail migrator
+_CONNECT_TIMEOUT = 10  # seconds; a database that does not answer must not hang a starting sink for minutes
 _NAME = re.compile(r"^(\d{4})_([A-Za-z0-9_-]+)\.sql$")
 
 _CREATE_TABLE = f"""
@@ -83,7 +84,7 @@ def upgrade(conninfo: str) -> list[int]:
     """Apply every pending migration in order and return the versions applied now (empty if up to date)."""
     migrations = available()
     done: list[int] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_CREATE_TABLE)

@@ -141,7 +141,6 @@ class Sink:
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.store.open()
         self._normaliser = await asyncio.to_thread(_make_normaliser)
         self._prepare_task = asyncio.create_task(self._prepare(), name="tokentrail-sink-prepare")
 
@@ -161,6 +160,8 @@ class Sink:
                     applied = await asyncio.to_thread(migrate.upgrade, self.config.database_url)
                     if applied:
                         log.info("applied migrations %s", applied)
+                # The pool opens once the schema is there: its connections prepare staging tables from it.
+                await self.store.open()
                 ready, why = await self.store.ready()
                 if ready:
                     self._set_ready(True)
@@ -563,6 +564,13 @@ class BackgroundSink:
         self.stop()
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokentrail sink",
@@ -576,9 +584,9 @@ def _parser() -> argparse.ArgumentParser:
         "--database-url",
         help="Postgres URL (TOKENTRAIL_DATABASE_URL); without one, the embedded Postgres under TOKENTRAIL_DATA_DIR",
     )
-    parser.add_argument("--max-body-bytes", type=int, help="request size limit after decompression")
-    parser.add_argument("--max-inflight", type=int, help="export requests processed at once (default 8)")
-    parser.add_argument("--pool-size", type=int, help="Postgres connections (default 4)")
+    parser.add_argument("--max-body-bytes", type=_positive, help="request size limit after decompression")
+    parser.add_argument("--max-inflight", type=_positive, help="export requests processed at once (default 8)")
+    parser.add_argument("--pool-size", type=_positive, help="Postgres connections (default 4)")
     parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     parser.add_argument("--log-level", default="INFO", help="default INFO")
     return parser

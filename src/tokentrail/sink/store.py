@@ -129,11 +129,16 @@ class Store:
             name="tokentrail-sink",
         )
         self._partitions: set[date] = set()
+        self._opened = False
         self._partition_lock = asyncio.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def open(self) -> None:
-        """Start the pool without waiting for a connection: the sink must come up even while Postgres is down."""
+        """Start the pool without waiting for a connection: the sink must come up even while Postgres is down.
+        Calling it again is a no-op."""
+        if self._opened:
+            return
+        self._opened = True
         await self._pool.open(wait=False)
 
     async def close(self) -> None:
