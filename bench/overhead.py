@@ -98,6 +98,11 @@ def _tokentrail(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     return {}
 
 
+def _tokentrail_sdk_off(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
+    _tokentrail(tracer_provider, meter_provider)
+    return _native_off()
+
+
 def _openllmetry(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
@@ -125,6 +130,7 @@ COMPETITORS = {
         Competitor("bare", "bare SDK (its tracing off)", None, _bare),
         Competitor("native", "SDK native tracing", None, _native),
         Competitor("tokentrail", "tokentrail", "tokentrail", _tokentrail),
+        Competitor("tokentrail-sdk-off", "tokentrail, SDK tracing off", None, _tokentrail_sdk_off),
         Competitor(
             "openllmetry",
             "OpenLLMetry",
@@ -213,7 +219,9 @@ def worker(name: str, base_url: str) -> int:
                 _call(client, mode)
             profiler.disable()
             stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative")
-            stats.print_stats(45)
+            stats.print_stats(30)
+            # the instrumentation's own functions and what they call in OpenTelemetry
+            stats.print_stats("tokentrail|opentelemetry|wrapt|openinference|genai_prices", 40)
             stats.sort_stats("tottime").print_stats(25)
         else:
             for _ in range(calls):
@@ -489,9 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             started = _start_worker(args.profile, server.base_url)
             if started is None:
                 return 1
-            for mode in ("call", "stream"):
-                server.enqueue(*([_reply(None if mode == "call" else SHORT_EVENTS)] * (args.calls + args.warmup)))
-                started.run(mode, args.calls, args.warmup, profile=True)
+            # non-streaming calls, then long streams (where the per-event work dominates)
+            for mode, events, calls in (("call", None, args.calls), ("stream", LONG_EVENTS, max(args.calls // 10, 5))):
+                server.enqueue(*([_reply(events)] * (calls + args.warmup)))
+                started.run(mode, calls, args.warmup, profile=True)
             started.stop()
         return 0
 

@@ -305,39 +305,33 @@ def _strings(value: Any) -> list[str] | None:
 
 # --- the mapping ---------------------------------------------------------------------------------------------
 
-# Contract attribute -> llm_calls column, for the attributes copied as they are (after coercion).
-_STRING_COLUMNS: dict[str, str] = {
-    semconv.GEN_AI_REQUEST_MODEL: "request_model",
-    semconv.GEN_AI_RESPONSE_MODEL: "response_model",
-    semconv.GEN_AI_RESPONSE_ID: "response_id",
-    semconv.ERROR_TYPE: "error_type",
-    semconv.USER_ID: "user_id",
-    semconv.SESSION_ID: "session_id",
-    semconv.GEN_AI_CONVERSATION_ID: "conversation_id",
-    semconv.PROMPT_NAME: "prompt_name",
-    semconv.PROMPT_VERSION: "prompt_version",
-    semconv.WORKFLOW_NAME: "workflow_name",
-    semconv.COST_SOURCE: "cost_source",
-}
-_TOKEN_COLUMNS: dict[str, str] = {
-    semconv.GEN_AI_USAGE_INPUT_TOKENS: "input_tokens",
-    semconv.GEN_AI_USAGE_OUTPUT_TOKENS: "output_tokens",
-    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "cache_read_tokens",
-    semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: "cache_write_tokens",
-    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: "reasoning_tokens",
-}
+# Contract attributes that have an llm_calls column; the row's `attributes` keeps every other one.
 _COLUMN_ATTRIBUTES: frozenset[str] = frozenset(
     [
-        *_STRING_COLUMNS,
-        *_TOKEN_COLUMNS,
         semconv.GEN_AI_OPERATION_NAME,
         semconv.GEN_AI_PROVIDER_NAME,
         semconv.GEN_AI_SYSTEM,
+        semconv.GEN_AI_REQUEST_MODEL,
+        semconv.GEN_AI_RESPONSE_MODEL,
         semconv.GEN_AI_REQUEST_STREAM,
+        semconv.GEN_AI_RESPONSE_ID,
         semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
         semconv.GEN_AI_RESPONSE_FINISH_REASONS,
-        semconv.COST_USD,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        semconv.ERROR_TYPE,
+        semconv.USER_ID,
+        semconv.SESSION_ID,
+        semconv.GEN_AI_CONVERSATION_ID,
         semconv.TAGS,
+        semconv.PROMPT_NAME,
+        semconv.PROMPT_VERSION,
+        semconv.WORKFLOW_NAME,
+        semconv.COST_USD,
+        semconv.COST_SOURCE,
         semconv.CONTENT_TRUNCATED,
     ]
 )
