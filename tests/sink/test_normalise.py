@@ -233,3 +233,12 @@ def test_batch_collects_every_day_touched() -> None:
     batch: Batch = Normaliser(None).batch(_decoded(*spans, scope="q"))
     assert len(batch.days) == 3
     assert len(batch) == 3
+
+
+def test_streaming_is_false_for_our_non_streaming_calls_and_unknown_for_foreign_ones(normaliser: Normaliser) -> None:
+    ours = normaliser.batch(_decoded(helpers.span("chat m", attributes=helpers.llm_attributes())))
+    assert ours.llm_calls[0].streaming is False
+    streamed = helpers.llm_attributes(**{semconv.GEN_AI_REQUEST_STREAM: True})
+    assert normaliser.batch(_decoded(helpers.span("chat m", attributes=streamed))).llm_calls[0].streaming is True
+    foreign = normaliser.batch(_decoded(helpers.span("chat m", attributes=helpers.llm_attributes()), scope="other"))
+    assert foreign.llm_calls[0].streaming is None

@@ -478,6 +478,11 @@ class Normaliser:
             if computed is not None:
                 cost, cost_source = computed
 
+        operation = text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT
+        streaming = _bool(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
+        absent = semconv.GEN_AI_REQUEST_STREAM not in attrs
+        if absent and source == "tokentrail" and operation == semconv.OP_CHAT:
+            streaming = False  # our contract sets gen_ai.request.stream on streaming calls only
         extra = {key: value for key, value in attrs.items() if key not in _COLUMN_ATTRIBUTES}
         extra.update(refs)
         return LlmCallRow(
@@ -489,11 +494,11 @@ class Normaliser:
             time_to_first_chunk_ms=ttfc * 1000 if ttfc is not None else None,
             service_name=span.service_name,
             source=source,
-            operation=text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT,
+            operation=operation,
             provider=provider,
             request_model=request_model,
             response_model=response_model,
-            streaming=_bool(attrs.get(semconv.GEN_AI_REQUEST_STREAM)),
+            streaming=streaming,
             status="error" if failed else "ok",
             error_type=error_type,
             error_message=_error_message(span) if failed else None,
