@@ -293,6 +293,8 @@ extensions:
   jaeger_query:
     storage:
       traces: memstore
+    # Jaeger would trace its own queries to localhost:4317, which may be the demo's collector.
+    enable_tracing: false
     http:
       endpoint: 127.0.0.1:{ui_port}
     grpc:
