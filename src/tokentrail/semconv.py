@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = [name for name in dir() if name.isupper()]  # refreshed at the bottom
-
 # --- identity -------------------------------------------------------------------------------------------
 INSTRUMENTATION_SCOPE: Final = "tokentrail.instrumentation.anthropic"
 PROVIDER_ANTHROPIC: Final = "anthropic"
@@ -118,6 +116,3 @@ TIME_TO_FIRST_CHUNK_BUCKETS: Final = DURATION_BUCKETS
 def span_name(operation: str, model: str | None) -> str:
     """`{operation} {model}` per semconv, or the operation alone when the model is unknown."""
     return f"{operation} {model}" if model else operation
-
-
-__all__ = sorted([name for name in dir() if name.isupper()] + ["span_name"])

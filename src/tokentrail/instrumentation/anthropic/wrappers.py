@@ -48,9 +48,9 @@ class Adapters:
         self._recorder = recorder
         self._capture = capture_content
         self.chat = Operation(self._chat_request, self._complete_chat)
-        self.count_tokens = Operation(self._count_tokens_request, self._complete_count_tokens)
-        self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), self._complete_batch)
-        self.batch_retrieve = Operation(_batch(semconv.OP_BATCH_RETRIEVE), self._complete_batch)
+        self.count_tokens = Operation(self._count_tokens_request, _stop_with(extract.count_tokens_response))
+        self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), _stop_with(extract.batch_response))
+        self.batch_retrieve = Operation(_batch(semconv.OP_BATCH_RETRIEVE), _stop_with(extract.batch_response))
         self.batch_results = Operation(_batch(semconv.OP_BATCH_RESULTS), self._complete_batch_results)
 
     # -- the two wrapper shapes ----------------------------------------------------------------------------
@@ -149,24 +149,6 @@ class Adapters:
         return extract.count_tokens_request(instance, kwargs)
 
     @staticmethod
-    def _complete_count_tokens(call: LLMCall, result: Any) -> Any:
-        try:
-            call.stop(extract.count_tokens_response(result))
-        except Exception:
-            log.debug("tokentrail: could not record a result", exc_info=True)
-            call.stop(None)
-        return result
-
-    @staticmethod
-    def _complete_batch(call: LLMCall, result: Any) -> Any:
-        try:
-            call.stop(extract.batch_response(result))
-        except Exception:
-            log.debug("tokentrail: could not record a result", exc_info=True)
-            call.stop(None)
-        return result
-
-    @staticmethod
     def _complete_batch_results(call: LLMCall, result: Any) -> Any:
         try:
             return wrap_stream(result, call, extract.BatchResultsAccumulator())
@@ -185,6 +167,20 @@ def _unused_complete(call: LLMCall, result: Any) -> Any:  # the stream manager c
 
 
 _STREAM_OPERATION = Operation(_stream_request, _unused_complete)
+
+
+def _stop_with(response_of: Callable[[Any], Any]) -> Complete:
+    """A `complete` that ends the call with the response `response_of` reads from the result."""
+
+    def complete(call: LLMCall, result: Any) -> Any:
+        try:
+            call.stop(response_of(result))
+        except Exception:
+            log.debug("tokentrail: could not record a result", exc_info=True)
+            call.stop(None)
+        return result
+
+    return complete
 
 
 def _batch(operation: str) -> RequestOf:
