@@ -27,6 +27,7 @@ from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from tokentrail import semconv
+from tokentrail._metricpump import MetricPump
 from tokentrail.pricing import Cost, Usage
 
 if TYPE_CHECKING:
@@ -145,14 +146,19 @@ _AttributeSets = tuple[_MetricAttributes, _MetricAttributes, _MetricAttributes]
 _MAX_ATTRIBUTE_SETS = 1024
 
 
+_Point = tuple[_AttributeSets, float, "float | None", "int | None", "int | None", "float | None"]
+"""One call's metric values: (attribute sets, duration s, time to first chunk s, input tokens, output tokens, USD)."""
+
+
 class _Instruments:
     """The metric instruments of one recorder (created once per instrumentor) and its attribute sets.
 
     Metric attribute sets repeat (a few models and endpoints), so each is built once and reused; the SDK
-    copies the attributes it keeps, and nothing here mutates a set after it is built.
+    copies the attributes it keeps, and nothing here mutates a set after it is built. A call's values are
+    queued as one `_Point` and recorded off the caller's thread by a `MetricPump` (see `_metricpump`).
     """
 
-    __slots__ = ("_attribute_sets", "cost", "duration", "time_to_first_chunk", "token_usage")
+    __slots__ = ("_attribute_sets", "cost", "duration", "pump", "time_to_first_chunk", "token_usage")
 
     def attributes(self, request: Request, response_model: str | None, error_type: str | None) -> _AttributeSets:
         """(operation attributes, input-token attributes, output-token attributes) for a call."""
@@ -216,6 +222,20 @@ class _Instruments:
             unit="USD",
             description="Cost of GenAI calls in US dollars",
         )
+        self.pump = MetricPump(meter, self.record)
+
+    def record(self, point: _Point) -> None:
+        """Record one call's values (on the pump's thread, or at collection)."""
+        (attrs, input_attrs, output_attrs), duration, first_chunk, input_tokens, output_tokens, usd = point
+        self.duration.record(duration, attrs)
+        if first_chunk is not None:
+            self.time_to_first_chunk.record(first_chunk, attrs)
+        if input_tokens is not None:
+            self.token_usage.record(input_tokens, input_attrs)
+        if output_tokens is not None:
+            self.token_usage.record(output_tokens, output_attrs)
+        if usd is not None:
+            self.cost.add(usd, attrs)
 
 
 def _no_context_attributes() -> Mapping[str, AttributeValue]:
@@ -225,7 +245,15 @@ def _no_context_attributes() -> Mapping[str, AttributeValue]:
 class Recorder:
     """Per-instrumentor state (tracer, instruments, price book, content policy) and the factory of `LLMCall`s."""
 
-    __slots__ = ("_content", "_context_attributes", "_error_type", "_instruments", "_pricebook", "_tracer")
+    __slots__ = (
+        "_content",
+        "_context_attributes",
+        "_describe_error",
+        "_error_type",
+        "_instruments",
+        "_pricebook",
+        "_tracer",
+    )
 
     def __init__(
         self,
@@ -236,6 +264,7 @@ class Recorder:
         content: ContentPolicy | None = None,
         context_attributes: Callable[[], Mapping[str, AttributeValue]] | None = None,
         error_type: Callable[[BaseException], str] = qualified_name,
+        describe_error: Callable[[BaseException], str] = str,
     ) -> None:
         self._tracer = tracer
         self._instruments = _Instruments(meter) if meter is not None else None
@@ -243,6 +272,7 @@ class Recorder:
         self._content = content if content is not None and content.enabled else None
         self._context_attributes = context_attributes or _no_context_attributes
         self._error_type = error_type
+        self._describe_error = describe_error
 
     def start(self, request: Request) -> LLMCall:
         """Start the span of a call (not made current: attach `LLMCall.context` around the SDK's work).
@@ -270,6 +300,11 @@ class Recorder:
             log.debug("tokentrail: could not start a span", exc_info=True)
             span = INVALID_SPAN
         return LLMCall(self, request, span)
+
+    def close(self) -> None:
+        """Record every queued metric point and stop the background recording (uninstrument)."""
+        if self._instruments is not None:
+            self._instruments.pump.close()
 
 
 class LLMCall:
@@ -383,8 +418,8 @@ class LLMCall:
         try:
             if attributes and recording:
                 span.set_attributes(attributes)
-            if error_type is not None:
-                span.set_status(Status(StatusCode.ERROR, _describe(error, error_type)))
+            if error_type is not None and error is not None:
+                span.set_status(Status(StatusCode.ERROR, _describe(recorder._describe_error, error, error_type)))
         except Exception:
             log.debug("tokentrail: could not write the span attributes", exc_info=True)
         try:
@@ -466,27 +501,28 @@ class LLMCall:
         end_ns: int,
     ) -> None:
         request = self.request
-        attrs, input_attrs, output_attrs = instruments.attributes(
-            request, response.model if response is not None else None, error_type
-        )
-        instruments.duration.record((end_ns - self._start_ns) / _NS_PER_S, attrs)
+        start = self._start_ns
         first = self._first_chunk_ns
-        if first is not None:
-            instruments.time_to_first_chunk.record((first - self._start_ns) / _NS_PER_S, attrs)
-        if response is None or not request.billable:
-            return
-        if response.input_tokens is not None:
-            total_input = (
-                response.input_tokens
-                + (response.cache_read_tokens or 0)
-                + (response.cache_write_5m_tokens or 0)
-                + (response.cache_write_1h_tokens or 0)
+        input_tokens = output_tokens = None
+        if response is not None and request.billable:
+            if response.input_tokens is not None:
+                input_tokens = (
+                    response.input_tokens
+                    + (response.cache_read_tokens or 0)
+                    + (response.cache_write_5m_tokens or 0)
+                    + (response.cache_write_1h_tokens or 0)
+                )
+            output_tokens = response.output_tokens
+        instruments.pump.submit(
+            (
+                instruments.attributes(request, response.model if response is not None else None, error_type),
+                (end_ns - start) / _NS_PER_S,
+                None if first is None else (first - start) / _NS_PER_S,
+                input_tokens,
+                output_tokens,
+                cost.usd if cost is not None and request.billable else None,
             )
-            instruments.token_usage.record(total_input, input_attrs)
-        if response.output_tokens is not None:
-            instruments.token_usage.record(response.output_tokens, output_attrs)
-        if cost is not None:
-            instruments.cost.add(cost.usd, attrs)
+        )
 
 
 def _usage_of(response: Response) -> Usage:
@@ -506,9 +542,9 @@ def _cost_record(usd: float, source: str) -> Cost:
 _MAX_DESCRIPTION = 1024
 
 
-def _describe(error: BaseException | None, error_type: str) -> str:
+def _describe(describe: Callable[[BaseException], str], error: BaseException, error_type: str) -> str:
     try:
-        text = str(error)
+        text = describe(error)
     except Exception:
         text = ""
     text = text or error_type

@@ -242,3 +242,13 @@ def test_streaming_is_false_for_our_non_streaming_calls_and_unknown_for_foreign_
     assert normaliser.batch(_decoded(helpers.span("chat m", attributes=streamed))).llm_calls[0].streaming is True
     foreign = normaliser.batch(_decoded(helpers.span("chat m", attributes=helpers.llm_attributes()), scope="other"))
     assert foreign.llm_calls[0].streaming is None
+
+
+def test_a_span_interop_declines_stays_a_plain_span_even_with_genai_attributes(normaliser: Normaliser) -> None:
+    # logfire opens a streaming request with a span that carries GenAI attributes but is not the call itself
+    opener = {semconv.GEN_AI_OPERATION_NAME: semconv.OP_CHAT, semconv.GEN_AI_PROVIDER_NAME: "anthropic"}
+    batch = normaliser.batch(
+        _decoded(helpers.span("Message with {model}", attributes=opener), scope="logfire.anthropic")
+    )
+    assert not batch.llm_calls
+    assert [row.is_llm for row in batch.spans] == [False]

@@ -13,11 +13,10 @@ Normalisation never loses a span: if mapping an LLM span fails, the span is stil
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
@@ -26,6 +25,7 @@ import orjson
 
 from tokentrail import semconv
 from tokentrail.sink.decode import DecodedSpan
+from tokentrail.sink.interop import to_contract
 
 __all__ = [
     "CONTENT_ATTRIBUTES",
@@ -163,34 +163,23 @@ class Batch:
         return sum(blob.bytes for blob in self.blobs.values())
 
 
-Contract = Callable[[str, "str | None", Mapping[str, Any]], "tuple[str, dict[str, Any]] | None"]
-
-
-def _load_interop() -> Contract | None:
-    try:
-        module = importlib.import_module("tokentrail.sink.interop")
-    except ImportError:
-        log.info("tokentrail.sink.interop is not available: only GenAI-convention spans become llm_calls rows")
-        return None
-    function = getattr(module, "to_contract", None)
-    return function if callable(function) else None
-
-
-_to_contract: Contract | None = _load_interop()
-
-
 def contract_of(name: str, scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(source, attributes in tokentrail's contract names) for an LLM span, None for any other span."""
-    if _to_contract is not None:
-        try:
-            found = _to_contract(name, scope_name, attributes)
-        except Exception:
-            log.exception(
-                "interop.to_contract failed on span %r (scope %r); using the GenAI conventions", name, scope_name
-            )
-        else:
-            if found is not None and _looks_like_a_call(found[1]):
-                return found
+    """(source, attributes in tokentrail's contract names) for an LLM span, None for any other span.
+
+    `interop.to_contract` decides (it knows every instrumentation's conventions, ours and plain GenAI included);
+    only if it fails does the plain GenAI-convention check stand in, so one bad span never blocks a batch.
+    """
+    try:
+        found = to_contract(name, scope_name, attributes)
+    except Exception:
+        log.exception("interop.to_contract failed on span %r (scope %r); using the GenAI conventions", name, scope_name)
+        return _by_genai_conventions(scope_name, attributes)
+    if found is not None and _looks_like_a_call(found[1]):
+        return found
+    return None
+
+
+def _by_genai_conventions(scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
     provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME) or attributes.get(semconv.GEN_AI_SYSTEM)
     if isinstance(operation, str) and operation and provider:

@@ -182,3 +182,13 @@ def test_error_type():
     assert extract.error_type(anthropic.APIStatusError("?", response=response, body="not json")) == (
         "anthropic.APIStatusError"
     )
+
+
+def test_error_description_is_the_envelope_message_with_the_status():
+    request = httpx.Request("POST", "http://x/v1/messages")
+    response = httpx.Response(529, request=request)
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    exc = anthropic.APIStatusError("Error code: 529 - {...}", response=response, body=body)
+    assert extract.error_description(exc) == "Overloaded (HTTP 529)"
+    assert extract.error_description(ValueError("plain")) == "plain"
+    assert extract.error_description(anthropic.APIStatusError("raw", response=response, body="not json")) == "raw"

@@ -161,12 +161,13 @@ def test_parse(anthropic_client, span_exporter, standin):
 
 
 def test_overloaded_error_reraises_the_same_exception(anthropic_client, span_exporter, standin, metric_reader):
-    standin.enqueue(*(ErrorReply.overloaded() for _ in range(3)))
+    standin.enqueue(*(ErrorReply.overloaded(message="Overloaded, try later") for _ in range(3)))
     with pytest.raises(anthropic.APIStatusError) as caught:
         anthropic_client.messages.create(model=MODEL, max_tokens=20, messages=USER)
     span = only_span(span_exporter)
     assert span.status.status_code is StatusCode.ERROR
     assert attrs(span)[semconv.ERROR_TYPE] == "overloaded_error"
+    assert span.status.description == "Overloaded, try later (HTTP 529)"
     assert caught.value.status_code == 529
     (duration,) = points(metric_reader, semconv.METRIC_OPERATION_DURATION)
     assert duration.attributes[semconv.ERROR_TYPE] == "overloaded_error"

@@ -111,6 +111,7 @@ def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> 
         content=content,
         context_attributes=current_attributes,
         error_type=extract.error_type,
+        describe_error=extract.error_description,
     )
     return recorder, bool(content is not None and content.enabled)
 
@@ -177,7 +178,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _uninstrument(self, **kwargs: Any) -> None:
         adapters: Adapters | None = getattr(self, "_adapters", None)
         if adapters is not None:
-            adapters.enabled = False
+            adapters.close()
         self._adapters = None
         for owner, name in reversed(getattr(self, "_patched", [])):
             try:

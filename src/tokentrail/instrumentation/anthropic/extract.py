@@ -334,6 +334,17 @@ def error_type(exc: BaseException) -> str:
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
+def error_description(exc: BaseException) -> str:
+    """The span status description: the API error envelope's message with the HTTP status when the exception
+    carries an envelope (`Overloaded (HTTP 529)`), else `str(exc)`. The SDK's own text repeats the whole body."""
+    body = getattr(exc, "body", None)
+    message = _str(_get(_get(body, "error"), "message")) or _str(_get(body, "message"))
+    if not message:
+        return str(exc)
+    status = getattr(exc, "status_code", None)
+    return f"{message} (HTTP {status})" if type(status) is int else message
+
+
 # --- streams ----------------------------------------------------------------------------------------------
 
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}

@@ -53,6 +53,14 @@ class Adapters:
         self.batch_retrieve = Operation(_batch(semconv.OP_BATCH_RETRIEVE), _stop_with(extract.batch_response))
         self.batch_results = Operation(_batch(semconv.OP_BATCH_RESULTS), self._complete_batch_results)
 
+    def close(self) -> None:
+        """Uninstrumented: pass every later call straight through, and record the metrics still queued."""
+        self.enabled = False
+        try:
+            self._recorder.close()
+        except Exception:
+            log.debug("tokentrail: could not flush the metrics", exc_info=True)
+
     # -- the two wrapper shapes ----------------------------------------------------------------------------
 
     def _start(self, operation: Operation, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
