@@ -51,6 +51,10 @@ class _StreamProxyBase(_ObjectProxy):
         self._self_call = call
         self._self_accumulator = accumulator
         self._self_finalizer = weakref.finalize(self, _abandoned, call, accumulator)
+        # Bound once: each stream event touches these (the hot path of a stream).
+        self._self_context = call.context
+        self._self_add = accumulator.add
+        self._self_chunk = call.chunk
 
     def _self_end(self, error: BaseException | None = None) -> None:
         finalizer = self._self_finalizer
@@ -60,8 +64,8 @@ class _StreamProxyBase(_ObjectProxy):
 
     def _self_observe(self, item: Any) -> None:
         try:
-            if self._self_accumulator.add(item):
-                self._self_call.chunk()
+            if self._self_add(item):
+                self._self_chunk()
         except Exception:
             log.debug("tokentrail: could not account for a stream item", exc_info=True)
 
@@ -84,7 +88,7 @@ class StreamProxy(_StreamProxyBase):
         return self
 
     def __next__(self) -> Any:
-        token = _attach(self._self_call.context)
+        token = _attach(self._self_context)
         try:
             item = self._self_next()
         except StopIteration:
@@ -126,7 +130,7 @@ class AsyncStreamProxy(_StreamProxyBase):
         return self
 
     async def __anext__(self) -> Any:
-        token = _attach(self._self_call.context)
+        token = _attach(self._self_context)
         try:
             item = await self._self_anext()
         except StopAsyncIteration:
