@@ -303,6 +303,40 @@ def test_postgres_outage_answers_503_then_stores_every_span_exactly_once(
     assert httpx.get(sink.url + "/readyz").status_code == 200
 
 
+def test_postgres_outage_over_grpc_is_unavailable_then_the_retry_is_stored_once(
+    sink_factory: SinkFactory, pg_cluster: Any, database_url: str
+) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    sink = sink_factory(grpc_port=0, retry_after_unavailable=1, breaker_seconds=0.2, acquire_timeout=1.0)
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(
+        helpers.body(helpers.request([helpers.span(f"s{i}") for i in range(3)]))
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{sink.grpc_port}") as channel:
+        export = trace_service_pb2_grpc.TraceServiceStub(channel).Export
+        pg_cluster.stop()
+        try:
+            with pytest.raises(grpc.RpcError) as refused:
+                export(request, timeout=30)
+            assert refused.value.code() is grpc.StatusCode.UNAVAILABLE  # retryable: the collector tries again
+        finally:
+            pg_cluster.start()
+        deadline = time.monotonic() + 60
+        codes: list[grpc.StatusCode] = []
+        while True:  # as the collector's retry does, until the sink's breaker lets the request through
+            try:
+                export(request, timeout=30)
+                break
+            except grpc.RpcError as error:
+                codes.append(error.code())
+                assert time.monotonic() < deadline, "Postgres did not come back in time"
+                time.sleep(0.2)
+        assert set(codes) <= {grpc.StatusCode.UNAVAILABLE}
+        export(request, timeout=30)  # a duplicate retry changes nothing
+    assert helpers.count(database_url, "spans") == 3
+
+
 # --- fuzzing through the whole server -----------------------------------------------------------------------------
 
 
