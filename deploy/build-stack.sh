@@ -82,6 +82,8 @@ case "${1:-}" in
     *) die "unknown argument: $1 (try --help)" ;;
 esac
 
+# Go's standard install location is not always on a non-login shell's PATH.
+command -v go >/dev/null 2>&1 || { [ -x /usr/local/go/bin/go ] && PATH="/usr/local/go/bin:$PATH"; }
 command -v go >/dev/null 2>&1 || die "Go is required (https://go.dev/dl/); it was not found on PATH"
 command -v flock >/dev/null 2>&1 || die "flock (util-linux) is required"
 
