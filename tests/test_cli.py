@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.test_reports import Call, Span, insert, user_messages
+from tests.fixtures.rows import Call, Span, insert, user_messages
 from tokentrail import cli, reports
 from tokentrail.sink import migrate
 

@@ -40,7 +40,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.test_reports import Call, Span, insert, user_messages
+from tests.fixtures.rows import Call, Span, insert, user_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

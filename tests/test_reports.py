@@ -11,185 +11,21 @@ import random
 import secrets
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from hashlib import sha256
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.fixtures.rows import Call, Span, blob, insert, user_messages
 from tokentrail import reports
 
 pytestmark = pytest.mark.postgres
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-# --- writing rows -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Call:
-    """One stored LLM call (a `spans` row plus an `llm_calls` row)."""
-
-    start: datetime
-    duration_ms: float = 1000.0
-    model: str | None = "claude-sonnet-4-5"
-    response_model: str | None = None
-    status: str = "ok"
-    error_type: str | None = None
-    error_message: str | None = None
-    input_tokens: int | None = 100
-    output_tokens: int | None = 20
-    cache_read: int | None = 0
-    cache_write: int | None = 0
-    cost: Decimal | None = Decimal("0.001")
-    ttfc_ms: float | None = None
-    user: str | None = None
-    session: str | None = None
-    service: str | None = "api"
-    operation: str = "chat"
-    tags: list[str] | None = None
-    prompt_name: str | None = None
-    prompt_version: str | None = None
-    input_body: str | None = None
-    output_body: str | None = None
-    trace_id: str = field(default_factory=lambda: secrets.token_hex(16))
-    span_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    parent_span_id: str | None = None
-    with_span: bool = True
-
-    @property
-    def key_model(self) -> str | None:
-        return self.model or self.response_model
-
-
-@dataclass
-class Span:
-    """A non-LLM span (an HTTP server span, a workflow step)."""
-
-    trace_id: str
-    span_id: str
-    name: str
-    start: datetime
-    duration_ms: float
-    parent_span_id: str | None = None
-    kind: int = 1
-    status_code: int = 0
-    status_message: str | None = None
-    service: str | None = "api"
-
-
-def _blob(cur: psycopg.Cursor[Any], body: str | None, first_seen: datetime) -> bytes | None:
-    if body is None:
-        return None
-    digest = sha256(body.encode()).digest()
-    cur.execute(
-        "INSERT INTO content_blobs (sha256, body, bytes, first_seen) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        (digest, body, len(body.encode()), first_seen),
-    )
-    return digest
-
-
-def _span_row(cur: psycopg.Cursor[Any], span: Span, *, is_llm: bool = False) -> None:
-    cur.execute("SELECT tokentrail_ensure_partitions((%s AT TIME ZONE 'UTC')::date)", (span.start,))
-    cur.execute(
-        """INSERT INTO spans (trace_id, span_id, parent_span_id, start_time, end_time, duration_ms, name, kind,
-                              status_code, status_message, service_name, is_llm)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            span.trace_id,
-            span.span_id,
-            span.parent_span_id,
-            span.start,
-            span.start + timedelta(milliseconds=span.duration_ms),
-            span.duration_ms,
-            span.name,
-            span.kind,
-            span.status_code,
-            span.status_message,
-            span.service,
-            is_llm,
-        ),
-    )
-
-
-def insert(conn: psycopg.Connection[Any], items: Iterable[Call | Span]) -> None:
-    with conn.transaction(), conn.cursor() as cur:
-        for item in items:
-            if isinstance(item, Span):
-                _span_row(cur, item)
-                continue
-            call = item
-            cur.execute("SELECT tokentrail_ensure_partitions((%s AT TIME ZONE 'UTC')::date)", (call.start,))
-            if call.with_span:
-                name = f"{call.operation} {call.model}" if call.model else call.operation
-                status_code = 2 if call.status == "error" else 0
-                span = Span(
-                    call.trace_id,
-                    call.span_id,
-                    name,
-                    call.start,
-                    call.duration_ms,
-                    call.parent_span_id,
-                    kind=3,
-                    status_code=status_code,
-                    status_message=call.error_message,
-                    service=call.service,
-                )
-                _span_row(cur, span, is_llm=True)
-            input_sha = _blob(cur, call.input_body, call.start)
-            output_sha = _blob(cur, call.output_body, call.start)
-            cur.execute(
-                """INSERT INTO llm_calls (trace_id, span_id, parent_span_id, start_time, duration_ms,
-                       time_to_first_chunk_ms, service_name, source, operation, provider, request_model,
-                       response_model, streaming, status, error_type, error_message, input_tokens, output_tokens,
-                       cache_read_tokens, cache_write_tokens, cost_usd, user_id, session_id, tags, prompt_name,
-                       prompt_version, input_sha256, output_sha256)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, 'tokentrail', %s, 'anthropic', %s, %s, %s, %s, %s, %s, %s,
-                           %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (
-                    call.trace_id,
-                    call.span_id,
-                    call.parent_span_id,
-                    call.start,
-                    call.duration_ms,
-                    call.ttfc_ms,
-                    call.service,
-                    call.operation,
-                    call.model,
-                    call.response_model,
-                    call.ttfc_ms is not None,
-                    call.status,
-                    call.error_type,
-                    call.error_message,
-                    call.input_tokens,
-                    call.output_tokens,
-                    call.cache_read,
-                    call.cache_write,
-                    call.cost,
-                    call.user,
-                    call.session,
-                    call.tags,
-                    call.prompt_name,
-                    call.prompt_version,
-                    input_sha,
-                    output_sha,
-                ),
-            )
-
-
-def user_messages(*texts: str) -> str:
-    """A `gen_ai.input.messages` body in the semconv message schema."""
-    messages: list[dict[str, Any]] = []
-    for text in texts:
-        messages.append({"role": "user", "parts": [{"type": "text", "content": text}]})
-        messages.append({"role": "assistant", "parts": [{"type": "text", "content": "ok"}]})
-    return json.dumps(messages[:-1])
 
 
 def dataset(seed: int = 7, count: int = 40) -> list[Call]:
@@ -635,7 +471,7 @@ def test_prune_drops_whole_old_partitions_and_unreferenced_blobs(conn: psycopg.C
     _prune_data(conn)
     # an unreferenced blob written a moment ago (its call row may still be on its way) must survive
     with conn.cursor() as cur:
-        _blob(cur, "in flight", NOW - timedelta(minutes=5))
+        blob(cur, "in flight", NOW - timedelta(minutes=5))
     before = _partitions(conn)
     result = reports.prune(conn, timedelta(days=90), now=NOW)
     assert not result.dry_run

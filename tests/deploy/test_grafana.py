@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.test_reports import Call, insert
+from tests.fixtures.rows import Call, insert
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
