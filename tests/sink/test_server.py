@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -11,8 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import httpx
 import psycopg
@@ -365,20 +366,23 @@ def test_fuzz_server_never_fails_and_stores_only_valid_spans(
 # --- the command line -----------------------------------------------------------------------------------------------
 
 
-def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(database_url: str) -> None:
+@contextlib.contextmanager
+def _sink_process(*args: str, env: dict[str, str] | None = None, ready_within: float = 60) -> Iterator[SinkProcess]:
+    """`python -m tokentrail.sink ARGS` on a free port, ready (`/readyz` 200); killed if the test leaves it running."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+    environment.update(env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "tokentrail.sink", "--port", str(port), "--database-url", database_url],
-        env=env,
+        [sys.executable, "-m", "tokentrail.sink", "--port", str(port), *args],
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_within
         while True:
             try:
                 if httpx.get(base + "/readyz").status_code == 200:
@@ -388,17 +392,27 @@ def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(datab
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        exporter = OTLPSpanExporter(endpoint=base + "/v1/traces")
-        assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
-        exporter.shutdown()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        yield SinkProcess(process, base)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+class SinkProcess(NamedTuple):
+    process: subprocess.Popen[bytes]
+    url: str
+
+
+def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(database_url: str) -> None:
+    with _sink_process("--database-url", database_url) as sink:
+        exporter = OTLPSpanExporter(endpoint=sink.url + "/v1/traces")
+        assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+        sink.process.send_signal(signal.SIGTERM)
+        assert sink.process.wait(timeout=60) == 0
     assert helpers.count(database_url, "spans") == 2
 
 
@@ -409,44 +423,18 @@ def test_without_a_database_url_the_sink_runs_on_the_embedded_postgres(tmp_path:
     data_dir.mkdir()
     tmp_path.chmod(0o755)
     data_dir.chmod(0o755)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
-    env["TOKENTRAIL_DATA_DIR"] = str(data_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tokentrail.sink", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        url = running_url(data_dir)
-        assert url is not None
-        exporter = OTLPSpanExporter(endpoint=base + "/v1/traces")
-        assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
-        exporter.shutdown()
-        assert helpers.counts(url)[:2] == (2, 1)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
-        assert running_url(data_dir) is None  # the sink stopped the cluster it started
+        with _sink_process(env={"TOKENTRAIL_DATA_DIR": str(data_dir)}, ready_within=120) as sink:
+            url = running_url(data_dir)
+            assert url is not None
+            exporter = OTLPSpanExporter(endpoint=sink.url + "/v1/traces")
+            assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
+            exporter.shutdown()
+            assert helpers.counts(url)[:2] == (2, 1)
+            sink.process.send_signal(signal.SIGTERM)
+            assert sink.process.wait(timeout=60) == 0
+            assert running_url(data_dir) is None  # the sink stopped the cluster it started
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
         EmbeddedPostgres(data_dir).destroy()
 
 
