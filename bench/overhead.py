@@ -124,6 +124,58 @@ def _otel_genai(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     return _native_off()
 
 
+def _reference_span(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
+    """Not an instrumentation: the floor that any of them stands on here. A wrapt wrapper around `Messages.create`
+    emits one CLIENT span, current during the call, with the 22 attributes tokentrail records for this call given
+    as constants: no extraction, pricing, content serialisation or metrics."""
+    import wrapt
+    from opentelemetry import context, trace
+
+    tracer = tracer_provider.get_tracer("reference")
+    start: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "server.address": "127.0.0.1",
+        "server.port": 8080,
+        "anthropic.client.platform": "anthropic",
+        "gen_ai.request.model": MODEL,
+        "gen_ai.request.max_tokens": 1024,
+        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": SYSTEM}]),
+        "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": PROMPT}]}]),
+    }
+    end: dict[str, Any] = {
+        "gen_ai.response.id": "msg_015RqkxX5bmF6K3tpGqsAaBv",
+        "gen_ai.response.model": MODEL,
+        "anthropic.message.stop_reason": "end_turn",
+        "gen_ai.response.finish_reasons": ("stop",),
+        "anthropic.response.service_tier": "standard",
+        "anthropic.request.id": "req_01FUPZDeuxF8ugGutpm4qsiz",
+        "gen_ai.usage.input_tokens": 1548,
+        "gen_ai.usage.output_tokens": 26,
+        "gen_ai.usage.cache_read.input_tokens": 1200,
+        "gen_ai.usage.cache_write.input_tokens": 300,
+        "gen_ai.usage.cost": 0.001,
+        "tokentrail.cost.source": "genai-prices",
+        "gen_ai.output.messages": json.dumps(
+            [{"role": "assistant", "parts": [{"type": "text", "content": ANSWER}], "finish_reason": "stop"}]
+        ),
+    }
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        span = tracer.start_span("chat " + MODEL, kind=trace.SpanKind.CLIENT, attributes=dict(start))
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            result = wrapped(*args, **kwargs)
+        finally:
+            context.detach(token)
+        span.set_attributes(end)
+        span.end()
+        return result
+
+    wrapt.wrap_function_wrapper("anthropic.resources.messages", "Messages.create", wrapper)
+    return _native_off()
+
+
 COMPETITORS = {
     c.name: c
     for c in (
@@ -149,6 +201,7 @@ COMPETITORS = {
                 "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
             },
         ),
+        Competitor("reference", "reference: one span, same attributes, nothing computed", None, _reference_span),
     )
 }
 

@@ -251,6 +251,31 @@ def test_one_shot_iterators_are_not_consumed(policy: ContentPolicy) -> None:
 # --- byte budget ----------------------------------------------------------------------------------------------
 
 
+def test_a_repeated_system_prompt_is_recorded_alike_every_time() -> None:
+    policy = ContentPolicy(CaptureMode.SPAN_ONLY, max_bytes=1000)
+    long_prompt = "Be terse. " * 500
+    for system in ("You are terse.", long_prompt):
+        first = policy.request_attributes({"system": system, "messages": "hi"})
+        again = policy.request_attributes({"system": system, "messages": "hi"})
+        assert again == first
+        assert json.loads(first[semconv.GEN_AI_SYSTEM_INSTRUCTIONS])[0]["type"] == "text"
+    assert first[semconv.CONTENT_TRUNCATED] is True  # the long one, from the memo too
+    assert len(first[semconv.GEN_AI_SYSTEM_INSTRUCTIONS].encode()) <= 1000
+
+
+def test_a_redactor_sees_every_system_prompt() -> None:
+    seen: list[str] = []
+
+    def redact(name: str, value: Any) -> Any:
+        seen.append(name)
+        return value
+
+    policy = ContentPolicy(CaptureMode.SPAN_ONLY, redact=redact)
+    for _ in range(2):
+        policy.request_attributes({"system": "You are terse.", "messages": "hi"})
+    assert seen.count(semconv.GEN_AI_SYSTEM_INSTRUCTIONS) == 2
+
+
 def test_long_text_is_trimmed_to_valid_json_within_budget() -> None:
     policy = ContentPolicy(CaptureMode.SPAN_ONLY, max_bytes=1000)
     attributes = policy.request_attributes(

@@ -89,7 +89,8 @@ def test_span_start_attributes(recorder, span_exporter):
     try:
         assert active_span() is call.span
         assert trace.get_current_span() is call.span
-        assert context_api.get_value(ACTIVE_CALL_KEY) is call.span
+        active = context_api.get_value(ACTIVE_CALL_KEY)
+        assert (active.span, active.request) == (call.span, call.request)
     finally:
         context_api.detach(token)
     call.stop(None)
@@ -241,3 +242,25 @@ def test_faulty_collaborators_never_raise(tracer_provider, span_exporter, meter_
     start(recorder).fail(ValueError("x"))
     span, a = finished(span_exporter)
     assert a[semconv.ERROR_TYPE] == "ValueError"  # the fallback classification
+
+
+def test_a_call_is_freed_without_the_cycle_collector(recorder):
+    import gc
+
+    from tokentrail.recording import ActiveCall
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        call = start(recorder)
+        token = context_api.attach(call.context)
+        context_api.detach(token)
+        call.stop(None)
+        del call, token
+        gc.collect()
+        assert not [o for o in gc.garbage if isinstance(o, (LLMCall, ActiveCall))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

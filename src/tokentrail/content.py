@@ -410,6 +410,8 @@ def _fit(value: Any, encoded: str, max_bytes: int) -> str:
 
 # --- the policy ---------------------------------------------------------------------------------------------
 
+_SYSTEM_MEMO_SIZE = 64
+
 _REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system),
     ("messages", semconv.GEN_AI_INPUT_MESSAGES, _messages),
@@ -420,7 +422,7 @@ _REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
 class ContentPolicy:
     """Whether and how prompt and completion content is recorded on spans."""
 
-    __slots__ = ("enabled", "max_bytes", "mode", "redact")
+    __slots__ = ("_system_memo", "enabled", "max_bytes", "mode", "redact")
 
     def __init__(self, mode: CaptureMode, max_bytes: int = 65536, redact: Redactor | None = None) -> None:
         if max_bytes <= 0:
@@ -429,6 +431,8 @@ class ContentPolicy:
         self.enabled: bool = mode.on_span
         self.max_bytes = max_bytes
         self.redact = redact
+        self._system_memo: dict[str, dict[str, AttributeValue]] = {}
+        """A string system prompt's attributes (applications send the same few, often long, again and again)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ContentPolicy:
@@ -441,6 +445,9 @@ class ContentPolicy:
         attributes: dict[str, AttributeValue] = {}
         for key, name, convert in _REQUEST_FIELDS:
             raw = params.get(key)
+            if type(raw) is str and raw and key == "system" and self.redact is None:
+                attributes.update(self._system_attributes(raw))
+                continue
             if not _is_given(raw):
                 continue
             try:
@@ -450,6 +457,19 @@ class ContentPolicy:
                 continue
             self._record(attributes, name, value)
         return attributes
+
+    def _system_attributes(self, system: str) -> dict[str, AttributeValue]:
+        """The attributes of a string system prompt, encoded once per distinct prompt (no redactor: a redactor
+        may answer differently each time)."""
+        memo = self._system_memo
+        found = memo.get(system)
+        if found is None:
+            found = {}
+            self._record(found, semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system(system))
+            if len(memo) >= _SYSTEM_MEMO_SIZE:
+                memo.clear()
+            memo[system] = found
+        return found
 
     def response_attributes(self, message: Any) -> dict[str, AttributeValue]:
         """`gen_ai.output.messages` from a final Message (SDK object or dict); empty when capture is off."""

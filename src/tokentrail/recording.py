@@ -40,10 +40,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIVE_CALL_KEY",
     "Accumulator",
+    "ActiveCall",
     "LLMCall",
     "Recorder",
     "Request",
     "Response",
+    "active_call",
     "active_span",
     "qualified_name",
 ]
@@ -51,7 +53,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACTIVE_CALL_KEY = context_api.create_key("tokentrail.llm-call")
-"""Context key holding the span of the call whose SDK work is running (set only inside `LLMCall.context`)."""
+"""Context key holding the `ActiveCall` whose SDK work is running (set only inside `LLMCall.context`)."""
+
+_SPAN_KEY: str = next(iter(trace.set_span_in_context(INVALID_SPAN, context_api.Context())))
+"""The key under which the OpenTelemetry API keeps the current span, read off the public API once, so that a
+call's context is built in one step (`LLMCall.__init__`)."""
 
 _NOT_ERRORS: tuple[type[BaseException], ...] = (asyncio.CancelledError, GeneratorExit)
 """Exceptions that end a call without making it an error: cancellation and a closed generator."""
@@ -60,10 +66,27 @@ _NS_PER_S = 1e9
 _PROVIDER = semconv.PROVIDER_ANTHROPIC
 
 
+class ActiveCall:
+    """What the context of a running call says about it: its span and request (no link back to the `LLMCall`,
+    whose context holds this: no reference cycle, so a call is freed as soon as it ends)."""
+
+    __slots__ = ("request", "span")
+
+    def __init__(self, span: Span, request: Request) -> None:
+        self.span = span
+        self.request = request
+
+
+def active_call() -> ActiveCall | None:
+    """The tokentrail call whose SDK work runs in the current context, if any."""
+    call: ActiveCall | None = context_api.get_value(ACTIVE_CALL_KEY)  # type: ignore[assignment]
+    return call
+
+
 def active_span() -> Span | None:
     """The span of the tokentrail call whose SDK work runs in the current context, if any."""
-    span: Span | None = context_api.get_value(ACTIVE_CALL_KEY)  # type: ignore[assignment]
-    return span
+    call = active_call()
+    return None if call is None else call.span
 
 
 def qualified_name(exc: BaseException) -> str:
@@ -91,6 +114,9 @@ class Request:
     """Price with the batch discount."""
     server_address: str | None = None
     server_port: int | None = None
+    signed: bool = False
+    """The client signs or authorises each request after building it (Bedrock, Vertex, ...): trace headers must
+    be added after that step (see `instrumentation.anthropic.native`)."""
 
 
 @dataclass(slots=True)
@@ -320,8 +346,10 @@ class LLMCall:
         self._first_chunk_ns: int | None = None
         self._open = [True]  # popped exactly once, atomically, by the first end
         try:
-            ctx = trace.set_span_in_context(span)
-            self.context = context_api.set_value(ACTIVE_CALL_KEY, span, ctx)
+            # What `set_value(ACTIVE_CALL_KEY, ..., set_span_in_context(span))` builds, in one copy.
+            self.context = context_api.Context(
+                {**context_api.get_current(), _SPAN_KEY: span, ACTIVE_CALL_KEY: ActiveCall(span, request)}
+            )
         except Exception:  # pragma: no cover - context API failures are not expected
             log.debug("tokentrail: could not build the call context", exc_info=True)
             self.context = context_api.get_current()

@@ -91,6 +91,49 @@ def test_message_response_from_a_dict_with_cache_breakdown():
     assert response.service_tier == "priority"
 
 
+_USAGES = [
+    {"input_tokens": 5, "output_tokens": 9},
+    {"input_tokens": 5, "output_tokens": 9, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 30},
+    {"input_tokens": 5, "output_tokens": 9, "cache_read_input_tokens": None, "service_tier": "batch"},
+    {
+        "input_tokens": 5,
+        "output_tokens": 9,
+        "cache_creation_input_tokens": 30,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
+    },
+]
+
+
+def _namespace(value):
+    """The same data in a shape that is neither a dict nor a pydantic model (the general path)."""
+    if isinstance(value, dict):
+        return NS(**{key: _namespace(item) for key, item in value.items()})
+    return value
+
+
+@pytest.mark.parametrize("usage", _USAGES)
+def test_message_response_reads_sdk_objects_dicts_and_other_shapes_alike(usage):
+    data = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
+        "content": [{"type": "text", "text": "hi"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    sdk_message = anthropic.types.Message.model_validate(data)
+    general = extract.message_response(_namespace(data))
+    assert general is not None
+    for shape in (sdk_message, data):
+        response = extract.message_response(shape)
+        assert response is not None
+        assert response.message is shape
+        response.message = general.message
+        assert response == general
+
+
 def test_cache_write_total_without_breakdown_is_5m():
     response = extract.message_response({"id": "m", "usage": {"input_tokens": 1, "cache_creation_input_tokens": 70}})
     assert response is not None

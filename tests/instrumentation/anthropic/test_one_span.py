@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from typing import ClassVar
 
 import anthropic
 import pytest
 
 from tests.instrumentation.anthropic._support import MODEL, USER, attrs, llm_spans, only_span, sdk_spans
 from tokentrail import semconv
-from tokentrail.standin import MessageReply, Usage
+from tokentrail.standin import ErrorReply, MessageReply, Usage
 
 _base_client = importlib.import_module("anthropic._base_client")
 pytestmark = [
@@ -51,6 +52,11 @@ def _traceparent(standin) -> str:
     return standin.requests[-1].headers["traceparent"]
 
 
+def _ids(span) -> str:
+    context = span.get_span_context()
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+
+
 @pytest.mark.usefixtures("instrumented")
 def test_one_span_for_create_with_native_tracing_on(traced_client, span_exporter, standin):
     standin.enqueue(MessageReply(usage=Usage(input_tokens=30, output_tokens=12)))
@@ -66,11 +72,95 @@ def test_one_span_for_create_with_native_tracing_on(traced_client, span_exporter
 
 
 @pytest.mark.usefixtures("instrumented")
+def test_our_trace_headers_replace_the_applications_and_keep_its_other_headers(traced_client, span_exporter, standin):
+    from opentelemetry import baggage
+    from opentelemetry import context as context_api
+
+    standin.enqueue(MessageReply())
+    token = context_api.attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        traced_client.messages.create(
+            model=MODEL,
+            max_tokens=50,
+            messages=USER,
+            extra_headers={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01", "x-app": "kept"},
+        )
+    finally:
+        context_api.detach(token)
+    headers = standin.requests[-1].headers
+    assert headers["traceparent"].startswith(_ids(only_span(span_exporter)))
+    assert headers["x-app"] == "kept"
+    assert headers["baggage"] == "tenant=acme"  # the application's propagator: trace context and baggage
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_every_attempt_of_a_call_carries_its_span(traced_client, span_exporter, standin):
+    standin.enqueue(ErrorReply.overloaded(), MessageReply())
+    traced_client.messages.create(model=MODEL, max_tokens=50, messages=USER)
+    span = only_span(span_exporter)
+    assert [request.headers["traceparent"][:53] for request in standin.requests] == [_ids(span)] * 2
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_no_trace_headers_when_the_clients_propagation_is_off(standin, tracer_provider, span_exporter):
+    options = {"tracer_provider": tracer_provider, "propagation": False}
+    with anthropic.Anthropic(api_key="test", base_url=standin.base_url, open_telemetry=options) as client:  # type: ignore[call-arg]
+        standin.enqueue(MessageReply())
+        client.messages.create(model=MODEL, max_tokens=50, messages=USER)
+    assert "traceparent" not in standin.requests[-1].headers
+    assert sdk_spans(span_exporter) == []
+    assert len(llm_spans(span_exporter)) == 1
+
+
+class _SigningClient(anthropic.Anthropic):
+    """A client that signs every header of each request it built, as a strict gateway's client might."""
+
+    signed_headers: ClassVar[list[list[str]]] = []
+
+    def _prepare_request(self, request) -> None:  # type: ignore[no-untyped-def]
+        self.signed_headers.append(sorted(request.headers))
+        request.headers["x-signature"] = str(hash(tuple(sorted(request.headers.items()))))
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_a_signing_client_gets_our_trace_headers_after_signing(standin, tracer_provider, span_exporter):
+    options = {"tracer_provider": tracer_provider}
+    with _SigningClient(api_key="test", base_url=standin.base_url, open_telemetry=options) as client:  # type: ignore[call-arg]
+        standin.enqueue(MessageReply())
+        client.messages.create(model=MODEL, max_tokens=50, messages=USER)
+    assert sdk_spans(span_exporter) == []
+    assert _traceparent(standin).startswith(_ids(only_span(span_exporter)))
+    # Added after the client signed the request (as the SDK does), so no signature covers them: an HTTP client
+    # instrumentation that rewrites them later cannot invalidate the request.
+    assert "x-stainless-lang" in _SigningClient.signed_headers[-1]
+    assert "traceparent" not in _SigningClient.signed_headers[-1]
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_bedrock_carries_our_trace_context(standin, tracer_provider, span_exporter):
+    pytest.importorskip("botocore")
+    client = anthropic.AnthropicBedrock(
+        aws_access_key="test",
+        aws_secret_key="test",
+        aws_region="us-east-1",
+        base_url=standin.base_url,
+        open_telemetry={"tracer_provider": tracer_provider},  # type: ignore[call-arg]
+    )
+    with client:
+        standin.enqueue(MessageReply())
+        client.messages.create(model="anthropic.claude-haiku-4-5-20251001-v1:0", max_tokens=50, messages=USER)
+    assert sdk_spans(span_exporter) == []
+    assert _traceparent(standin).startswith(_ids(only_span(span_exporter)))
+    assert standin.requests[-1].headers["authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+
+@pytest.mark.usefixtures("instrumented")
 def test_one_span_for_streams_and_count_tokens(traced_client, span_exporter, standin):
     standin.enqueue(MessageReply(usage=Usage(input_tokens=30, output_tokens=12)))
     with traced_client.messages.stream(model=MODEL, max_tokens=50, messages=USER) as stream:
         stream.until_done()
     stream_span = only_span(span_exporter)
+    assert _traceparent(standin).startswith(_ids(stream_span))
     assert attrs(stream_span)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 12
     traced_client.messages.count_tokens(model=MODEL, messages=USER)
     assert sdk_spans(span_exporter) == []

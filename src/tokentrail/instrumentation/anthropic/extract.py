@@ -34,6 +34,7 @@ __all__ = [
     "message_response",
     "platform_of",
     "server_of",
+    "signs_requests",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,21 +88,41 @@ def server_of(client: Any) -> _ServerInfo:
     return found
 
 
-def _base_attributes(operation: str, instance: Any) -> tuple[dict[str, AttributeValue], str | None, int | None]:
+_SIGNS: dict[type, bool] = {}
+_BASE_CLIENT_MODULE = "anthropic._base_client"
+
+
+def signs_requests(client: Any) -> bool:
+    """True when the client's class changes each request after the SDK built it (`_prepare_request`: AWS
+    signatures, Google credentials): then trace headers may only be added after that step. Memoised per class."""
+    cls = type(client)
+    signs = _SIGNS.get(cls)
+    if signs is None:
+        owner = next((base for base in cls.__mro__ if "_prepare_request" in vars(base)), None)
+        signs = owner is not None and owner.__module__ != _BASE_CLIENT_MODULE
+        _SIGNS[cls] = signs
+    return signs
+
+
+_Base = tuple[dict[str, AttributeValue], str | None, int | None, bool]
+
+
+def _base_attributes(operation: str, instance: Any) -> _Base:
+    """(request attributes every operation has, server address, server port, whether the client signs requests)."""
     client = getattr(instance, "_client", None)
     attributes: dict[str, AttributeValue] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
         semconv.GEN_AI_PROVIDER_NAME: _PROVIDER,
     }
     if client is None:
-        return attributes, None, None
+        return attributes, None, None, False
     address, port = server_of(client)
     if address:
         attributes[semconv.SERVER_ADDRESS] = address
         if port is not None:
             attributes[semconv.SERVER_PORT] = port
     attributes[semconv.ANTHROPIC_CLIENT_PLATFORM] = platform_of(client)
-    return attributes, address, port
+    return attributes, address, port, signs_requests(client)
 
 
 # --- requests ---------------------------------------------------------------------------------------------
@@ -124,7 +145,7 @@ _SAMPLING = (
 
 def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> Request:
     """A `messages.create` / `stream` / `parse` call from its keyword arguments."""
-    attributes, address, port = _base_attributes(semconv.OP_CHAT, instance)
+    attributes, address, port, signed = _base_attributes(semconv.OP_CHAT, instance)
     model = kwargs.get("model")
     if type(model) is not str:
         model = None
@@ -163,6 +184,7 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
         params=kwargs,
         server_address=address,
         server_port=port,
+        signed=signed,
     )
 
 
@@ -172,18 +194,26 @@ def _given_format(value: Any) -> bool:
 
 
 def count_tokens_request(instance: Any, kwargs: Mapping[str, Any]) -> Request:
-    attributes, address, port = _base_attributes(semconv.OP_COUNT_TOKENS, instance)
+    attributes, address, port, signed = _base_attributes(semconv.OP_COUNT_TOKENS, instance)
     model = kwargs.get("model")
     if type(model) is not str:
         model = None
     else:
         attributes[semconv.GEN_AI_REQUEST_MODEL] = model
-    return Request(semconv.OP_COUNT_TOKENS, model, attributes, billable=False, server_address=address, server_port=port)
+    return Request(
+        semconv.OP_COUNT_TOKENS,
+        model,
+        attributes,
+        billable=False,
+        server_address=address,
+        server_port=port,
+        signed=signed,
+    )
 
 
 def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
     """`batches.create` (request count, the model when all requests share one), `retrieve` and `results` (id)."""
-    attributes, address, port = _base_attributes(operation, instance)
+    attributes, address, port, signed = _base_attributes(operation, instance)
     model: str | None = None
     if operation == semconv.OP_BATCH_CREATE:
         requests = kwargs.get("requests")
@@ -207,6 +237,7 @@ def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: 
         batch=True,
         server_address=address,
         server_port=port,
+        signed=signed,
     )
 
 
@@ -274,20 +305,60 @@ def _apply_usage(response: Response, usage: Any) -> None:
 
 def message_response(message: Any) -> Response | None:
     """A final `Message` (or `ParsedMessage`, or its dict form); `None` when `message` has no message shape."""
-    usage = _get(message, "usage")
-    if usage is None and _get(message, "id") is None:
-        return None
-    response = Response(
-        id=_str(_get(message, "id")),
-        model=_str(_get(message, "model")),
-        stop_reason=_str(_get(message, "stop_reason")),
-        message=message,
-    )
-    _apply_usage(response, usage)
+    fields = _fields(message)
+    if fields is not None:  # the common case, read without a function call per field
+        usage = fields.get("usage")
+        message_id = fields.get("id")
+        if usage is None and message_id is None:
+            return None
+        model = fields.get("model")
+        stop_reason = fields.get("stop_reason")
+        response = Response(
+            id=message_id if type(message_id) is str else None,
+            model=model if type(model) is str else None,
+            stop_reason=stop_reason if type(stop_reason) is str else None,
+            message=message,
+        )
+        usage_fields = _fields(usage)
+        if usage_fields is None:
+            _apply_usage(response, usage)
+        else:
+            value = usage_fields.get("input_tokens")
+            response.input_tokens = value if type(value) is int else None
+            value = usage_fields.get("output_tokens")
+            response.output_tokens = value if type(value) is int else None
+            value = usage_fields.get("cache_read_input_tokens")
+            response.cache_read_tokens = value if type(value) is int else None
+            if usage_fields.get("cache_creation") is not None or usage_fields.get("output_tokens_details") is not None:
+                _apply_usage(response, usage)  # the breakdowns: the general path
+            else:
+                value = usage_fields.get("cache_creation_input_tokens")
+                response.cache_write_5m_tokens = value if type(value) is int else None
+                value = usage_fields.get("service_tier")
+                response.service_tier = value if type(value) is str else None
+    else:
+        usage = _get(message, "usage")
+        if usage is None and _get(message, "id") is None:
+            return None
+        response = Response(
+            id=_str(_get(message, "id")),
+            model=_str(_get(message, "model")),
+            stop_reason=_str(_get(message, "stop_reason")),
+            message=message,
+        )
+        _apply_usage(response, usage)
     request_id = _request_id(message)
     if type(request_id) is str:
         response.attributes = {semconv.ANTHROPIC_REQUEST_ID: request_id}
     return response
+
+
+def _fields(obj: Any) -> dict[str, Any] | None:
+    """The fields of a plain dict or of a pydantic model (its instance `__dict__`); `None` for other shapes."""
+    if type(obj) is dict:
+        return obj
+    fields = getattr(obj, "__dict__", None)
+    return fields if type(fields) is dict and hasattr(type(obj), "model_fields") else None
 
 
 def _request_id(message: Any) -> Any:
@@ -370,9 +441,17 @@ class MessageAccumulator:
 
     def add(self, event: Any) -> bool:
         kind = getattr(event, "type", None)
-        if kind == "content_block_delta":
+        if kind == "content_block_delta":  # the hot path: most events of a stream
             if self._capture:
-                self._delta(event)
+                delta = getattr(event, "delta", None)
+                name = _DELTA_FIELDS.get(getattr(delta, "type", ""))
+                if name is not None:
+                    text = getattr(delta, name, None)
+                    blocks = self._blocks
+                    if type(text) is str and blocks:
+                        index = getattr(event, "index", None)
+                        block = blocks[index] if type(index) is int and 0 <= index < len(blocks) else blocks[-1]
+                        block[1].append(text)
             return True
         if kind == "content_block_start":
             if self._capture:
@@ -408,20 +487,6 @@ class MessageAccumulator:
         if kind in ("tool_use", "server_tool_use"):
             extra = {"id": _get(block, "id"), "name": _get(block, "name")}
         self._blocks.append([kind, [initial] if type(initial) is str and initial else [], extra])
-
-    def _delta(self, event: Any) -> None:
-        if not self._blocks:
-            return
-        delta = getattr(event, "delta", None)
-        name = _DELTA_FIELDS.get(getattr(delta, "type", ""))
-        if name is None:
-            return
-        text = getattr(delta, name, None)
-        if type(text) is str:
-            index = getattr(event, "index", None)
-            blocks = self._blocks
-            block = blocks[index] if type(index) is int and 0 <= index < len(blocks) else blocks[-1]
-            block[1].append(text)
 
     def response(self) -> Response:
         response = self._response

@@ -54,20 +54,13 @@ class _StreamProxyBase(_ObjectProxy):
         # Bound once: each stream event touches these (the hot path of a stream).
         self._self_context = call.context
         self._self_add = accumulator.add
-        self._self_chunk = call.chunk
+        self._self_first_chunk = True  # until the first content chunk (time to first chunk) has been seen
 
     def _self_end(self, error: BaseException | None = None) -> None:
         finalizer = self._self_finalizer
         if finalizer.alive:
             finalizer.detach()
         self._self_call.end_stream(self._self_accumulator, error)
-
-    def _self_observe(self, item: Any) -> None:
-        try:
-            if self._self_add(item):
-                self._self_chunk()
-        except Exception:
-            log.debug("tokentrail: could not account for a stream item", exc_info=True)
 
     def _self_exhausted(self) -> None:
         try:
@@ -99,7 +92,12 @@ class StreamProxy(_StreamProxyBase):
             raise
         finally:
             _detach(token)
-        self._self_observe(item)
+        try:  # the per-event path, inlined: a method call per event costs more than the work
+            if self._self_add(item) and self._self_first_chunk:
+                self._self_first_chunk = False
+                self._self_call.chunk()
+        except Exception:
+            log.debug("tokentrail: could not account for a stream item", exc_info=True)
         return item
 
     def close(self) -> Any:
@@ -141,7 +139,12 @@ class AsyncStreamProxy(_StreamProxyBase):
             raise
         finally:
             _detach(token)
-        self._self_observe(item)
+        try:  # the per-event path, inlined: a method call per event costs more than the work
+            if self._self_add(item) and self._self_first_chunk:
+                self._self_first_chunk = False
+                self._self_call.chunk()
+        except Exception:
+            log.debug("tokentrail: could not account for a stream item", exc_info=True)
         return item
 
     async def close(self) -> Any:
