@@ -410,7 +410,10 @@ def _fit(value: Any, encoded: str, max_bytes: int) -> str:
 
 # --- the policy ---------------------------------------------------------------------------------------------
 
-_SYSTEM_MEMO_SIZE = 64
+_SYSTEM_MEMO_SIZE = 16
+_SYSTEM_MEMO_MAX_CHARS = 65536
+"""At most 16 system prompts of up to 64 Ki characters are remembered (a few MiB at worst); longer ones are
+encoded on every call."""
 
 _REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system),
@@ -445,7 +448,13 @@ class ContentPolicy:
         attributes: dict[str, AttributeValue] = {}
         for key, name, convert in _REQUEST_FIELDS:
             raw = params.get(key)
-            if type(raw) is str and raw and key == "system" and self.redact is None:
+            if (
+                type(raw) is str
+                and raw
+                and key == "system"
+                and self.redact is None
+                and len(raw) <= _SYSTEM_MEMO_MAX_CHARS
+            ):
                 attributes.update(self._system_attributes(raw))
                 continue
             if not _is_given(raw):
