@@ -354,11 +354,14 @@ def message_response(message: Any) -> Response | None:
 
 
 def _fields(obj: Any) -> dict[str, Any] | None:
-    """The fields of a plain dict or of a pydantic model (its instance `__dict__`); `None` for other shapes."""
+    """The fields of a plain dict or of a pydantic model (its instance `__dict__`); `None` for other shapes and for
+    models with extra fields (an older SDK's model receiving a newer API's fields keeps them apart)."""
     if type(obj) is dict:
         return obj
     fields = getattr(obj, "__dict__", None)
-    return fields if type(fields) is dict and hasattr(type(obj), "model_fields") else None
+    if type(fields) is not dict or not hasattr(type(obj), "model_fields"):
+        return None
+    return None if getattr(obj, "__pydantic_extra__", None) else fields
 
 
 def _request_id(message: Any) -> Any:
