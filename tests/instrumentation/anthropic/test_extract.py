@@ -111,18 +111,23 @@ def _namespace(value):
     return value
 
 
-@pytest.mark.parametrize("usage", _USAGES)
-def test_message_response_reads_sdk_objects_dicts_and_other_shapes_alike(usage):
-    data = {
+def _message(usage, *, content, stop_reason):
+    """A Messages API message (wire form) with `usage`."""
+    return {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",
         "model": "claude-haiku-4-5",
-        "content": [{"type": "text", "text": "hi"}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": usage,
     }
+
+
+@pytest.mark.parametrize("usage", _USAGES)
+def test_message_response_reads_sdk_objects_dicts_and_other_shapes_alike(usage):
+    data = _message(usage, content=[{"type": "text", "text": "hi"}], stop_reason="end_turn")
     sdk_message = anthropic.types.Message.model_validate(data)
     general = extract.message_response(_namespace(data))
     assert general is not None
@@ -132,6 +137,24 @@ def test_message_response_reads_sdk_objects_dicts_and_other_shapes_alike(usage):
         assert response.message is shape
         response.message = general.message
         assert response == general
+
+
+@pytest.mark.parametrize("usage", _USAGES)
+def test_message_accumulator_reads_sdk_events_and_other_shapes_alike(usage):
+    start = {"type": "message_start", "message": _message({**usage, "output_tokens": 1}, content=[], stop_reason=None)}
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": usage}
+    sdk_events = [
+        anthropic.types.RawMessageStartEvent.model_validate(start),
+        anthropic.types.RawMessageDeltaEvent.model_validate(delta),
+    ]
+    responses = []
+    for events in (sdk_events, [_namespace(start), _namespace(delta)]):
+        accumulator = extract.MessageAccumulator(capture=False)
+        for event in events:
+            accumulator.add(event)
+        responses.append(accumulator.response())
+    assert responses[0] == responses[1]
+    assert (responses[0].input_tokens, responses[0].output_tokens, responses[0].stop_reason) == (5, 9, "end_turn")
 
 
 def test_cache_write_total_without_breakdown_is_5m():

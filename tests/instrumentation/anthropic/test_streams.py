@@ -120,12 +120,17 @@ def test_stream_manager_with_tool_use(anthropic_client, span_exporter, standin):
     assert (part["type"], part["name"], part["arguments"]) == ("tool_call", "lookup", {"q": "x", "n": 2})
 
 
-def test_early_break_then_close(anthropic_client, span_exporter, standin):
-    standin.enqueue(REPLY)
-    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+def _read_to_first_delta(stream) -> None:
+    """A `for` loop over `stream` left with `break` at the first text delta."""
     for event in stream:
         if event.type == "content_block_delta":
             break
+
+
+def test_early_break_then_close(anthropic_client, span_exporter, standin):
+    standin.enqueue(REPLY)
+    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+    _read_to_first_delta(stream)
     assert llm_spans(span_exporter) == []
     stream.close()
     stream.close()
@@ -188,6 +193,42 @@ def test_abandoned_stream_is_ended_by_gc(anthropic_client, span_exporter, standi
     del stream
     gc.collect()
     assert_cut(only_span(span_exporter))
+
+
+def test_abandoned_loop_is_ended_by_gc(anthropic_client, span_exporter, standin):
+    """A `for` loop left with `break` and a stream never closed: the loop's generator holds the proxy, and
+    dropping both ends the call once, cut short."""
+    standin.enqueue(REPLY)
+    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+    _read_to_first_delta(stream)
+    assert llm_spans(span_exporter) == []
+    del stream
+    gc.collect()
+    assert_cut(only_span(span_exporter))
+
+
+def test_next_then_loop_read_one_stream(anthropic_client, span_exporter, standin):
+    standin.enqueue(REPLY)
+    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+    first = next(stream)
+    rest = list(stream)
+    assert first.type == "message_start"
+    assert [event.type for event in rest][-1] == "message_stop"
+    assert "message_start" not in [event.type for event in rest]
+    assert list(stream) == []  # exhausted: a second loop reads nothing and ends nothing again
+    assert_complete(only_span(span_exporter))
+
+
+def test_closing_under_a_suspended_loop(anthropic_client, span_exporter, standin):
+    standin.enqueue(REPLY)
+    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+    events = iter(stream)
+    next(events)
+    stream.close()
+    assert_cut(only_span(span_exporter))
+    del events  # closing the suspended generator ends nothing a second time
+    gc.collect()
+    assert len(llm_spans(span_exporter)) == 1
 
 
 def test_abandoned_manager_stream_is_ended_by_gc(anthropic_client, span_exporter, standin):

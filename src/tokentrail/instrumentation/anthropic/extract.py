@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
@@ -271,19 +272,24 @@ def _apply_usage(response: Response, usage: Any) -> None:
     """Fill the token fields of `response` from an Anthropic `usage` object (cumulative values replace)."""
     if usage is None:
         return
-    value = _int(_get(usage, "input_tokens"))
-    if value is not None:
+    get = _reader(usage)
+    value = get("input_tokens")
+    if type(value) is int:
         response.input_tokens = value
-    value = _int(_get(usage, "output_tokens"))
-    if value is not None:
+    value = get("output_tokens")
+    if type(value) is int:
         response.output_tokens = value
-    value = _int(_get(usage, "cache_read_input_tokens"))
-    if value is not None:
+    value = get("cache_read_input_tokens")
+    if type(value) is int:
         response.cache_read_tokens = value
-    breakdown = _get(usage, "cache_creation")
-    w5 = _int(_get(breakdown, "ephemeral_5m_input_tokens"))
-    w1 = _int(_get(breakdown, "ephemeral_1h_input_tokens"))
-    total = _int(_get(usage, "cache_creation_input_tokens"))
+    total = _int(get("cache_creation_input_tokens"))
+    breakdown = get("cache_creation")
+    if breakdown is not None:
+        read = _reader(breakdown)
+        w5 = _int(read("ephemeral_5m_input_tokens"))
+        w1 = _int(read("ephemeral_1h_input_tokens"))
+    else:
+        w5 = w1 = None
     if w5 is not None or w1 is not None:
         response.cache_write_5m_tokens = w5 or 0
         response.cache_write_1h_tokens = w1 or 0
@@ -292,61 +298,35 @@ def _apply_usage(response: Response, usage: Any) -> None:
             response.cache_write_5m_tokens = total - (w1 or 0)
     elif total is not None:
         response.cache_write_5m_tokens = total
-    details = _get(usage, "output_tokens_details")
-    value = _int(_get(details, "thinking_tokens"))
-    if value is None:
-        value = _int(_get(details, "reasoning_tokens"))
-    if value is not None:
-        response.reasoning_tokens = value
-    tier = _str(_get(usage, "service_tier"))
-    if tier is not None:
+    details = get("output_tokens_details")
+    if details is not None:
+        read = _reader(details)
+        value = _int(read("thinking_tokens"))
+        if value is None:
+            value = _int(read("reasoning_tokens"))
+        if value is not None:
+            response.reasoning_tokens = value
+    tier = get("service_tier")
+    if type(tier) is str:
         response.service_tier = tier
 
 
 def message_response(message: Any) -> Response | None:
     """A final `Message` (or `ParsedMessage`, or its dict form); `None` when `message` has no message shape."""
-    fields = _fields(message)
-    if fields is not None:  # the common case, read without a function call per field
-        usage = fields.get("usage")
-        message_id = fields.get("id")
-        if usage is None and message_id is None:
-            return None
-        model = fields.get("model")
-        stop_reason = fields.get("stop_reason")
-        response = Response(
-            id=message_id if type(message_id) is str else None,
-            model=model if type(model) is str else None,
-            stop_reason=stop_reason if type(stop_reason) is str else None,
-            message=message,
-        )
-        usage_fields = _fields(usage)
-        if usage_fields is None:
-            _apply_usage(response, usage)
-        else:
-            value = usage_fields.get("input_tokens")
-            response.input_tokens = value if type(value) is int else None
-            value = usage_fields.get("output_tokens")
-            response.output_tokens = value if type(value) is int else None
-            value = usage_fields.get("cache_read_input_tokens")
-            response.cache_read_tokens = value if type(value) is int else None
-            if usage_fields.get("cache_creation") is not None or usage_fields.get("output_tokens_details") is not None:
-                _apply_usage(response, usage)  # the breakdowns: the general path
-            else:
-                value = usage_fields.get("cache_creation_input_tokens")
-                response.cache_write_5m_tokens = value if type(value) is int else None
-                value = usage_fields.get("service_tier")
-                response.service_tier = value if type(value) is str else None
-    else:
-        usage = _get(message, "usage")
-        if usage is None and _get(message, "id") is None:
-            return None
-        response = Response(
-            id=_str(_get(message, "id")),
-            model=_str(_get(message, "model")),
-            stop_reason=_str(_get(message, "stop_reason")),
-            message=message,
-        )
-        _apply_usage(response, usage)
+    get = _reader(message)
+    usage = get("usage")
+    message_id = get("id")
+    if usage is None and message_id is None:
+        return None
+    model = get("model")
+    stop_reason = get("stop_reason")
+    response = Response(
+        id=message_id if type(message_id) is str else None,
+        model=model if type(model) is str else None,
+        stop_reason=stop_reason if type(stop_reason) is str else None,
+        message=message,
+    )
+    _apply_usage(response, usage)
     request_id = _request_id(message)
     if type(request_id) is str:
         response.attributes = {semconv.ANTHROPIC_REQUEST_ID: request_id}
@@ -362,6 +342,15 @@ def _fields(obj: Any) -> dict[str, Any] | None:
     if type(fields) is not dict or not hasattr(type(obj), "model_fields"):
         return None
     return None if getattr(obj, "__pydantic_extra__", None) else fields
+
+
+def _reader(obj: Any) -> Callable[[str], Any]:
+    """`get(name)` for `obj`: its fields' `dict.get` when `_fields` can read them (SDK models, dicts: no function
+    call per field), else `_get` (other mappings, attribute objects, extras)."""
+    fields = _fields(obj)
+    if fields is not None:
+        return fields.get
+    return partial(_get, obj)
 
 
 def _request_id(message: Any) -> Any:
