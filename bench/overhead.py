@@ -13,9 +13,12 @@ How, so that the numbers compare:
   that discard: this measures instrumentation, not export. Content capture is on for everyone who has it.
 - One stand-in server (a thread in this process, so no worker pays for it) answers every worker with the same
   scripted replies: same request, same reply, same usage (with cache tokens), same stream of events.
-- Workers run one at a time, in rounds; each round visits every worker in a fresh random order, so machine noise
-  (2 shared cores) spreads evenly. Each worker warms up before each batch. Per round we take each worker's median;
-  the reported figures are medians over rounds of the per-round median, p90, and difference to bare.
+- Workers run one at a time, in rounds; each round starts a fresh worker per competitor and visits them in a fresh
+  random order, so machine noise (2 shared cores) spreads evenly and no process's own offset (memory layout, hash
+  seed: tens of µs per call, see the `bare-again` control row) stays with one competitor for the whole run. Within
+  a round, each mode's calls are cut into slices that the workers take in turns, each slice after a short
+  warm-up. Per round we take each worker's median; the reported figures are medians over rounds of the
+  per-round median, p90, and difference to bare, with the middle half of those differences.
 - Per stream event: the added CPU time of a long stream minus that of a short one, over the number of extra events.
 
 `--profile NAME` runs one competitor under cProfile instead and prints its top functions.
@@ -100,6 +103,20 @@ def _tokentrail(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
 
 def _tokentrail_sdk_off(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     _tokentrail(tracer_provider, meter_provider)
+    return _native_off()
+
+
+def _tokentrail_no_content(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
+    """tokentrail as configured by `TOKENTRAIL_CAPTURE_CONTENT=false` (SDK tracing off, like the peers' rows): what
+    recording prompts and completions costs, by difference to `tokentrail-sdk-off`."""
+    from tokentrail import settings
+    from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
+
+    AnthropicInstrumentor().instrument(
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        settings=settings.load(env={}, capture_content=False, metrics=True),
+    )
     return _native_off()
 
 
@@ -213,9 +230,13 @@ COMPETITORS = {
     c.name: c
     for c in (
         Competitor("bare", "bare SDK (its tracing off)", None, _bare),
+        Competitor("bare-again", "control: the bare SDK again, in another process", None, _bare),
         Competitor("native", "SDK native tracing", None, _native),
         Competitor("tokentrail", "tokentrail", "tokentrail", _tokentrail),
         Competitor("tokentrail-sdk-off", "tokentrail, SDK tracing off", None, _tokentrail_sdk_off),
+        Competitor(
+            "tokentrail-no-content", "tokentrail, SDK tracing off, content capture off", None, _tokentrail_no_content
+        ),
         Competitor(
             "openllmetry",
             "OpenLLMetry",
@@ -245,6 +266,8 @@ COMPETITORS = {
 }
 EXPERIMENTS = frozenset({"tokentrail-deferred"})
 """Run only when named with `--only`."""
+ALWAYS = ("bare", "bare-again")
+"""Run in every run: the baseline, and the control that shows the run's resolution."""
 
 
 # --- the worker ---------------------------------------------------------------------------------------------------
@@ -366,14 +389,18 @@ class Worker:
                 self.process.kill()
 
 
-def _start_worker(name: str, base_url: str) -> Worker | None:
-    process = subprocess.Popen(
+def _spawn_worker(name: str, base_url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, __file__, "--worker", name, "--base-url", base_url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
     )
+
+
+def _await_worker(name: str, process: subprocess.Popen[str]) -> Worker | None:
+    """The worker once it has set up (its first line), or None when it could not start."""
     assert process.stdout is not None
     first = process.stdout.readline()
     if not first:
@@ -381,6 +408,16 @@ def _start_worker(name: str, base_url: str) -> Worker | None:
         print(f"  {name}: not available here (could not start; see the error above)", file=sys.stderr)
         return None
     return Worker(name, process)
+
+
+def _start_worker(name: str, base_url: str) -> Worker | None:
+    return _await_worker(name, _spawn_worker(name, base_url))
+
+
+def _start_workers(names: Sequence[str], base_url: str) -> list[Worker]:
+    """One fresh worker per competitor, started side by side (they idle once set up)."""
+    spawned = [(name, _spawn_worker(name, base_url)) for name in names]
+    return [w for w in (_await_worker(name, process) for name, process in spawned) if w is not None]
 
 
 @contextlib.contextmanager
@@ -412,6 +449,8 @@ class Result:
     median_us: float
     p90_us: float
     added_us: float | None
+    added_spread: tuple[float, float] | None = None
+    """The middle half (first to third quartile) of the per-round differences to bare."""
 
 
 Rounds = dict[str, dict[str, dict[str, list[tuple[float, float]]]]]
@@ -426,34 +465,53 @@ def _quantile(values: Sequence[float], q: float) -> float:
 MODES = {"call": None, "stream": SHORT_EVENTS, "stream-long": LONG_EVENTS}
 
 
-def run_rounds(names: Sequence[str], rounds: int, calls: int, warmup: int, seed: int) -> tuple[Rounds, list[str]]:
-    """Runs the interleaved rounds; returns the per-round figures and the competitors that could run."""
+def run_rounds(
+    names: Sequence[str], rounds: int, calls: int, warmup: int, *, seed: int, slices: int
+) -> tuple[Rounds, list[str]]:
+    """Runs the interleaved rounds; returns the per-round figures and the competitors that could run.
+
+    Every round starts a fresh worker process per competitor. The same code in two processes differs by tens of
+    µs per call (memory layout, hash seed: the `bare-again` control row shows it), and a process kept for the
+    whole run would carry its offset into every round; fresh ones turn it into noise that the median over rounds
+    removes. Within a round each mode's calls are cut into `slices` batches, and the workers take turns batch by
+    batch, so a slower or faster stretch of the shared machine falls on all of them alike."""
+    slice_warmup = max(warmup // slices, 2)
     counts = {"call": calls, "stream": max(calls // 2, 10), "stream-long": max(calls // 10, 5)}
     rng = random.Random(seed)
     per_round: Rounds = {}
+    ran: list[str] | None = None
     with _standin() as server:
-        workers = [w for w in (_start_worker(name, server.base_url) for name in names) if w is not None]
-        try:
-            for round_index in range(rounds):
-                order = list(workers)
-                rng.shuffle(order)
-                for worker_ in order:
-                    for mode, events in MODES.items():
-                        server.reset()
-                        server.enqueue(*([_reply(events)] * (counts[mode] + warmup)))
-                        samples = worker_.run("call" if mode == "call" else "stream", counts[mode], warmup)
-                        if server.pending:
-                            raise RuntimeError(f"{worker_.name} left {server.pending} replies unused")
-                        for metric in METRICS:
-                            micros = [sample / 1000 for sample in samples[metric]]
-                            per_round.setdefault(worker_.name, {}).setdefault(mode, {}).setdefault(metric, []).append(
+        for round_index in range(rounds):
+            workers = _start_workers(names if ran is None else ran, server.base_url)
+            try:
+                if ran is None:
+                    ran = [w.name for w in workers]
+                elif len(workers) != len(ran):
+                    raise RuntimeError(f"round {round_index + 1}: a worker that ran before could not start")
+                for mode, events in MODES.items():
+                    samples: dict[str, dict[str, list[float]]] = {w.name: {m: [] for m in METRICS} for w in workers}
+                    per_slice = max(counts[mode] // slices, 1)
+                    for _ in range(slices):
+                        order = list(workers)
+                        rng.shuffle(order)
+                        for worker_ in order:
+                            server.reset()
+                            server.enqueue(*([_reply(events)] * (per_slice + slice_warmup)))
+                            answer = worker_.run("call" if mode == "call" else "stream", per_slice, slice_warmup)
+                            if server.pending:
+                                raise RuntimeError(f"{worker_.name} left {server.pending} replies unused")
+                            for metric in METRICS:
+                                samples[worker_.name][metric] += [sample / 1000 for sample in answer[metric]]
+                    for name, by_metric in samples.items():
+                        for metric, micros in by_metric.items():
+                            per_round.setdefault(name, {}).setdefault(mode, {}).setdefault(metric, []).append(
                                 (statistics.median(micros), _quantile(micros, 0.9))
                             )
-                print(f"  round {round_index + 1}/{rounds} done", file=sys.stderr)
-        finally:
-            for worker_ in workers:
-                worker_.stop()
-    return per_round, [w.name for w in workers]
+            finally:
+                for worker_ in workers:
+                    worker_.stop()
+            print(f"  round {round_index + 1}/{rounds} done", file=sys.stderr)
+    return per_round, ran or []
 
 
 def summarise(
@@ -469,12 +527,16 @@ def summarise(
         for mode in MODES:
             for metric in METRICS:
                 rows = per_round[name][mode][metric]
-                added = None
+                added = spread = None
                 if bare is not None and name != "bare":
                     base = bare[mode][metric]
-                    added = statistics.median(mine[0] - ref[0] for mine, ref in zip(rows, base, strict=True))
+                    differences = [mine[0] - ref[0] for mine, ref in zip(rows, base, strict=True)]
+                    added = statistics.median(differences)
+                    if len(differences) >= 4:
+                        quartiles = statistics.quantiles(differences, n=4)
+                        spread = (quartiles[0], quartiles[2])
                 results[name][mode][metric] = Result(
-                    statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), added
+                    statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), added, spread
                 )
         for metric in METRICS:
             if bare is None or name == "bare":
@@ -518,6 +580,9 @@ def render(
             return "—"
         return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
+    def spread(bounds: tuple[float, float] | None) -> str:
+        return "—" if bounds is None else f"{bounds[0]:+.0f} to {bounds[1]:+.0f}"
+
     versions = [f"anthropic {_version('anthropic')}", f"opentelemetry-sdk {_version('opentelemetry-sdk')}"]
     for name in ran:
         distribution = COMPETITORS[name].distribution
@@ -530,22 +595,26 @@ def render(
         f"Python {platform.python_version()}; {', '.join(versions)}.",
         "",
         f"Command: `make bench` (`nox -db uv -s bench`), here as `nox -db uv -s bench -- --rounds {args.rounds} "
-        f"--calls {args.calls} --warmup {args.warmup}`.",
+        f"--calls {args.calls} --warmup {args.warmup} --slices {args.slices}`.",
         "",
         "One `messages.create` against the local stand-in (same request, reply and usage for everyone), with a real",
         "`TracerProvider` + `BatchSpanProcessor` and `MeterProvider` whose exporters discard, content capture on.",
-        "Each competitor runs in its own process; rounds interleave them in random order; every figure is a median",
-        f"over {args.rounds} rounds. *CPU* is the calling thread's CPU time for the call (SDK + instrumentation; the",
-        "server, the export thread and time spent descheduled are excluded), the robust measure on a shared machine;",
+        "Each round starts a fresh process per competitor and runs them one at a time in random order; every figure",
+        f"is a median over {args.rounds} rounds (the same code differs by tens of µs per call from one process to the",
+        "next: the *control* row, the bare SDK in a second process, shows the resolution). *CPU* is the calling",
+        "thread's CPU time for the call (SDK + instrumentation; the server, the export thread and time spent",
+        "descheduled are excluded), the robust measure on a shared machine;",
         "*wall* is elapsed time including the server's answer. *Process CPU* is the CPU time of all the worker's",
         "threads over a batch divided by its calls: it also counts the work an instrumentation moves off the calling",
         "thread (export, metric recording) and garbage collection, and is a mean, so it is noisier. *Added* is the",
-        "difference to the bare SDK (its own tracing off) in the same round. *Per event* is the extra added CPU time",
+        "difference to the bare SDK (its own tracing off) in the same round; its *middle half* is the first to third",
+        "quartile of those per-round differences. *Per event* is the extra added CPU time",
         f"of a {LONG_EVENTS}-delta stream over a {SHORT_EVENTS}-delta one, per extra event.",
         "",
-        "| competitor | CPU µs/call | CPU p90 | **added CPU µs/call** | wall µs/call | wall p90 | added wall µs/call "
-        "| added process CPU µs/call | stream: added CPU µs/call | **added CPU µs/event** |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| competitor | CPU µs/call | CPU p90 | **added CPU µs/call** | added CPU: middle half of rounds "
+        "| wall µs/call | wall p90 | added wall µs/call | added process CPU µs/call | stream: added CPU µs/call "
+        "| **added CPU µs/event** |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in ran:
         cpu, wall = results[name]["call"]["cpu"], results[name]["call"]["wall"]
@@ -553,7 +622,8 @@ def render(
         stream = results[name]["stream"]["cpu"]
         lines.append(
             f"| {COMPETITORS[name].label} | {number(cpu.median_us)} | {number(cpu.p90_us)} | "
-            f"{number(cpu.added_us, signed=True)} | {number(wall.median_us)} | {number(wall.p90_us)} | "
+            f"{number(cpu.added_us, signed=True)} | {spread(cpu.added_spread)} | "
+            f"{number(wall.median_us)} | {number(wall.p90_us)} | "
             f"{number(wall.added_us, signed=True)} | {number(process.added_us, signed=True)} | "
             f"{number(stream.added_us, signed=True)} | {number(per_event[name]['cpu'], signed=True, digits=2)} |"
         )
@@ -583,9 +653,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200, help="non-streaming calls per competitor per round")
-    parser.add_argument("--warmup", type=int, default=20, help="calls before each measured batch")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls per round (spread over the slices)")
+    parser.add_argument("--slices", type=int, default=5, help="batches per worker, mode and round, taken in turns")
     parser.add_argument("--seed", type=int, default=20261122)
-    parser.add_argument("--only", nargs="*", choices=list(COMPETITORS), help="competitors to run (bare always runs)")
+    parser.add_argument(
+        "--only", nargs="*", choices=list(COMPETITORS), help="competitors to run (bare and its control always run)"
+    )
     parser.add_argument("--profile", choices=list(COMPETITORS), help="profile one competitor's calls instead")
     parser.add_argument(
         "--write-docs",
@@ -608,11 +681,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             started.stop()
         return 0
 
-    names = ["bare"]
+    names = list(ALWAYS)
     for name in COMPETITORS:
-        if name != "bare" and (name in args.only if args.only else name not in EXPERIMENTS):
+        if name not in ALWAYS and (name in args.only if args.only else name not in EXPERIMENTS):
             names.append(name)
-    per_round, ran = run_rounds(names, args.rounds, args.calls, args.warmup, args.seed)
+    per_round, ran = run_rounds(names, args.rounds, args.calls, args.warmup, seed=args.seed, slices=args.slices)
     results, per_event = summarise(per_round, ran)
     section = render(results, per_event, ran, args)
     print(section)

@@ -3,6 +3,7 @@ on flush, bounded when nothing drains them."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -49,12 +50,36 @@ def test_collection_records_every_queued_point_first_and_the_flush_instrument_re
     pump.close()
 
 
-def test_the_background_thread_drains_without_a_collection() -> None:
+def _wait_for(recorded: list[Any], expected: list[Any]) -> None:
+    deadline = time.monotonic() + 10
+    while recorded != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_the_point_past_the_threshold_wakes_the_drain_which_records_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_metricpump, "DRAIN_AT", 3)
+    thread_wake = _metricpump._wake
+    watched = threading.Event()  # seen by `submit`; the thread keeps waiting on its own event meanwhile
+    monkeypatch.setattr(_metricpump, "_wake", watched)
+    _reader, pump, recorded = _setup()
+    for value in (1, 2, 3):
+        pump.submit(value)
+    assert not watched.is_set()  # three waiting: not yet a reason to wake the drain
+    pump.submit(4)
+    assert watched.is_set()
+    monkeypatch.setattr(_metricpump, "_wake", thread_wake)
+    thread_wake.set()  # what `submit` did, to the event the thread waits on
+    _wait_for(recorded, [1, 2, 3, 4])
+    assert recorded == [1, 2, 3, 4]
+    pump.close()
+
+
+def test_the_background_thread_drains_a_quiet_queue_on_its_idle_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_metricpump, "IDLE_DRAIN", 0.05)
+    _metricpump._wake.set()  # the thread may be asleep on the old timer: start its next wait with the new one
     _reader, pump, recorded = _setup()
     pump.submit(5)
-    deadline = time.monotonic() + 5
-    while not recorded and time.monotonic() < deadline:
-        time.sleep(_metricpump.INTERVAL)
+    _wait_for(recorded, [5])
     assert recorded == [5]
     pump.close()
 

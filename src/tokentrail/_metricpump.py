@@ -5,7 +5,9 @@ benchmark machine (the SDK cleans, sorts and hashes the attribute set on every r
 four or five: more than everything else tokentrail does on the call's thread put together. So the call's
 thread only appends one tuple to a deque (~0.1 µs), and the points are recorded:
 
-- by a daemon thread, every `INTERVAL` seconds;
+- by a daemon thread, woken when more than `DRAIN_AT` points are waiting, and every `IDLE_DRAIN` seconds
+  otherwise: it bounds the queue without waking a quiet process several times a second (a point only has to be
+  recorded before the next collection, which drains the queue itself);
 - at every metric collection, before the reader reads the instruments: the pump registers an observable
   instrument whose callback drains the queue (the SDK runs callbacks first, then collects), so an export, a
   `force_flush` or an in-memory reader always sees every call that ended before it;
@@ -23,7 +25,6 @@ import atexit
 import logging
 import os
 import threading
-import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -32,12 +33,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-__all__ = ["INTERVAL", "MAX_PENDING", "MetricPump"]
+__all__ = ["DRAIN_AT", "IDLE_DRAIN", "MAX_PENDING", "MetricPump"]
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 0.05
-"""Seconds between background drains."""
+DRAIN_AT = 1024
+"""A point submitted while this many wait wakes the background drain."""
+IDLE_DRAIN = 10.0
+"""Seconds between background drains when fewer than `DRAIN_AT` points arrive."""
 MAX_PENDING = 100_000
 """Points waiting at most; more are dropped (and counted in `MetricPump.dropped`)."""
 
@@ -47,6 +50,7 @@ FLUSH_INSTRUMENT = "tokentrail.internal.metric_flush"
 _pumps: weakref.WeakSet[MetricPump] = weakref.WeakSet()
 _pumps_lock = threading.Lock()
 _thread: threading.Thread | None = None
+_wake = threading.Event()
 _exit_hook_registered = False
 
 
@@ -68,8 +72,11 @@ class MetricPump:
     def submit(self, point: Any) -> None:
         """Queue one point (called on the caller's thread: O(1), never blocks, never raises)."""
         points = self._points
-        if len(points) < MAX_PENDING:
+        waiting = len(points)
+        if waiting < MAX_PENDING:
             points.append(point)
+            if waiting >= DRAIN_AT and not _wake.is_set():
+                _wake.set()
         else:
             self.dropped += 1
 
@@ -108,7 +115,8 @@ def _drain_all() -> None:
 
 def _run() -> None:
     while True:
-        time.sleep(INTERVAL)
+        _wake.wait(IDLE_DRAIN)
+        _wake.clear()
         try:
             _drain_all()
         except Exception:  # pragma: no cover - flush already guards each point
@@ -132,8 +140,9 @@ def _ensure_thread() -> None:
 
 def _after_fork_in_child() -> None:
     """The drain thread does not survive fork, and a lock it held would stay held: start both anew."""
-    global _thread, _pumps_lock
+    global _thread, _pumps_lock, _wake
     _pumps_lock = threading.Lock()
+    _wake = threading.Event()
     _thread = None
     for pump in list(_pumps):
         pump._drain_lock = threading.Lock()
