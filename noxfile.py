@@ -70,6 +70,8 @@ BENCH_PEERS = [
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Per-call overhead of tokentrail and its peers over the bare SDK: bench/overhead.py, into docs/benchmarks.md."""
+    """Per-call overhead of tokentrail and its peers over the bare SDK (bench/overhead.py), then tokentrail's own
+    cost switched on and off in one process (bench/inprocess.py): both into docs/benchmarks.md."""
     session.install("-e", ".", *BENCH_PEERS)
     session.run("python", "bench/overhead.py", *session.posargs)
+    session.run("python", "bench/inprocess.py")

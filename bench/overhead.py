@@ -635,14 +635,14 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_docs(path: Path, section: str) -> None:
-    """Replace (or append) the `## Per-call overhead` section of `path`, leaving the rest of the file alone."""
+def write_docs(path: Path, section: str, heading: str = DOCS_SECTION) -> None:
+    """Replace (or append) the section of `path` under `heading` (a `## ` line), leaving the rest of the file alone."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(DOCS_SECTION)
+    start = text.find(heading + "\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(DOCS_SECTION))
+        end = text.find("\n## ", start + len(heading))
         text = text[:start] + section + ("" if end == -1 else text[end:])
     path.write_text(text, encoding="utf-8")
 

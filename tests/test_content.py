@@ -14,7 +14,7 @@ from anthropic.types import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokentrail import semconv
+from tokentrail import content, semconv
 from tokentrail.content import ContentPolicy
 from tokentrail.settings import CaptureMode
 
@@ -402,6 +402,43 @@ def test_unserialisable_values_never_raise(policy: ContentPolicy) -> None:
     part = decoded(attributes, semconv.GEN_AI_INPUT_MESSAGES)[0]["parts"][0]
     assert part["arguments"] == {"blob": "<2 bytes omitted>", "w": "weird"}
     assert policy.request_attributes({"messages": 42}) == {}
+
+
+def test_a_circular_value_drops_only_its_attribute(policy: ContentPolicy) -> None:
+    arguments: dict[str, Any] = {"city": "Paris"}
+    arguments["self"] = arguments
+    attributes = policy.request_attributes(
+        {
+            "system": "Be brief.",
+            "messages": [
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "n", "input": arguments}]}
+            ],
+        }
+    )
+    assert semconv.GEN_AI_INPUT_MESSAGES not in attributes
+    assert decoded(attributes, semconv.GEN_AI_SYSTEM_INSTRUCTIONS) == [{"type": "text", "content": "Be brief."}]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(value=_JSON_VALUES)
+def test_the_encoder_writes_what_json_dumps_writes(value: Any) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=content._json_default)
+    assert content._encode(value) == expected
+
+
+def test_the_encoder_joins_a_long_value_and_converts_other_objects() -> None:
+    value = [{"role": "user", "parts": [{"type": "text", "content": f"é{index}" * 500}]} for index in range(200)]
+    value.append({"when": datetime(2026, 11, 22, tzinfo=timezone.utc), "raw": b"\x00\x01", "pair": (1, 2)})
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=content._json_default)
+    assert content._encode(value) == expected
+    assert json.loads(expected)[-1] == {"when": "2026-11-22 00:00:00+00:00", "raw": "<2 bytes omitted>", "pair": [1, 2]}
 
 
 def test_max_bytes_must_be_positive() -> None:
