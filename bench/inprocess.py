@@ -55,15 +55,9 @@ def _switch(subject: str, tracer_provider: Any, meter_provider: Any) -> Callable
     if subject == "reference":
         overhead._reference_span(tracer_provider, meter_provider)
     else:
-        from tokentrail import recording, settings
-        from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
+        from tokentrail import recording
 
-        instrumentor = AnthropicInstrumentor()
-        instrumentor.instrument(
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            settings=settings.load(env={}, capture_content=True, metrics=True),
-        )
+        instrumentor = overhead.instrument_tokentrail(tracer_provider, meter_provider)
         if subject in PARTS:
             recorder = instrumentor._adapters._recorder
             slot = PARTS[subject]

@@ -88,15 +88,22 @@ def _native(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     return {"open_telemetry": {"tracer_provider": tracer_provider, "traces": {"content_mode": "content"}}}
 
 
-def _tokentrail(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
+def instrument_tokentrail(tracer_provider: Any, meter_provider: Any, *, capture_content: bool = True) -> Any:
+    """tokentrail's instrumentor, installed with cost and metrics on (and content capture unless told)."""
     from tokentrail import settings
     from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
 
-    AnthropicInstrumentor().instrument(
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument(
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
-        settings=settings.load(env={}, capture_content=True, metrics=True),
+        settings=settings.load(env={}, capture_content=capture_content, metrics=True),
     )
+    return instrumentor
+
+
+def _tokentrail(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
+    instrument_tokentrail(tracer_provider, meter_provider)
     # The SDK's own tracing stays at its default (on, global provider): tokentrail takes its span's place.
     return {}
 
@@ -109,14 +116,7 @@ def _tokentrail_sdk_off(tracer_provider: Any, meter_provider: Any) -> dict[str, 
 def _tokentrail_no_content(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     """tokentrail as configured by `TOKENTRAIL_CAPTURE_CONTENT=false` (SDK tracing off, like the peers' rows): what
     recording prompts and completions costs, by difference to `tokentrail-sdk-off`."""
-    from tokentrail import settings
-    from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
-
-    AnthropicInstrumentor().instrument(
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        settings=settings.load(env={}, capture_content=False, metrics=True),
-    )
+    instrument_tokentrail(tracer_provider, meter_provider, capture_content=False)
     return _native_off()
 
 
