@@ -264,7 +264,24 @@ COMPETITORS = {
         ),
     )
 }
-EXPERIMENTS = frozenset({"tokentrail-deferred"})
+
+
+def _with_sdk_tracing(peer: Competitor) -> Competitor:
+    """`peer` with the SDK's own tracing left at its default (on, to the global provider), as SDK 2.x users run
+    it: the peer's span and the SDK's, two per call."""
+
+    def setup(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
+        peer.setup(tracer_provider, meter_provider)
+        return {}
+
+    return Competitor(f"{peer.name}-sdk-on", f"{peer.label} + the SDK's own tracing", None, setup, peer.env)
+
+
+_PEERS_WITH_SDK_TRACING = [
+    _with_sdk_tracing(COMPETITORS[name]) for name in ("openllmetry", "openinference", "otel-genai")
+]
+COMPETITORS.update((c.name, c) for c in _PEERS_WITH_SDK_TRACING)
+EXPERIMENTS = frozenset({"tokentrail-deferred", *(c.name for c in _PEERS_WITH_SDK_TRACING)})
 """Run only when named with `--only`."""
 ALWAYS = ("bare", "bare-again")
 """Run in every run: the baseline, and the control that shows the run's resolution."""
