@@ -441,6 +441,23 @@ def test_the_encoder_joins_a_long_value_and_converts_other_objects() -> None:
     assert json.loads(expected)[-1] == {"when": "2026-11-22 00:00:00+00:00", "raw": "<2 bytes omitted>", "pair": [1, 2]}
 
 
+@pytest.mark.parametrize("replacement", [None, "raises", "wrong"], ids=["missing", "raising", "different-output"])
+def test_the_encoder_falls_back_to_json_encoder_when_the_c_one_is_unusable(
+    monkeypatch: pytest.MonkeyPatch, replacement: str | None
+) -> None:
+    def raising(*args: Any) -> Any:
+        raise TypeError("a different signature")
+
+    def wrong(*args: Any) -> Any:
+        return lambda value, indent: ["not json"]
+
+    fakes: dict[str | None, Any] = {None: None, "raises": raising, "wrong": wrong}
+    monkeypatch.setattr(content, "_c_make_encoder", fakes[replacement])
+    encode = content._encoder()
+    assert encode == content._ENCODER.encode
+    assert encode({"a": ["é", 1]}) == '{"a":["é",1]}'
+
+
 def test_max_bytes_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_bytes"):
         ContentPolicy(CaptureMode.SPAN_ONLY, max_bytes=0)

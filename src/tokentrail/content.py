@@ -332,11 +332,17 @@ def _encoder() -> Callable[[Any], str]:
     thread-safe): a circular value ends in RecursionError, which `_record` catches like any encoding failure."""
     if _c_make_encoder is None:
         return _ENCODER.encode
-    make = _c_make_encoder(None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    try:  # a private CPython interface: any surprise falls back to the public one
+        make = _c_make_encoder(None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
 
-    def encode(value: Any) -> str:
-        return "".join(make(value, 0))
+        def encode(value: Any) -> str:
+            return "".join(make(value, 0))
 
+        if encode({"probe": ["é", 1, 2.5, None, True]}) != _ENCODER.encode({"probe": ["é", 1, 2.5, None, True]}):
+            return _ENCODER.encode
+    except Exception:
+        log.debug("tokentrail: the C JSON encoder is not usable here; using json.JSONEncoder", exc_info=True)
+        return _ENCODER.encode
     return encode
 
 
