@@ -64,8 +64,12 @@ def _switch(subject: str, tracer_provider: Any, meter_provider: Any) -> Callable
             kept = getattr(recorder, slot)
             off = recording._no_context_attributes if subject == "app-context" else None
 
+            adapters = instrumentor._adapters
+
             def switch_part(on: bool) -> None:
                 setattr(recorder, slot, kept if on else off)
+                if subject == "content":  # streams also keep their text only while capturing
+                    adapters._capture = on
 
             return switch_part
     instrumented = Messages.__dict__["create"]
@@ -88,10 +92,7 @@ def measure(subject: str, pairs: int, calls: int) -> dict[str, list[float]]:
     modes = {
         "call": (None, calls),
         "stream": (overhead.SHORT_EVENTS, calls // 2),
-        "stream-long": (
-            overhead.LONG_EVENTS,
-            max(calls // 10, 3),
-        ),
+        "stream-long": (overhead.LONG_EVENTS, max(calls // 10, 3)),
     }
     with StandinServer() as server:
         client = anthropic.Anthropic(api_key="bench", base_url=server.base_url, max_retries=0, **overhead._native_off())
