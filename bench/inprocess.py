@@ -14,6 +14,8 @@ Subjects (SDK tracing off, as in `bench/overhead.py`'s `tokentrail-sdk-off` row,
 - `tokentrail`: all of tokentrail, content capture, cost and metrics on, against the bare SDK;
 - `reference`: `bench/overhead.py`'s reference span (one span, the same attributes as constants) against the
   bare SDK: the floor;
+- `span-only`: the same span with no attributes at all against the bare SDK: what the OpenTelemetry span itself
+  costs in the call;
 - `content`, `metrics`, `pricing`, `app-context`: tokentrail with that part on against tokentrail without it.
 
 Not a test; `make bench` runs it and writes its table into docs/benchmarks.md.
@@ -22,6 +24,7 @@ Not a test; `make bench` runs it and writes its table into docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import platform
@@ -36,7 +39,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
-SUBJECTS = ("tokentrail", "reference", "content", "metrics", "pricing", "app-context")
+SUBJECTS = ("tokentrail", "reference", "span-only", "content", "metrics", "pricing", "app-context")
 PARTS = {
     "content": "_content",
     "metrics": "_instruments",
@@ -52,8 +55,8 @@ def _switch(subject: str, tracer_provider: Any, meter_provider: Any) -> Callable
     from anthropic.resources.messages import Messages
 
     original = Messages.create
-    if subject == "reference":
-        overhead._reference_span(tracer_provider, meter_provider)
+    if subject in ("reference", "span-only"):
+        overhead._reference_span(tracer_provider, meter_provider, attributes=subject == "reference")
     else:
         from tokentrail import recording
 
@@ -146,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=100, help="on/off batch pairs per mode")
     parser.add_argument("--calls", type=int, default=40, help="non-streaming calls per batch")
     parser.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="a diagnostic: the cyclic garbage collector off in the measuring process (do collections explain a cost?)",
+    )
+    parser.add_argument(
         "--write-docs",
         type=Path,
         default=REPO / "docs" / "benchmarks.md",
@@ -154,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker", choices=SUBJECTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        if args.no_gc:
+            gc.disable()
         result = measure(args.worker, args.pairs, args.calls)
         print(f"| {args.worker} | {_summary(result['call'], 1)} | {_summary(result['event'], 2)} |", flush=True)
         return 0
@@ -170,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(args.pairs),
             "--calls",
             str(args.calls),
+            *(["--no-gc"] if args.no_gc else []),
         ]
         answer = subprocess.run(command, check=True, capture_output=True, text=True)
         rows.append(answer.stdout.strip().splitlines()[-1])
@@ -182,14 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({overhead._cpu_model()}), "
             f"Python {platform.python_version()}; {versions}.",
             "",
-            f"Command: `make bench`, here as `python bench/inprocess.py --pairs {args.pairs} --calls {args.calls}`.",
+            f"Command: `make bench`, here as `python bench/inprocess.py --pairs {args.pairs} --calls {args.calls}"
+            f"{' --no-gc' if args.no_gc else ''}`.",
             "",
             "Each subject is switched on and off inside one process between short batches (the SDK's own tracing",
             f"off, real HTTP to the stand-in), in {args.pairs} on/off pairs of {args.calls}-call batches per mode;",
             "each figure is the median over pairs of the difference between the two batches' median calling-thread",
-            "CPU time, with the 95% confidence interval of that median. `tokentrail` and `reference` are against the",
-            "bare SDK; `content`, `metrics`, `pricing` and `app-context` are tokentrail with that part on against",
-            "tokentrail without it.",
+            "CPU time, with the 95% confidence interval of that median. `tokentrail`, `reference` and `span-only`",
+            "(the reference's span with no attributes) are against the bare SDK; `content`, `metrics`, `pricing` and",
+            "`app-context` are tokentrail with that part on against tokentrail without it.",
             "No process offset enters (see the control row above), so these are the sharpest figures of",
             "tokentrail's own cost; peers cannot be switched off in place, so they are not here.",
             "",

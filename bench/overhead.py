@@ -141,11 +141,9 @@ def _otel_genai(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     return _native_off()
 
 
-def _reference_span(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
-    """Not an instrumentation: the floor that any of them stands on here. A wrapt wrapper around `Messages.create`
-    emits one CLIENT span, current during the call, with the 22 attributes tokentrail records for this call given
-    as constants: no extraction, pricing, content serialisation or metrics."""
-    import wrapt
+def reference_wrapper(tracer_provider: Any, *, attributes: bool = True) -> Callable[[Any, Any, Any, Any], Any]:
+    """The reference span's wrapt wrapper: one CLIENT span, current during the wrapped call, with the 22 attributes
+    tokentrail records for this call given as constants (or, without `attributes`, none at all)."""
     from opentelemetry import context, trace
 
     tracer = tracer_provider.get_tracer("reference")
@@ -178,6 +176,10 @@ def _reference_span(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]
         ),
     }
 
+    if not attributes:
+        start.clear()
+        end.clear()
+
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         span = tracer.start_span("chat " + MODEL, kind=trace.SpanKind.CLIENT, attributes=dict(start))
         token = context.attach(trace.set_span_in_context(span))
@@ -189,6 +191,16 @@ def _reference_span(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]
         span.end()
         return result
 
+    return wrapper
+
+
+def _reference_span(tracer_provider: Any, meter_provider: Any, *, attributes: bool = True) -> dict[str, Any]:
+    """Not an instrumentation: the floor that any of them stands on here. `reference_wrapper` around
+    `Messages.create`: no extraction, pricing, content serialisation or metrics. Without `attributes`, the same span
+    with none (`bench/inprocess.py`'s `span-only`: what the span itself costs in the call)."""
+    import wrapt
+
+    wrapper = reference_wrapper(tracer_provider, attributes=attributes)
     wrapt.wrap_function_wrapper("anthropic.resources.messages", "Messages.create", wrapper)
     return _native_off()
 
