@@ -338,7 +338,8 @@ def _encoder() -> Callable[[Any], str]:
         def encode(value: Any) -> str:
             return "".join(make(value, 0))
 
-        if encode({"probe": ["é", 1, 2.5, None, True]}) != _ENCODER.encode({"probe": ["é", 1, 2.5, None, True]}):
+        probe = {"probe": ["é", 1, 2.5, None, True]}
+        if encode(probe) != _ENCODER.encode(probe):
             return _ENCODER.encode
     except Exception:
         log.debug("tokentrail: the C JSON encoder is not usable here; using json.JSONEncoder", exc_info=True)
