@@ -13,19 +13,28 @@ Normalisation never loses a span: if mapping an LLM span fails, the span is stil
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
-
-import orjson
 
 from tokentrail import semconv
 from tokentrail.sink.decode import DecodedSpan
 from tokentrail.sink.interop import to_contract
+from tokentrail.sink.values import (
+    OutOfRange,
+    as_bool,
+    as_cost,
+    as_count,
+    as_float,
+    as_identifier,
+    as_strings,
+    as_text,
+    cut,
+    json_text,
+    safe_text,
+)
 
 __all__ = [
     "CONTENT_ATTRIBUTES",
@@ -41,9 +50,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_INT64_MAX = 2**63 - 1
-_COST_MAX = Decimal("9999999999")  # numeric(20, 10)
 _ERROR_MESSAGE_MAX = 1000
+_MAX_WARNINGS = 5
+
+SPAN_NAME_ATTRIBUTE = "tokentrail.span.name"
+"""A span name longer than the `spans.name` column keeps (`values.IDENTIFIER_MAX`) is kept whole here."""
 
 CONTENT_ATTRIBUTES: dict[str, str] = {
     semconv.GEN_AI_SYSTEM_INSTRUCTIONS: "system_sha256",
@@ -136,13 +147,15 @@ class BlobRow(NamedTuple):
 class Batch:
     """The rows of one export request, content deduplicated within the batch, plus the days it touches."""
 
-    __slots__ = ("_resources", "blobs", "days", "llm_calls", "spans")
+    __slots__ = ("_resources", "blobs", "days", "llm_calls", "spans", "warnings")
 
     def __init__(self) -> None:
         self.spans: list[SpanRow] = []
         self.llm_calls: list[LlmCallRow] = []
         self.blobs: dict[bytes, BlobRow] = {}
         self.days: set[date] = set()
+        self.warnings: dict[str, int] = {}
+        """Values dropped as impossible (the span and its call are stored without them): reason -> count."""
         # JSON of each resource, by identity: the spans of one ResourceSpans share one decoded dict, which stays
         # alive (so its id stays unique) as long as the batch is being built from them.
         self._resources: dict[int, tuple[dict[str, Any], str]] = {}
@@ -150,12 +163,23 @@ class Batch:
     def resource_json(self, resource: dict[str, Any]) -> str:
         cached = self._resources.get(id(resource))
         if cached is None or cached[0] is not resource:
-            cached = (resource, _json(resource))
+            cached = (resource, json_text(resource))
             self._resources[id(resource)] = cached
         return cached[1]
 
     def __len__(self) -> int:
         return len(self.spans)
+
+    def warn(self, reason: str) -> None:
+        self.warnings[reason] = self.warnings.get(reason, 0) + 1
+
+    @property
+    def warning_message(self) -> str:
+        """The warnings as one line for `partial_success.error_message` (empty when there are none)."""
+        if not self.warnings:
+            return ""
+        parts = [f"{reason} ({count})" for reason, count in list(self.warnings.items())[:_MAX_WARNINGS]]
+        return f"{sum(self.warnings.values())} value(s) dropped as impossible: " + "; ".join(parts)
 
     @property
     def content_bytes(self) -> int:
@@ -202,94 +226,8 @@ def _looks_like_a_call(attributes: Mapping[str, Any]) -> bool:
     )
 
 
-# --- value coercion ------------------------------------------------------------------------------------------
-
-
-def _json(value: Any) -> str:
-    """Compact JSON text (orjson: the sink's hottest path). Decoded OTLP values are always serialisable; anything
-    odd a translation may add (a huge integer, an object) falls back to the standard library, as text."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
 def _time(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def _str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bool, int, float)):
-        return str(value)
-    return _json(value)
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    number: int
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if 0 <= number <= _INT64_MAX else None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
-def _cost(value: Any) -> Decimal | None:
-    number = _float(value)
-    if number is None or number < 0:
-        return None
-    try:
-        cost = Decimal(repr(number)).quantize(Decimal("1e-10"))
-    except InvalidOperation:
-        return None
-    return cost if cost <= _COST_MAX else None
-
-
-def _strings(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [item if isinstance(item, str) else _json(item) for item in value if item is not None]
-    return [_json(value)]
 
 
 # --- the mapping ---------------------------------------------------------------------------------------------
@@ -356,6 +294,7 @@ class Normaliser:
                 source, contract = found
                 digests = self._content(batch, contract, refs)
                 llm = self._llm_row(
+                    batch,
                     span,
                     start=start,
                     duration_ms=duration_ms,
@@ -371,6 +310,9 @@ class Normaliser:
             llm = None
 
         attributes = dict(span.attributes)
+        name = cut(span.name)
+        if name is not span.name:
+            attributes[SPAN_NAME_ATTRIBUTE] = span.name
         for key in CONTENT_ATTRIBUTES:
             if attributes.get(key) is not None:
                 attributes[key] = refs[key] if key in refs else self._blob_ref(batch, attributes[key])
@@ -384,16 +326,16 @@ class Normaliser:
                 start_time=start,
                 end_time=end,
                 duration_ms=duration_ms,
-                name=span.name,
+                name=name,
                 kind=span.kind,
                 status_code=span.status_code,
                 status_message=span.status_message,
-                service_name=span.service_name,
-                scope_name=span.scope_name,
-                scope_version=span.scope_version,
-                attributes=_json(attributes),
+                service_name=as_identifier(span.service_name),
+                scope_name=as_identifier(span.scope_name),
+                scope_version=as_identifier(span.scope_version),
+                attributes=json_text(attributes),
                 resource_attributes=batch.resource_json(span.resource_attributes),
-                events=_json(span.events) if span.events else None,
+                events=json_text(span.events) if span.events else None,
                 is_llm=llm is not None,
             )
         )
@@ -403,7 +345,7 @@ class Normaliser:
     # -- content ------------------------------------------------------------------------------------------
     @staticmethod
     def _blob_ref(batch: Batch, value: Any) -> dict[str, str]:
-        body = value if isinstance(value, str) else _json(value)
+        body = safe_text(value) if isinstance(value, str) else json_text(value)
         encoded = body.encode("utf-8")
         digest = hashlib.sha256(encoded).digest()
         if digest not in batch.blobs:
@@ -424,6 +366,7 @@ class Normaliser:
     # -- the llm_calls row --------------------------------------------------------------------------------
     def _llm_row(
         self,
+        batch: Batch,
         span: DecodedSpan,
         *,
         start: datetime,
@@ -433,24 +376,45 @@ class Normaliser:
         digests: dict[str, bytes],
         refs: dict[str, dict[str, str]],
     ) -> LlmCallRow:
+        extra = {key: value for key, value in attrs.items() if key not in _COLUMN_ATTRIBUTES}
+        extra.update(refs)
+
         def text(key: str) -> str | None:
-            return _str(attrs.get(key))
+            """An identifier column; a value too long for it is cut, and kept whole in `attributes`."""
+            full = as_text(attrs.get(key))
+            if full is None:
+                return None
+            short = cut(full)
+            if short is not full:
+                extra[key] = full
+            return short
 
         def count(key: str) -> int | None:
-            return _int(attrs.get(key))
+            """A token column; an impossible count is left out (kept in `attributes`) with a warning."""
+            try:
+                return as_count(attrs.get(key))
+            except OutOfRange as exc:
+                extra[key] = attrs.get(key)
+                batch.warn(f"{key}: {exc}")
+                return None
 
-        provider = _str(attrs.get(semconv.GEN_AI_PROVIDER_NAME) or attrs.get(semconv.GEN_AI_SYSTEM))
+        provider = text(semconv.GEN_AI_PROVIDER_NAME if attrs.get(semconv.GEN_AI_PROVIDER_NAME) else semconv.GEN_AI_SYSTEM)
         request_model = text(semconv.GEN_AI_REQUEST_MODEL)
         response_model = text(semconv.GEN_AI_RESPONSE_MODEL)
         error_type = text(semconv.ERROR_TYPE)
         failed = span.status_code == _STATUS_ERROR or error_type is not None
-        ttfc = _float(attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        ttfc = as_float(attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         input_tokens = count(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         output_tokens = count(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         cache_read = count(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
         cache_write = count(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
 
-        cost = _cost(attrs.get(semconv.COST_USD))
+        try:
+            cost = as_cost(attrs.get(semconv.COST_USD))
+        except OutOfRange as exc:
+            extra[semconv.COST_USD] = attrs.get(semconv.COST_USD)
+            batch.warn(f"{semconv.COST_USD}: {exc}")
+            cost = None
         cost_source = text(semconv.COST_SOURCE) if cost is not None else None
         model = response_model or request_model
         if cost is None and model is not None and (input_tokens is not None or output_tokens is not None):
@@ -468,12 +432,10 @@ class Normaliser:
                 cost, cost_source = computed
 
         operation = text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT
-        streaming = _bool(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
+        streaming = as_bool(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
         absent = semconv.GEN_AI_REQUEST_STREAM not in attrs
         if absent and source == "tokentrail" and operation == semconv.OP_CHAT:
             streaming = False  # our contract sets gen_ai.request.stream on streaming calls only
-        extra = {key: value for key, value in attrs.items() if key not in _COLUMN_ATTRIBUTES}
-        extra.update(refs)
         return LlmCallRow(
             trace_id=span.trace_id,
             span_id=span.span_id,
@@ -481,7 +443,7 @@ class Normaliser:
             start_time=start,
             duration_ms=duration_ms,
             time_to_first_chunk_ms=ttfc * 1000 if ttfc is not None else None,
-            service_name=span.service_name,
+            service_name=as_identifier(span.service_name),
             source=source,
             operation=operation,
             provider=provider,
@@ -498,12 +460,12 @@ class Normaliser:
             reasoning_tokens=count(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
             cost_usd=cost,
             cost_source=cost_source,
-            finish_reasons=_strings(attrs.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)),
+            finish_reasons=as_strings(attrs.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)),
             response_id=text(semconv.GEN_AI_RESPONSE_ID),
             user_id=text(semconv.USER_ID),
             session_id=text(semconv.SESSION_ID),
             conversation_id=text(semconv.GEN_AI_CONVERSATION_ID),
-            tags=_strings(attrs.get(semconv.TAGS)),
+            tags=as_strings(attrs.get(semconv.TAGS)),
             prompt_name=text(semconv.PROMPT_NAME),
             prompt_version=text(semconv.PROMPT_VERSION),
             workflow_name=text(semconv.WORKFLOW_NAME),
@@ -511,8 +473,8 @@ class Normaliser:
             input_sha256=digests.get("input_sha256"),
             output_sha256=digests.get("output_sha256"),
             tools_sha256=digests.get("tools_sha256"),
-            content_truncated=_bool(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
-            attributes=_json(extra),
+            content_truncated=as_bool(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
+            attributes=json_text(extra),
         )
 
     def _price(
@@ -550,7 +512,10 @@ class Normaliser:
             return None
         if cost is None:
             return None
-        amount = _cost(cost.usd)
+        try:
+            amount = as_cost(cost.usd)
+        except OutOfRange:
+            return None
         return (amount, f"sink:{cost.source}") if amount is not None else None
 
 
@@ -563,4 +528,4 @@ def _error_message(span: DecodedSpan) -> str | None:
                 if isinstance(found, str) and found:
                     message = found
                     break
-    return message[:_ERROR_MESSAGE_MAX] if message else None
+    return safe_text(message[:_ERROR_MESSAGE_MAX]) if message else None

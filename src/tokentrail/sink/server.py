@@ -252,7 +252,7 @@ class Sink:
         self.metrics.content_bytes.labels("stored_new").inc(result.blob_bytes_inserted)
         rejected = extracted.rejected + result.rejected
         self.metrics.spans_rejected.inc(rejected)
-        messages = [m for m in (extracted.error_message, "; ".join(result.reasons)) if m]
+        messages = [m for m in (extracted.error_message, "; ".join(result.reasons), batch.warning_message) if m]
         return ExportOutcome(200, " | ".join(messages), rejected=rejected, format=fmt)
 
     def _internal_fault(self, stage: str, fmt: Format | None) -> ExportOutcome:

@@ -45,6 +45,23 @@ _STATEMENT_TIMEOUT = 60.0  # seconds
 _LOCK_TIMEOUT = 15.0
 
 
+# What Postgres (or psycopg, before sending) says about a row's data rather than about the server: the row is
+# refused on its own and reported, never answered 503 (a retry would be refused again, for ever). Index rows over
+# the btree limit are ProgramLimitExceeded; text that cannot be encoded fails in psycopg as a UnicodeError.
+_DATA_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.errors.DataError,
+    psycopg.errors.IntegrityError,
+    psycopg.errors.ProgramLimitExceeded,
+    UnicodeError,
+)
+
+
+def _reason(exc: Exception) -> str:
+    """What Postgres said, or psycopg's own message for a refusal made before sending."""
+    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+    return primary or str(exc).strip() or type(exc).__name__
+
+
 class StoreUnavailable(Exception):
     """Postgres cannot take the write now; answer 503 with `Retry-After` and let the client retry."""
 
@@ -222,7 +239,7 @@ class Store:
                     result = await self._insert(conn, list(batch.blobs.values()), [], [])
                     rows = await self._insert_fresh(conn, batch.spans, batch.llm_calls)
                     result.spans_inserted, result.llm_calls_inserted = rows.spans_inserted, rows.llm_calls_inserted
-            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            except _DATA_ERRORS as exc:
                 if isinstance(exc, psycopg.errors.ForeignKeyViolation) or (
                     isinstance(exc, psycopg.errors.CheckViolation) and "partition" in str(exc)
                 ):
@@ -290,8 +307,8 @@ class Store:
                 try:
                     async with conn.transaction():
                         one = await self._insert(conn, [blob], [], [], clear_stage=True)
-                except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
-                    log.warning("content blob %s refused: %s", blob.sha256.hex(), exc.diag.message_primary)
+                except _DATA_ERRORS as exc:
+                    log.warning("content blob %s refused: %s", blob.sha256.hex(), _reason(exc))
                     continue
                 total.blobs_inserted += one.blobs_inserted
                 total.blob_bytes_inserted += one.blob_bytes_inserted
@@ -300,10 +317,10 @@ class Store:
                 try:
                     async with conn.transaction():  # a savepoint
                         one = await self._insert(conn, [], [span], [llm] if llm else [], clear_stage=True)
-                except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                except _DATA_ERRORS as exc:
                     total.rejected += 1
                     if len(total.reasons) < 5:
-                        total.reasons.append(f"span {span.trace_id}/{span.span_id}: {exc.diag.message_primary}")
+                        total.reasons.append(f"span {span.trace_id}/{span.span_id}: {_reason(exc)}")
                     continue
                 total.spans_inserted += one.spans_inserted
                 total.llm_calls_inserted += one.llm_calls_inserted
