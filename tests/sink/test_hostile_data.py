@@ -96,9 +96,7 @@ def test_an_oversized_identifier_is_cut_and_kept_whole_in_attributes(
     assert row["attributes"][key] == huge
 
 
-def test_an_index_breaking_value_does_not_turn_the_next_requests_away(
-    sink: BackgroundSink, database_url: str
-) -> None:
+def test_an_index_breaking_value_does_not_turn_the_next_requests_away(sink: BackgroundSink, database_url: str) -> None:
     """The breaker is for a lost database, not for data: the requests right after a hostile one are stored."""
     hostile = helpers.span("chat", attributes=helpers.llm_attributes(**{semconv.USER_ID: incompressible(1 << 20)}))
     assert post(sink, helpers.body(helpers.request([hostile]))).status_code == 200
@@ -116,7 +114,8 @@ def test_a_long_span_name_and_service_are_cut_and_the_name_kept(sink: Background
     with psycopg.connect(database_url) as conn:
         stored = conn.execute("SELECT name, service_name, attributes FROM spans").fetchone()
     assert stored is not None
-    assert len(stored[0]) == IDENTIFIER_MAX and stored[0].endswith("…")
+    assert len(stored[0]) == IDENTIFIER_MAX
+    assert stored[0].endswith("…")
     assert len(stored[1]) == IDENTIFIER_MAX
     assert stored[2]["tokentrail.span.name"] == name
 
@@ -144,7 +143,8 @@ def test_nul_inside_decoded_json_attributes_is_replaced_not_rejected(sink: Backg
     )
     valid = helpers.span("chat", trace_id=trace_id, attributes=helpers.llm_attributes())
     request = helpers.request([genai, valid], scope="opentelemetry.instrumentation.genai.anthropic")
-    request.resource_spans.extend(helpers.request([openinference], scope="openinference.instrumentation.x").resource_spans)
+    other = helpers.request([openinference], scope="openinference.instrumentation.x")
+    request.resource_spans.extend(other.resource_spans)
     response = post(sink, helpers.body(request))
     assert response.status_code == 200
     assert partial(response) == (0, "")
@@ -193,7 +193,8 @@ def test_an_impossible_token_count_is_dropped_with_a_warning_and_the_views_answe
     assert response.status_code == 200
     rejected, message = partial(response)
     assert rejected == 0
-    assert "gen_ai.usage.input_tokens" in message and "impossible" in message
+    assert "gen_ai.usage.input_tokens" in message
+    assert "impossible" in message
     row = llm_row(database_url, hostile.span_id)
     assert row["input_tokens"] is None
     assert row["output_tokens"] == 300

@@ -398,7 +398,8 @@ class Normaliser:
                 batch.warn(f"{key}: {exc}")
                 return None
 
-        provider = text(semconv.GEN_AI_PROVIDER_NAME if attrs.get(semconv.GEN_AI_PROVIDER_NAME) else semconv.GEN_AI_SYSTEM)
+        has_provider = bool(attrs.get(semconv.GEN_AI_PROVIDER_NAME))
+        provider = text(semconv.GEN_AI_PROVIDER_NAME if has_provider else semconv.GEN_AI_SYSTEM)
         request_model = text(semconv.GEN_AI_REQUEST_MODEL)
         response_model = text(semconv.GEN_AI_RESPONSE_MODEL)
         error_type = text(semconv.ERROR_TYPE)
