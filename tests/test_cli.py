@@ -374,9 +374,10 @@ def test_prune(capsys: pytest.CaptureFixture[str], conn: psycopg.Connection[Any]
     assert code == 0
     lines = out.splitlines()
     assert lines[1:] == [
+        f"would drop llm_call_reports_p{suffix} (0 rows)",
         f"would drop llm_calls_p{suffix} (1 rows)",
         f"would drop spans_p{suffix} (1 rows)",
-        "would drop 2 partitions (2 rows) and 1 unreferenced content blobs",
+        "would drop 3 partitions (2 rows) and 1 unreferenced content blobs",
     ]
     row = conn.execute("SELECT count(*) FROM llm_calls").fetchone()
     assert row == (2,)
@@ -385,7 +386,11 @@ def test_prune(capsys: pytest.CaptureFixture[str], conn: psycopg.Connection[Any]
     assert code == 0
     result = json.loads(out)
     assert (result["dry_run"], result["rows"], result["blobs"]) == (False, 2, 1)
-    assert sorted(p["name"] for p in result["partitions"]) == [f"llm_calls_p{suffix}", f"spans_p{suffix}"]
+    assert sorted(p["name"] for p in result["partitions"]) == [
+        f"llm_call_reports_p{suffix}",
+        f"llm_calls_p{suffix}",
+        f"spans_p{suffix}",
+    ]
     assert conn.execute("SELECT count(*) FROM llm_calls").fetchone() == (1,)
     assert conn.execute("SELECT count(*) FROM content_blobs").fetchone() == (0,)
     assert conn.execute("SELECT to_regclass(%s)", (f"spans_p{suffix}",)).fetchone() == (None,)

@@ -422,7 +422,7 @@ def test_compare_prompts(conn: psycopg.Connection[Any]) -> None:
 def _partitions(conn: psycopg.Connection[Any]) -> set[str]:
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('spans', 'llm_calls')"
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('spans', 'llm_calls', 'llm_call_reports')"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -457,8 +457,10 @@ def test_prune_dry_run_changes_nothing(conn: psycopg.Connection[Any]) -> None:
     assert result.dry_run
     assert result.cutoff == NOW - timedelta(days=90)
     assert [(p.table, p.name, p.rows) for p in result.partitions] == [
+        ("llm_call_reports", "llm_call_reports_p20260812", 0),
         ("llm_calls", "llm_calls_p20260812", 2),
         ("spans", "spans_p20260812", 2),
+        ("llm_call_reports", "llm_call_reports_p20260817", 0),
         ("llm_calls", "llm_calls_p20260817", 1),
         ("spans", "spans_p20260817", 1),
     ]
@@ -476,8 +478,10 @@ def test_prune_drops_whole_old_partitions_and_unreferenced_blobs(conn: psycopg.C
     result = reports.prune(conn, timedelta(days=90), now=NOW)
     assert not result.dry_run
     assert before - _partitions(conn) == {
+        "llm_call_reports_p20260812",
         "llm_calls_p20260812",
         "spans_p20260812",
+        "llm_call_reports_p20260817",
         "llm_calls_p20260817",
         "spans_p20260817",
     }

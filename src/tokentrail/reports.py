@@ -508,7 +508,7 @@ def compare_prompts(
 @dataclass(frozen=True)
 class PartitionInfo:
     table: str
-    """The partitioned table: `spans` or `llm_calls`."""
+    """The partitioned table: `spans`, `llm_calls` or `llm_call_reports`."""
     name: str
     start: datetime
     end: datetime
@@ -539,13 +539,17 @@ FROM pg_inherits AS i
 JOIN pg_class AS parent ON parent.oid = i.inhparent
 JOIN pg_class AS child ON child.oid = i.inhrelid
 JOIN pg_namespace AS ns ON ns.oid = parent.relnamespace
-WHERE parent.relname IN ('spans', 'llm_calls') AND ns.nspname = current_schema()
+WHERE parent.relname IN ('spans', 'llm_calls', 'llm_call_reports') AND ns.nspname = current_schema()
 """
 
 # Unreferenced blobs past the grace period; `{keep}` restricts which call rows still count as references.
 _UNREFERENCED_BLOBS: Final = """
 WITH referenced AS MATERIALIZED (
-    SELECT DISTINCT v.sha256 FROM llm_calls AS c
+    SELECT DISTINCT v.sha256 FROM (
+        SELECT tableoid, system_sha256, input_sha256, output_sha256, tools_sha256 FROM llm_calls
+        UNION ALL
+        SELECT tableoid, system_sha256, input_sha256, output_sha256, tools_sha256 FROM llm_call_reports
+    ) AS c
     CROSS JOIN LATERAL (VALUES (c.system_sha256), (c.input_sha256), (c.output_sha256), (c.tools_sha256)) AS v(sha256)
     WHERE v.sha256 IS NOT NULL{keep}
 )

@@ -203,6 +203,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 class Instrumented:
     peer: Peer
     exporter: InMemorySpanExporter
+    provider: TracerProvider
 
     def calls(self) -> list[tuple[ReadableSpan, str, dict[str, Any]]]:
         """The finished spans that `to_contract` finds LLM calls in, as the sink sees them."""
@@ -234,7 +235,7 @@ def peer_session(request: pytest.FixtureRequest) -> Iterator[Instrumented]:
     with _environment({**peer.env, "ANTHROPIC_OPEN_TELEMETRY": "false"}):
         undo = peer.instrument(provider, exporter)
         try:
-            yield Instrumented(peer, exporter)
+            yield Instrumented(peer, exporter, provider)
         finally:
             undo()
             provider.shutdown()
@@ -436,3 +437,81 @@ def test_sink_stores_peer_calls(
     assert streamed[13] is True
     extra = [row for row in rows if row[0] != peer.peer.source]
     assert extra == []
+
+
+# --- one call, one row: the peer's span and the SDK's own, both exported ----------------------------------------
+
+_NATIVE_TRACING = hasattr(importlib.import_module("anthropic._base_client"), "start_api_call_span")
+
+
+@pytest.mark.skipif(not _NATIVE_TRACING, reason="this anthropic SDK does not trace its own calls (1.14+ does)")
+def test_sink_counts_each_call_once_when_the_sdk_traces_it_too(
+    peer: Instrumented, standin: StandinServer, sink: BackgroundSink, database_url: str
+) -> None:
+    """An application on the newest SDK, whose own tracing is on by default, that also runs the peer: three calls,
+    a streamed one, a failed one and a two-turn agent loop under one request span. Each is one row, with the
+    tokens and cost of one call."""
+    import anthropic
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from tokentrail.pricing import Usage as PricedUsage
+    from tokentrail.pricing import default_pricebook
+
+    traced = anthropic.Anthropic(
+        api_key="test",
+        base_url=standin.base_url,
+        max_retries=0,
+        open_telemetry={"tracer_provider": peer.provider},  # type: ignore[call-arg]
+    )
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    with traced, peer.provider.get_tracer("app").start_as_current_span("POST /ask"):
+        for index in range(3):
+            standin.enqueue(_reply(id=f"msg_plain_{index}"))
+            traced.messages.create(model=MODEL, max_tokens=64, messages=messages)
+        standin.enqueue(_reply(id="msg_streamed"))
+        for _ in traced.messages.create(model=MODEL, max_tokens=64, messages=messages, stream=True):
+            pass
+        standin.enqueue(ErrorReply(status=529, error_type="overloaded_error"))
+        with pytest.raises(anthropic.APIStatusError):
+            traced.messages.create(model=MODEL, max_tokens=64, messages=messages)
+        standin.enqueue(
+            _reply(id="msg_turn_1", content=[ToolUseBlock(name="get_weather", input={"city": "Paris"}, id="toolu_1")]),
+            _reply(id="msg_turn_2"),
+        )
+        turn = traced.messages.create(model=MODEL, max_tokens=64, tools=[WEATHER_TOOL], messages=messages)  # type: ignore[list-item]
+        follow_up = [
+            *messages,
+            {"role": "assistant", "content": [block.model_dump() for block in turn.content]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny"}]},
+        ]
+        traced.messages.create(model=MODEL, max_tokens=64, tools=[WEATHER_TOOL], messages=follow_up)  # type: ignore[list-item]
+
+    spans = peer.exporter.get_finished_spans()
+    sdk_spans = [s for s in spans if s.instrumentation_scope and s.instrumentation_scope.name == sc.SDK_NATIVE_SCOPE]
+    assert len(sdk_spans) == 7, [s.name for s in spans]  # the SDK really traced every call next to the peer
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT sources, status, input_tokens, output_tokens, cost_usd, response_id FROM llm_calls"
+            " ORDER BY start_time"
+        ).fetchall()
+        kept = conn.execute("SELECT count(*) FROM spans").fetchone()
+    assert kept == (len(spans),)
+    assert len(rows) == 7, rows
+    assert all(row[0] == ["anthropic-sdk", peer.peer.source] for row in rows), rows
+    assert [row[1] for row in rows].count("error") == 1
+    ok = [row for row in rows if row[1] == "ok"]
+    assert [(row[2], row[3]) for row in ok] == [(INPUT_TOTAL, 5)] * 6
+    one = default_pricebook().cost(
+        RESPONSE_MODEL,
+        PricedUsage(input_tokens=10, output_tokens=5, cache_read_tokens=100, cache_write_5m_tokens=20),
+        provider=sc.PROVIDER_ANTHROPIC,
+    )
+    assert one is not None
+    assert sum(row[4] for row in ok) == pytest.approx(6 * one.usd, rel=1e-6)

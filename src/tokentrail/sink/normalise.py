@@ -134,6 +134,10 @@ class LlmCallRow(NamedTuple):
     tools_sha256: bytes | None
     content_truncated: bool
     attributes: str  # JSON text
+    sources: list[str]
+    """Every instrumentation that reported this call (more than one when several spans were merged into it)."""
+    member_span_ids: list[str] | None
+    """The span ids of the reports merged into this row; None for a call reported once."""
 
 
 class BlobRow(NamedTuple):
@@ -476,6 +480,8 @@ class Normaliser:
             tools_sha256=digests.get("tools_sha256"),
             content_truncated=as_bool(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
             attributes=json_text(extra),
+            sources=[source],
+            member_span_ids=None,
         )
 
     def _price(

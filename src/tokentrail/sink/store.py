@@ -31,14 +31,19 @@ import psycopg.errors
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from tokentrail.sink import migrate
+from tokentrail.sink import dedup, migrate
 from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, SpanRow
 
 __all__ = ["Store", "StoreUnavailable", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
-_STAGE = {"spans": "tt_stage_spans", "llm_calls": "tt_stage_llm_calls", "content_blobs": "tt_stage_blobs"}
+_STAGE = {
+    "spans": "tt_stage_spans",
+    "llm_calls": "tt_stage_llm_calls",
+    "llm_call_reports": "tt_stage_reports",
+    "content_blobs": "tt_stage_blobs",
+}
 _KEY = ("trace_id", "span_id", "start_time")
 _DEADLOCK_RETRIES = 3
 _STATEMENT_TIMEOUT = 60.0  # seconds
@@ -105,6 +110,10 @@ _STATEMENTS = {
     ),
     "spans": (_copy_sql("spans", _SPAN_COLUMNS), _move_sql("spans", _SPAN_COLUMNS, _KEY)),
     "llm_calls": (_copy_sql("llm_calls", _LLM_COLUMNS), _move_sql("llm_calls", _LLM_COLUMNS, _KEY)),
+    "llm_call_reports": (
+        _copy_sql("llm_call_reports", _LLM_COLUMNS),
+        _move_sql("llm_call_reports", _LLM_COLUMNS, _KEY),
+    ),
 }
 _DIRECT_COPY = {
     "spans": sql.SQL("COPY spans ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, _SPAN_COLUMNS))),
@@ -237,8 +246,10 @@ class Store:
             try:
                 async with conn.transaction():
                     result = await self._insert(conn, list(batch.blobs.values()), [], [])
-                    rows = await self._insert_fresh(conn, batch.spans, batch.llm_calls)
+                    route = await _Route.of(conn, batch.llm_calls)
+                    rows = await self._insert_fresh(conn, batch.spans, route.calls)
                     result.spans_inserted, result.llm_calls_inserted = rows.spans_inserted, rows.llm_calls_inserted
+                    result.llm_calls_inserted += await self._merge(conn, route, route.reports)
             except _DATA_ERRORS as exc:
                 if isinstance(exc, psycopg.errors.ForeignKeyViolation) or (
                     isinstance(exc, psycopg.errors.CheckViolation) and "partition" in str(exc)
@@ -273,11 +284,13 @@ class Store:
         spans: Sequence[SpanRow],
         llm_calls: Sequence[LlmCallRow],
         *,
+        reports: Sequence[LlmCallRow] = (),
         clear_stage: bool = False,
     ) -> WriteResult:
         result = WriteResult()
+        tables = (("content_blobs", blobs), ("spans", spans), ("llm_calls", llm_calls), ("llm_call_reports", reports))
         async with conn.cursor() as cur:
-            for table, rows in (("content_blobs", blobs), ("spans", spans), ("llm_calls", llm_calls)):
+            for table, rows in tables:
                 if not rows:
                     continue
                 copy_stmt, move_stmt = _STATEMENTS[table]
@@ -290,7 +303,7 @@ class Store:
                     result.spans_inserted = inserted
                 elif table == "llm_calls":
                     result.llm_calls_inserted = inserted
-                else:
+                elif table == "content_blobs":
                     result.blobs_inserted = inserted
                     result.blob_bytes_inserted = sum(int(row[0]) for row in await cur.fetchall())
                 if clear_stage:
@@ -299,9 +312,18 @@ class Store:
                     await cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(_STAGE[table])))
         return result
 
+    async def _merge(self, conn: psycopg.AsyncConnection[Any], route: _Route, reports: Sequence[LlmCallRow]) -> int:
+        """Store `reports` of the traces that several instrumentations report, and rebuild their calls."""
+        if not route.merging or route.window is None:
+            return 0
+        await dedup.keep_single_rows(conn, route.merging, route.window)
+        await self._insert(conn, [], [], [], reports=reports, clear_stage=True)
+        return await dedup.recompute(conn, route.merging, route.window)
+
     async def _insert_one_by_one(self, conn: psycopg.AsyncConnection[Any], batch: Batch) -> WriteResult:
         llm_by_key = {(row.trace_id, row.span_id, row.start_time): row for row in batch.llm_calls}
         async with conn.transaction():
+            route = await _Route.of(conn, batch.llm_calls)
             total = WriteResult()
             for blob in batch.blobs.values():  # content first (llm_calls rows reference it), each under a savepoint
                 try:
@@ -314,9 +336,12 @@ class Store:
                 total.blob_bytes_inserted += one.blob_bytes_inserted
             for span in batch.spans:
                 llm = llm_by_key.get((span.trace_id, span.span_id, span.start_time))
+                merged = llm is not None and llm.trace_id in route.merging
+                calls = [llm] if llm is not None and not merged else []
+                reports = [llm] if llm is not None and merged else []
                 try:
                     async with conn.transaction():  # a savepoint
-                        one = await self._insert(conn, [], [span], [llm] if llm else [], clear_stage=True)
+                        one = await self._insert(conn, [], [span], calls, reports=reports, clear_stage=True)
                 except _DATA_ERRORS as exc:
                     total.rejected += 1
                     if len(total.reasons) < 5:
@@ -324,6 +349,7 @@ class Store:
                     continue
                 total.spans_inserted += one.spans_inserted
                 total.llm_calls_inserted += one.llm_calls_inserted
+            total.llm_calls_inserted += await self._merge(conn, route, [])
         return total
 
     async def _ensure_partitions(self, conn: psycopg.AsyncConnection[Any], days: set[date]) -> None:
@@ -340,3 +366,26 @@ class Store:
                         if attempt:  # another sink created it at the same moment: it exists now
                             break
                 self._partitions.add(day)
+
+
+@dataclass
+class _Route:
+    """Where a batch's LLM rows go: `calls` straight into `llm_calls`; `reports` (of the traces in `merging`, which
+    several instrumentations report) into `llm_call_reports`, their calls rebuilt from there (`dedup`)."""
+
+    calls: Sequence[LlmCallRow]
+    reports: Sequence[LlmCallRow] = ()
+    merging: set[str] = field(default_factory=set)
+    window: dedup.Window | None = None
+
+    @classmethod
+    async def of(cls, conn: psycopg.AsyncConnection[Any], rows: Sequence[LlmCallRow]) -> _Route:
+        if not rows:
+            return cls(rows)
+        await dedup.lock_traces(conn, (row.trace_id for row in rows))
+        window = dedup.window_of(rows)
+        merging = await dedup.traces_to_merge(conn, rows, window)
+        if not merging:
+            return cls(rows)
+        calls = [row for row in rows if row.trace_id not in merging]
+        return cls(calls, [row for row in rows if row.trace_id in merging], merging, window)
