@@ -14,6 +14,9 @@ What it does, on a private PostgreSQL cluster it starts itself (tokentrail.sink.
    commit per batch, straight into the same partitioned tables of another fresh database: the rate Postgres can
    take these rows at without HTTP, decoding, staging or conflict handling.
 4. Content: bytes of content attributes sent vs bytes stored in content_blobs (SHA-256 dedupe).
+5. Acknowledgement latency of small answers on one kept-alive connection (a 200 without and with
+   `partial_success`, a 400, a 401): each should take about a round trip, not a delayed ACK (~40 ms, Nagle).
+   `--acks-only` runs just this part, against a sink on a fresh database.
 
 With --write-docs the figures replace the "Sink ingest" section of docs/benchmarks.md.
 """
@@ -21,6 +24,7 @@ With --write-docs the figures replace the "Sink ingest" section of docs/benchmar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +59,12 @@ from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, Normaliser, Sp
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Sink ingest"
+TOKEN = "bench-token"
+PROTOBUF_GZIP = {
+    "Content-Type": "application/x-protobuf",
+    "Content-Encoding": "gzip",
+    "Authorization": f"Bearer {TOKEN}",
+}
 
 SYSTEM_PROMPTS = [
     "You are ACME's support assistant (prompt v1). " + "Follow the refund, shipping and privacy policy. " * 120,
@@ -184,9 +195,12 @@ def _fresh_database(cluster: EmbeddedPostgres, name: str) -> str:
     return url
 
 
-def run_sink(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def _sink(url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`python -m tokentrail.sink` (with TOKEN) on a fresh port, ready; terminated on exit."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+    env["TOKENTRAIL_SINK_TOKEN"] = TOKEN
     process = subprocess.Popen(
         [sys.executable, "-m", "tokentrail.sink", "--port", str(port), "--database-url", url, "--log-level", "WARNING"],
         env=env,
@@ -203,11 +217,45 @@ def run_sink(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the sink did not start")
             time.sleep(0.05)
+        yield process, base
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def run_acks(base: str, valid: bytes, repeat: int = 20) -> dict[str, float]:
+    """Median milliseconds per answer, `repeat` requests of each kind over one kept-alive connection."""
+    partial = ExportTraceServiceRequest()
+    partial.CopyFrom(ExportTraceServiceRequest.FromString(gzip.decompress(valid)))
+    partial.resource_spans[0].scope_spans[0].spans[0].span_id = b"\x01"  # one span rejected: partial_success
+    kinds = {
+        "200": (valid, PROTOBUF_GZIP, 200),
+        "200 partial_success": (gzip.compress(partial.SerializeToString()), PROTOBUF_GZIP, 200),
+        "400": (b"\xff\xff not protobuf", {**PROTOBUF_GZIP, "Content-Encoding": "identity"}, 400),
+        "401": (valid, {**PROTOBUF_GZIP, "Authorization": "Bearer wrong"}, 401),
+    }
+    result = {}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        client.post("/v1/traces", content=valid, headers=PROTOBUF_GZIP)  # connect; the spans are stored already
+        for name, (content, headers, status) in kinds.items():
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                response = client.post("/v1/traces", content=content, headers=headers)
+                times.append(time.perf_counter() - t)
+                if response.status_code != status:
+                    raise RuntimeError(f"{name}: expected {status}, got {response.status_code}")
+            result[name] = statistics.median(times) * 1000
+    return result
+
+
+def run_sink(url: str, bodies: list[bytes], concurrency: int, small: bytes) -> dict[str, Any]:
+    with _sink(url) as (process, base):
         # warm up (pricing data, connections) with one request outside the measurement
         httpx.post(
             base + "/v1/traces",
             content=bodies[0],
-            headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            headers=PROTOBUF_GZIP,
             timeout=60,
         )
         rss_before, _ = _rss_kib(process.pid)
@@ -228,7 +276,7 @@ def run_sink(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
                         response = client.post(
                             "/v1/traces",
                             content=bodies[index],
-                            headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+                            headers=PROTOBUF_GZIP,
                         )
                         elapsed = time.perf_counter() - t
                         with lock:
@@ -247,9 +295,7 @@ def run_sink(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
             thread.join()
         wall = time.perf_counter() - started
         rss_after, rss_peak = _rss_kib(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+        acks = run_acks(base, small)
     latencies.sort()
     return {
         "wall": wall,
@@ -261,6 +307,7 @@ def run_sink(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
         "rss_after_mib": rss_after / 1024,
         "rss_peak_mib": rss_peak / 1024,
         "statuses": statuses,
+        "acks": acks,
     }
 
 
@@ -314,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--acks-only", action="store_true", help="only measure the latency of small answers")
     args = parser.parse_args(argv)
+    if args.acks_only:
+        return acks_only()
 
     print(f"building {args.requests} requests x {args.spans} spans ...", flush=True)
     requests, content_bytes = build_requests(args.requests, args.spans)
@@ -338,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             copy_rates.append(measured_spans / run_raw_copy(_fresh_database(cluster, "bench_copy"), batches))
             print(f"round {round_no + 1}: sink ...", flush=True)
             sink_url = _fresh_database(cluster, "bench_sink")
-            run = run_sink(sink_url, bodies, args.concurrency)
+            run = run_sink(sink_url, bodies, args.concurrency, _small_body(requests[0]))
             run["rate"] = measured_spans / run["wall"]
             sink_runs.append(run)
             print(f"  raw COPY {copy_rates[-1]:,.0f} spans/s, sink {run['rate']:,.0f} spans/s", flush=True)
@@ -381,6 +431,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if stored == total_spans else 1
 
 
+def _small_body(request: ExportTraceServiceRequest | None = None) -> bytes:
+    """The first trace (4 spans) of `request` (the warm-up request, already stored: answering it adds no rows) or
+    of a new one, gzip-compressed: the body of the acknowledgement-latency part."""
+    source = request or build_requests(1, 4, seed=11)[0][0]
+    small = ExportTraceServiceRequest()
+    small.CopyFrom(source)
+    del small.resource_spans[0].scope_spans[0].spans[4:]
+    return gzip.compress(small.SerializeToString())
+
+
+def _render_acks(acks: dict[str, float]) -> str:
+    return " / ".join(f"{name} {ms:.1f}" for name, ms in acks.items()) + " ms"
+
+
+def acks_only() -> int:
+    root = Path(tempfile.mkdtemp(prefix="tokentrail-bench-"))
+    root.chmod(0o755)
+    cluster = EmbeddedPostgres(root)
+    try:
+        cluster.start()
+        with _sink(_fresh_database(cluster, "bench_acks")) as (_, base):
+            acks = run_acks(base, _small_body())
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+    print("acknowledgement latency on one kept-alive connection (median of 20):", _render_acks(acks))
+    return 0
+
+
 def _cpu() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
@@ -406,6 +485,7 @@ def render(r: dict[str, Any]) -> str:
             "sink RSS before / after / peak",
             f"{r['rss_before_mib']:.0f} / {r['rss_after_mib']:.0f} / {r['rss_peak_mib']:.0f} MiB",
         ),
+        ("small answers on a kept-alive connection (median of 20)", _render_acks(r["acks"])),
         ("spans stored / sent (last round)", f"{r['stored']:,} / {r['total_spans']:,}"),
         ("content attribute bytes sent", f"{r['content_sent_mib']:.1f} MiB"),
         (

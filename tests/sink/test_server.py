@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import psycopg
@@ -32,6 +28,7 @@ from opentelemetry.trace import SpanKind
 
 from tests.sink import helpers
 from tests.sink.conftest import SinkFactory
+from tests.sink.processes import sink_process
 from tokentrail import semconv
 from tokentrail.sink import decode
 from tokentrail.sink.server import BackgroundSink
@@ -220,28 +217,28 @@ def _metric(sink: BackgroundSink, name: str) -> float:
     raise AssertionError(name)
 
 
-def test_saturation_answers_503_with_retry_after_before_reading_the_body(
+def test_saturation_answers_503_with_retry_after_while_every_slot_is_processing(
     sink_factory: SinkFactory, database_url: str
 ) -> None:
     sink = sink_factory(max_inflight=1, retry_after_busy=2)
-    body = helpers.body(helpers.request([helpers.span("slow")]))
-    assert sink.port is not None
-    with socket.create_connection(("127.0.0.1", sink.port)) as slow:
-        head = (
-            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+    answers: list[httpx.Response] = []
+    with psycopg.connect(database_url) as conn:  # the only slot's write waits for this lock
+        conn.execute("LOCK TABLE spans IN ACCESS EXCLUSIVE MODE")
+        held = threading.Thread(
+            target=lambda: answers.append(
+                post(sink, helpers.body(helpers.request([helpers.span("held")])), helpers.PROTOBUF)
+            )
         )
-        slow.sendall(head.encode() + body[:5])
+        held.start()
         deadline = time.monotonic() + 10
-        while _metric(sink, "tokentrail_sink_inflight_requests") < 1:  # the slow request holds the only slot
+        while _metric(sink, "tokentrail_sink_inflight_requests") < 1:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         refused = post(sink, helpers.body(helpers.request([helpers.span("refused")])), helpers.PROTOBUF)
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "2"
-        slow.sendall(body[5:])
-        answer = slow.recv(4096)
-    assert answer.startswith(b"HTTP/1.1 200")
+    held.join(30)
+    assert [answer.status_code for answer in answers] == [200]
     assert helpers.count(database_url, "spans") == 1
 
 
@@ -366,48 +363,8 @@ def test_fuzz_server_never_fails_and_stores_only_valid_spans(
 # --- the command line -----------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _sink_process(*args: str, env: dict[str, str] | None = None, ready_within: float = 60) -> Iterator[SinkProcess]:
-    """`python -m tokentrail.sink ARGS` on a free port, ready (`/readyz` 200); killed if the test leaves it running."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
-    environment.update(env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tokentrail.sink", "--port", str(port), *args],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + ready_within
-        while True:
-            try:
-                if httpx.get(base + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        yield SinkProcess(process, base)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
-
-
-class SinkProcess(NamedTuple):
-    process: subprocess.Popen[bytes]
-    url: str
-
-
 def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(database_url: str) -> None:
-    with _sink_process("--database-url", database_url) as sink:
+    with sink_process("--database-url", database_url) as sink:
         exporter = OTLPSpanExporter(endpoint=sink.url + "/v1/traces")
         assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
         exporter.shutdown()
@@ -424,7 +381,7 @@ def test_without_a_database_url_the_sink_runs_on_the_embedded_postgres(tmp_path:
     tmp_path.chmod(0o755)
     data_dir.chmod(0o755)
     try:
-        with _sink_process(env={"TOKENTRAIL_DATA_DIR": str(data_dir)}, ready_within=120) as sink:
+        with sink_process(env={"TOKENTRAIL_DATA_DIR": str(data_dir)}, ready_within=120) as sink:
             url = running_url(data_dir)
             assert url is not None
             exporter = OTLPSpanExporter(endpoint=sink.url + "/v1/traces")

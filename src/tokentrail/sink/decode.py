@@ -4,6 +4,10 @@ Everything here is pure and synchronous, and every way an untrusted body can be 
 with the HTTP status the OTLP/HTTP specification asks for (400, 413, 415), never in another exception.
 Spans that are individually invalid (bad id length, zero ids, no start time) are not errors of the request: they
 are counted as rejected and reported through `partial_success`, and the rest of the request is kept.
+
+Memory: a body costs its decompressed size plus what parsing builds from it. Protobuf parsing is bounded by the
+body (the wire format needs at least two bytes per element); OTLP/JSON is not (`[],` is three bytes and a Python
+list of 56), so a JSON body may hold at most one value per `JSON_BYTES_PER_VALUE` bytes of the size limit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import binascii
 import enum
 import json
 import math
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +32,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 __all__ = [
+    "JSON_BYTES_PER_VALUE",
     "BadRequest",
     "DecodedSpan",
     "Extracted",
@@ -39,6 +45,7 @@ __all__ = [
     "decompress",
     "encode_response",
     "extract_spans",
+    "json_values_bound",
     "media_format",
     "parse",
 ]
@@ -47,6 +54,9 @@ _CHUNK = 256 * 1024
 _TRACE_ID_BYTES = 16
 _SPAN_ID_BYTES = 8
 _MAX_REJECTION_REASONS = 5
+JSON_BYTES_PER_VALUE = 16
+"""An OTLP/JSON body may hold at most `limit // JSON_BYTES_PER_VALUE` JSON values (typical OTLP/JSON has about one
+per 15 bytes), which bounds what `json.loads` and `ParseDict` build from it (about 120 bytes per value)."""
 
 
 class Format(enum.Enum):
@@ -90,11 +100,37 @@ def media_format(content_type: str | None) -> Format:
     )
 
 
-def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+def _inflate(body: bytes | bytearray, wbits: int, coding: str, limit: int) -> Iterator[bytes]:
+    """The decompressed body in pieces of at most 256 KiB; 413 past `limit` bytes, 400 if invalid or truncated."""
+    produced = 0
+    data: bytes | bytearray = body
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            pending = data
+            while pending:
+                piece = inflater.decompress(pending, min(_CHUNK, limit + 1 - produced))
+                produced += len(piece)
+                if produced > limit:
+                    raise PayloadTooLarge(f"decompressed request body exceeds {limit} bytes")
+                yield piece
+                pending = inflater.unconsumed_tail
+            if not inflater.eof:
+                raise BadRequest(f"truncated {coding} body")
+            data = inflater.unused_data
+            if not data or coding == "deflate" or not data.strip(b"\x00"):
+                return
+    except zlib.error as exc:
+        raise BadRequest(f"invalid {coding} body: {exc}") from None
+
+
+def decompress(body: bytes | bytearray, encoding: str | None, limit: int) -> bytes | bytearray:
     """Undo `Content-Encoding` (identity, gzip, deflate), producing at most `limit` bytes (else 413).
 
-    Decompression is streamed with a cap on the output, so a small gzip bomb costs at most `limit` bytes of
-    memory. Concatenated gzip members (allowed by RFC 1952) are all decoded.
+    Memory: a first pass inflates in steps of 256 KiB and keeps nothing, to learn the size (or that the body is
+    too large or invalid: a gzip bomb costs no memory, only the CPU of inflating `limit` bytes); the second fills
+    a buffer of exactly that size. Concatenated gzip members (allowed by RFC 1952) are all decoded. The result may
+    be the input itself (identity).
     """
     coding = (encoding or "identity").strip().lower()
     if coding in ("", "identity"):
@@ -107,25 +143,15 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         wbits = zlib.MAX_WBITS
     else:
         raise UnsupportedMediaType(f"unsupported content encoding {encoding!r}: use gzip, deflate or identity")
-    out = bytearray()
-    data = body
-    try:
-        while True:
-            inflater = zlib.decompressobj(wbits)
-            pending = data
-            while pending:
-                out += inflater.decompress(pending, limit + 1 - len(out))
-                if len(out) > limit:
-                    raise PayloadTooLarge(f"decompressed request body exceeds {limit} bytes")
-                pending = inflater.unconsumed_tail
-            if not inflater.eof:
-                raise BadRequest(f"truncated {coding} body")
-            data = inflater.unused_data
-            if not data or coding == "deflate" or not data.strip(b"\x00"):
-                break
-    except zlib.error as exc:
-        raise BadRequest(f"invalid {coding} body: {exc}") from None
-    return bytes(out)
+    size = sum(len(piece) for piece in _inflate(body, wbits, coding, limit))
+    out = bytearray(size)
+    view = memoryview(out)
+    position = 0
+    for piece in _inflate(body, wbits, coding, limit):
+        view[position : position + len(piece)] = piece
+        position += len(piece)
+    view.release()
+    return out
 
 
 def _hex_to_b64(value: object) -> object:
@@ -170,17 +196,64 @@ def _json_to_proto_ids(document: object) -> None:
                     _fix_ids(link, _LINK_ID_KEYS)
 
 
-def parse(body: bytes, fmt: Format) -> ExportTraceServiceRequest:
-    """Parse a decompressed body; any malformation is a 400."""
+# a lone surrogate, escaped (\\ud800) or as raw CESU-8 bytes, which `json.loads` lets through
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogates(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _without_surrogates(document: object) -> object:
+    """The document with every unpaired surrogate in a string or key replaced by U+FFFD, as protobuf needs valid
+    UTF-8 (`json.loads` has already joined valid pairs). Iterative: nesting is as deep as `json.loads` allowed."""
+    fixed = _replace_surrogates(document) if isinstance(document, str) else document
+    stack = [fixed]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in list(item):
+                value = item.pop(key)
+                if isinstance(value, str):
+                    value = _replace_surrogates(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+                item[_replace_surrogates(key)] = value
+        elif isinstance(item, list):
+            for index, value in enumerate(item):
+                if isinstance(value, str):
+                    item[index] = _replace_surrogates(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+    return fixed
+
+
+def json_values_bound(body: bytes | bytearray) -> int:
+    """An upper bound of the JSON values and object members in `body`, counted in C: every one but the first of
+    a container follows a comma, every container starts with a bracket (those inside strings count too)."""
+    return body.count(b",") + body.count(b"[") + body.count(b"{") + 1
+
+
+def parse(body: bytes | bytearray, fmt: Format, *, max_json_values: int | None = None) -> ExportTraceServiceRequest:
+    """Parse a decompressed body; any malformation is a 400, an OTLP/JSON body with more than `max_json_values`
+    values a 413. Unpaired surrogates in OTLP/JSON strings become U+FFFD instead of failing the request."""
     request = ExportTraceServiceRequest()
     if fmt is Format.PROTOBUF:
         try:
-            request.ParseFromString(body)
+            request.ParseFromString(body)  # type: ignore[arg-type]  # upb reads any buffer: no copy
         except Exception as exc:  # DecodeError, RecursionError, ...: untrusted input, one answer
             raise BadRequest(f"invalid protobuf body: {exc}") from None
         return request
+    if max_json_values is not None and json_values_bound(body) > max_json_values:
+        raise PayloadTooLarge(
+            f"OTLP/JSON body holds more than {max_json_values} values (at most one per {JSON_BYTES_PER_VALUE} bytes"
+            " of the size limit): send smaller batches, or protobuf"
+        )
     try:
         document = json.loads(body)
+        if _MAYBE_SURROGATE.search(body):
+            document = _without_surrogates(document)
         _json_to_proto_ids(document)
         if not isinstance(document, dict):
             raise BadRequest("OTLP/JSON body must be an object")
@@ -193,11 +266,12 @@ def parse(body: bytes, fmt: Format) -> ExportTraceServiceRequest:
 
 
 def decode_request(
-    body: bytes, content_type: str | None, content_encoding: str | None, limit: int
+    body: bytes | bytearray, content_type: str | None, content_encoding: str | None, limit: int
 ) -> tuple[Format, ExportTraceServiceRequest]:
     """Content type check, decompression with a cap, parsing: the whole decoding of an export request."""
     fmt = media_format(content_type)
-    return fmt, parse(decompress(body, content_encoding, limit), fmt)
+    decompressed = decompress(body, content_encoding, limit)
+    return fmt, parse(decompressed, fmt, max_json_values=max(limit // JSON_BYTES_PER_VALUE, 1024))
 
 
 def encode_response(fmt: Format, rejected: int = 0, message: str = "") -> bytes:

@@ -5,14 +5,18 @@
 
 Answers follow the OTLP/HTTP specification: 200 with an `ExportTraceServiceResponse` (with `partial_success`
 for rejected spans) only after the transaction committed; 400 undecodable body; 401 missing or wrong bearer
-token; 413 body too large after decompression; 415 other content types or encodings; 503 with `Retry-After`
+token (or more than one `authorization` value); 408 body not received in time; 413 body too large after
+decompression (or OTLP/JSON with too many values); 415 other content types or encodings; 503 with `Retry-After`
 when Postgres is unavailable or the sink is saturated (the collector retries 503 and drops data on 500, so a
 database problem is never a 500). 405 wrong method, 404 unknown path.
 
-Memory is bounded by admission control: at most `max_inflight` export requests are processed at once (each at
-most `max_body_bytes` after decompression); beyond that the answer is 503 + `Retry-After` at once, before the
-body is read. After a write failed for lack of the database, requests are turned away with 503 for a short
-moment instead of each waiting for a connection (a small circuit breaker); the collector's queue holds them.
+Memory is bounded twice. Bodies being received hold at most `receive_budget_bytes` together, and each must
+arrive within `body_timeout` with no pause longer than `body_idle_timeout` (else 408, connection closed): a
+stalled client holds a connection and the bytes it sent, never a processing slot. A fully received request then
+takes one of `max_inflight` processing slots (HTTP and gRPC together; each body at most `max_body_bytes` after
+decompression); with none free the answer is 503 + `Retry-After`. After a write failed for lack of the
+database, requests are turned away with 503 for a short moment instead of each waiting for a connection (a small
+circuit breaker); the collector's queue holds them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -41,6 +45,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from tokentrail import settings as settings_module
 from tokentrail.sink import migrate
@@ -77,7 +82,15 @@ class SinkConfig:
     token: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     max_inflight: int = 8
-    """Export requests processed at once (HTTP and gRPC together); more get 503 + Retry-After."""
+    """Export requests processed at once (HTTP and gRPC together), counted once the body has arrived; more get
+    503 + Retry-After."""
+    body_idle_timeout: float = 10.0
+    """Longest pause while a request body arrives; a body that stalls longer is answered 408 and closed."""
+    body_timeout: float = 60.0
+    """Longest time to receive a whole request body (from the end of the headers); then 408 and closed."""
+    receive_budget_bytes: int | None = None
+    """Bytes of bodies being received at once (not yet processed); beyond it 503. None: max_inflight x
+    max_body_bytes."""
     pool_size: int = 4
     acquire_timeout: float = 5.0
     """How long a request waits for a database connection before it is answered 503."""
@@ -118,6 +131,7 @@ class ExportOutcome:
 _GRPC_CODES = {
     400: code_pb2.INVALID_ARGUMENT,
     401: code_pb2.UNAUTHENTICATED,
+    408: code_pb2.DEADLINE_EXCEEDED,
     413: code_pb2.INVALID_ARGUMENT,
     415: code_pb2.INVALID_ARGUMENT,
     503: code_pb2.UNAVAILABLE,
@@ -134,6 +148,8 @@ class Sink:
         self.store = Store(config.database_url, pool_size=config.pool_size, acquire_timeout=config.acquire_timeout)
         self._normaliser: Normaliser | None = None
         self._inflight = 0
+        self._receiving_bytes = 0
+        self._receive_budget = config.receive_budget_bytes or config.max_inflight * config.max_body_bytes
         self._ready = False
         self._down_until = 0.0
         self._prepare_task: asyncio.Task[None] | None = None
@@ -185,10 +201,14 @@ class Sink:
         return ready, why
 
     # -- admission ----------------------------------------------------------------------------------------
-    def authorised(self, authorization: str | None) -> bool:
+    def authorised(self, authorization: Sequence[str]) -> bool:
+        """Whether the `authorization` values of a request (all of them: HTTP header or gRPC metadata) carry the
+        token. More than one value is refused, so that no transport has to pick one."""
         if self._token is None:
             return True
-        scheme, _, credential = (authorization or "").partition(" ")
+        if len(authorization) != 1:
+            return False
+        scheme, _, credential = authorization[0].partition(" ")
         if scheme.lower() != "bearer":
             return False
         return hmac.compare_digest(credential.strip().encode(), self._token)
@@ -202,6 +222,38 @@ class Sink:
         if self._inflight >= self.config.max_inflight:
             return ExportOutcome(503, "sink saturated", retry_after=self.config.retry_after_busy)
         return None
+
+    async def receive_body(self, receive: Callable[[], Awaitable[Message]]) -> bytearray:
+        """The body of an ASGI request, within the time limits, the size limit and the receive budget."""
+        config = self.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + config.body_timeout
+        body = bytearray()
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise BodyTimeout(f"request body not received within {config.body_timeout:g} s")
+                try:
+                    message = await asyncio.wait_for(receive(), min(config.body_idle_timeout, remaining))
+                except asyncio.TimeoutError:
+                    if loop.time() >= deadline:
+                        raise BodyTimeout(f"request body not received within {config.body_timeout:g} s") from None
+                    raise BodyTimeout(f"request body stalled for {config.body_idle_timeout:g} s") from None
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect
+                chunk: bytes = message.get("body", b"")
+                if chunk:
+                    if len(body) + len(chunk) > config.max_body_bytes:
+                        raise PayloadTooLarge(f"request body exceeds {config.max_body_bytes} bytes")
+                    if self._receiving_bytes + len(chunk) > self._receive_budget:
+                        raise ReceiveBudgetExhausted("sink saturated")
+                    self._receiving_bytes += len(chunk)
+                    body += chunk
+                if not message.get("more_body", False):
+                    return body
+        finally:
+            self._receiving_bytes -= len(body)
 
     @contextlib.asynccontextmanager
     async def admitted(self) -> AsyncIterator[None]:
@@ -265,6 +317,14 @@ class Sink:
         )
 
 
+class BodyTimeout(RequestError):
+    status = 408
+
+
+class ReceiveBudgetExhausted(RequestError):
+    status = 503
+
+
 def _make_normaliser() -> Normaliser:
     try:
         from tokentrail.pricing import default_pricebook
@@ -299,18 +359,6 @@ def _http_response(outcome: ExportOutcome) -> Response:
     return Response(body, outcome.status, headers=headers, media_type=media)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > limit:
-            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-    return bytes(chunks)
-
-
 def build_app(sink: Sink) -> Starlette:
     """The Starlette application: `/v1/traces`, `/healthz`, `/readyz`, `/metrics`."""
     config = sink.config
@@ -331,23 +379,35 @@ def build_app(sink: Sink) -> Starlette:
             content_type_error: RequestError | None = exc
         else:
             content_type_error = None
-        if not sink.authorised(headers.get("authorization")):
+        if not sink.authorised(headers.getlist("authorization")):
             return ExportOutcome(
                 401, "missing or invalid bearer token", format=fmt, extra_headers={"WWW-Authenticate": "Bearer"}
             )
         if content_type_error is not None:
             return ExportOutcome(content_type_error.status, content_type_error.message)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > config.max_body_bytes:
+            return ExportOutcome(413, f"request body exceeds {config.max_body_bytes} bytes", format=fmt)
+        # Turned away before the body is read when that is already certain; checked again once it is here.
+        refusal = sink.refusal()
+        if refusal is not None:
+            refusal.format = fmt
+            return refusal
+        try:
+            body = await sink.receive_body(request.receive)
+        except ReceiveBudgetExhausted as exc:
+            return ExportOutcome(503, exc.message, retry_after=config.retry_after_busy, format=fmt)
+        except BodyTimeout as exc:  # the client stalled: close rather than wait for the rest
+            return ExportOutcome(exc.status, exc.message, format=fmt, extra_headers={"Connection": "close"})
+        except RequestError as exc:  # 413; uvicorn reads and drops the rest, keeping the connection usable
+            return ExportOutcome(exc.status, exc.message, format=fmt)
+        except ClientDisconnect:  # nothing was stored and nobody waits for the answer
+            return ExportOutcome(400, "client disconnected before sending the whole body", format=fmt)
         refusal = sink.refusal()
         if refusal is not None:
             refusal.format = fmt
             return refusal
         async with sink.admitted():
-            try:
-                body = await _read_body(request, config.max_body_bytes)
-            except RequestError as exc:
-                return ExportOutcome(exc.status, exc.message, format=fmt)
-            except ClientDisconnect:  # nothing was stored and nobody waits for the answer
-                return ExportOutcome(400, "client disconnected before sending the whole body", format=fmt)
             encoding = headers.get("content-encoding")
             content_type = headers.get("content-type")
 
@@ -411,8 +471,8 @@ def _grpc_server(sink: Sink, port: int) -> tuple[Any, int]:
             return response
 
         async def _export(self, request: ExportTraceServiceRequest, context: Any) -> ExportOutcome:
-            metadata = dict(context.invocation_metadata() or ())
-            if not sink.authorised(metadata.get("authorization")):
+            metadata = context.invocation_metadata() or ()
+            if not sink.authorised([str(value) for key, value in metadata if key.lower() == "authorization"]):
                 return ExportOutcome(401, "missing or invalid bearer token")
             refusal = sink.refusal()
             if refusal is not None:
@@ -435,8 +495,11 @@ def _grpc_server(sink: Sink, port: int) -> tuple[Any, int]:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the listening socket says TCP
+    # (else Nagle holds a small answer's body behind its head for a delayed ACK, ~40 ms per answer).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
@@ -571,6 +634,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokentrail sink",
@@ -587,6 +657,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-body-bytes", type=_positive, help="request size limit after decompression")
     parser.add_argument("--max-inflight", type=_positive, help="export requests processed at once (default 8)")
     parser.add_argument("--pool-size", type=_positive, help="Postgres connections (default 4)")
+    parser.add_argument(
+        "--body-idle-timeout", type=_seconds, help="longest pause while a body arrives, else 408 (default 10)"
+    )
+    parser.add_argument("--body-timeout", type=_seconds, help="longest time to receive a body, else 408 (default 60)")
+    parser.add_argument(
+        "--receive-budget-bytes",
+        type=_positive,
+        help="bytes of bodies being received at once, else 503 (default max-inflight x max-body-bytes)",
+    )
     parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     parser.add_argument("--log-level", default="INFO", help="default INFO")
     return parser
@@ -625,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
         database_url,
         max_inflight=args.max_inflight,
         pool_size=args.pool_size,
+        body_idle_timeout=args.body_idle_timeout,
+        body_timeout=args.body_timeout,
+        receive_budget_bytes=args.receive_budget_bytes,
         migrate=False if args.no_migrate else None,
     )
     # uvicorn drains on SIGINT/SIGTERM, then re-raises the signal: turn that into a clean exit so that the
