@@ -254,3 +254,33 @@ def test_fuzz_huge_attribute_values(size: int) -> None:
     else:
         assert len(body) <= LIMIT
         assert len(extracted.spans[0].attributes["big"]) == size
+
+
+# --- hostile JSON --------------------------------------------------------------------------------------------
+
+
+def test_lone_surrogates_in_json_become_replacement_characters_and_pairs_survive() -> None:
+    tid, sid = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"
+    body = helpers.json_request([helpers.json_span(tid, sid, "n\ud800", {"k\udc00": "a\ud83d\ude00b\ud83d"})])
+    raw = body.replace(b"\\ud800", b"\xed\xa0\x80")  # the same surrogate as raw (CESU-8) bytes
+    for document in (body, raw):
+        [got] = _extract(document, "application/json").spans
+        assert got.name == "n\ufffd"
+        assert got.attributes == {"k\ufffd": "a\U0001f600b\ufffd"}
+
+
+def test_json_with_more_values_than_its_share_of_the_limit_is_413() -> None:
+    limit = 64 * 1024
+    cap = limit // decode.JSON_BYTES_PER_VALUE
+    arrays = b'{"resourceSpans": [], "x": [' + b",".join([b"[]"] * cap) + b"]}"
+    assert len(arrays) < limit
+    with pytest.raises(PayloadTooLarge, match="values"):
+        decode.decode_request(arrays, "application/json", None, limit)
+    fine = b'{"resourceSpans": [], "x": [' + b",".join([b"[]"] * (cap // 4)) + b"]}"
+    assert decode.decode_request(fine, "application/json", None, limit)[1].resource_spans == []
+
+
+def test_decompressed_body_is_exactly_the_original() -> None:
+    raw = helpers.body(helpers.request([helpers.span("x", attributes={"a": "y" * 700_000})]))
+    assert bytes(decode.decompress(gzip.compress(raw), "gzip", LIMIT)) == raw
+    assert bytes(decode.decompress(zlib.compress(raw), "deflate", LIMIT)) == raw
