@@ -44,6 +44,7 @@ def test_defaults_capture_content_because_carrying_prompts_is_the_point() -> Non
     assert settings.capture_content is CaptureMode.SPAN_ONLY
     assert settings.database_url is None
     assert settings.sink_port == 4318
+    assert settings.shutdown_timeout == 5.0
 
 
 def test_tokentrail_variable_wins_over_the_standard_one() -> None:
@@ -61,6 +62,7 @@ def test_environment_is_read_into_typed_fields() -> None:
             "TOKENTRAIL_CONTENT_MAX_BYTES": "1024",
             "TOKENTRAIL_PRICES_FILE": "/etc/prices.toml",
             "TOKENTRAIL_METRICS": "false",
+            "TOKENTRAIL_SHUTDOWN_TIMEOUT": "2.5",
             "TOKENTRAIL_DATABASE_URL": "postgresql://db/tt",
             "TOKENTRAIL_SINK_PORT": "9000",
             "TOKENTRAIL_SINK_GRPC_PORT": "9001",
@@ -72,6 +74,7 @@ def test_environment_is_read_into_typed_fields() -> None:
     assert settings.content_max_bytes == 1024
     assert settings.prices_file == Path("/etc/prices.toml")
     assert settings.metrics is False
+    assert settings.shutdown_timeout == 2.5
     assert settings.database_url == "postgresql://db/tt"
     assert (settings.sink_port, settings.sink_grpc_port) == (9000, 9001)
     assert settings.sink_token == "s3cret"
@@ -92,6 +95,9 @@ def test_keyword_overrides_win_and_none_means_not_given() -> None:
         ({"TOKENTRAIL_SINK_PORT": "eighty"}, "not a whole number"),
         ({"TOKENTRAIL_CONTENT_MAX_BYTES": "-5"}, "must be positive"),
         ({"TOKENTRAIL_CAPTURE_CONTENT": "sometimes"}, "capture content"),
+        ({"TOKENTRAIL_SHUTDOWN_TIMEOUT": "soon"}, "TOKENTRAIL_SHUTDOWN_TIMEOUT='soon' is not a number of seconds"),
+        ({"TOKENTRAIL_SHUTDOWN_TIMEOUT": "0"}, "must be a positive number of seconds"),
+        ({"TOKENTRAIL_SHUTDOWN_TIMEOUT": "inf"}, "must be a positive number of seconds"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:

@@ -33,6 +33,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "TOKENTRAIL_PRICES_FILE",
         "TOKENTRAIL_CONTENT_MAX_BYTES",
         "TOKENTRAIL_METRICS",
+        "TOKENTRAIL_SHUTDOWN_TIMEOUT",
     ):
         monkeypatch.delenv(name, raising=False)
     yield
@@ -145,6 +146,9 @@ def test_price_overrides_and_redaction_reach_the_span(
         ({"redact": "not callable"}, "redact"),
         ({"metrics": "yes"}, "metrics"),
         ({"service_name": ""}, "service_name"),
+        ({"shutdown_timeout": 0}, "shutdown_timeout must be a positive number of seconds"),
+        ({"shutdown_timeout": "5"}, "shutdown_timeout"),
+        ({"shutdown_timeout": True}, "shutdown_timeout"),
     ],
 )
 def test_bad_arguments_raise_value_error_and_install_nothing(kwargs: dict[str, Any], message: str) -> None:
@@ -159,6 +163,21 @@ def test_a_bad_price_file_is_reported_at_instrument_time(tmp_path: Path, tracer_
     with pytest.raises(PricingError, match=r"prices\.toml:1"):
         tokentrail.instrument(tracer_provider=tracer_provider, prices_file=prices)
     assert setup._installed is None
+
+
+def test_a_bad_shutdown_timeout_variable_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENTRAIL_SHUTDOWN_TIMEOUT", "-1")
+    with pytest.raises(ValueError, match="TOKENTRAIL_SHUTDOWN_TIMEOUT"):
+        tokentrail.instrument()
+    assert setup._installed is None
+
+
+def test_the_shutdown_timeout_argument_overrides_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tracer_provider: TracerProvider
+) -> None:
+    monkeypatch.setenv("TOKENTRAIL_SHUTDOWN_TIMEOUT", "30")
+    tokentrail.instrument(tracer_provider=tracer_provider, metrics=False, shutdown_timeout=0.5)
+    assert setup.current_settings().shutdown_timeout == 0.5
 
 
 def test_an_unknown_otlp_protocol_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ thread only appends one tuple to a deque (~0.1 µs), and the points are recorded
 - at every metric collection, before the reader reads the instruments: the pump registers an observable
   instrument whose callback drains the queue (the SDK runs callbacks first, then collects), so an export, a
   `force_flush` or an in-memory reader always sees every call that ended before it;
-- on `flush()` (uninstrument) and at interpreter exit (an `atexit` hook registered after the provider's own,
-  so it runs first).
+- on `flush()` (uninstrument) and at interpreter exit (an `atexit` hook registered after the one that shuts the
+  provider down, tokentrail's or the SDK's, so it runs first).
 
 The total CPU spent is the same; it leaves the caller's path. Exemplars are not linked to the call's trace
 (the points are recorded outside its context). Pending points are bounded: past `MAX_PENDING` a point is
@@ -127,9 +127,9 @@ def _ensure_thread() -> None:
     global _thread, _exit_hook_registered
     with _pumps_lock:
         if not _exit_hook_registered:
-            # Registered when the first pump is made, after its meter provider (and that provider's own exit
-            # hook) exists: atexit runs hooks last-in first-out, so the queue is drained before the provider
-            # shuts down and exports.
+            # Registered when the first pump is made, after its meter provider and the exit hook that shuts it
+            # down (tokentrail's or the SDK's) exist: atexit runs hooks last-in first-out, so the queue is drained
+            # before the provider shuts down and exports.
             atexit.register(_drain_all)
             _exit_hook_registered = True
         if _thread is not None and _thread.is_alive():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ class Settings:
     prices_file: Path | None = None
     """A user price override file (JSON or TOML) consulted before the genai-prices data."""
     metrics: bool = True
+    shutdown_timeout: float = 5.0
+    """Seconds the shutdown of the providers tokentrail created may take in all (at exit, in `uninstrument()`).
+
+    Export still under way at the deadline (a dead or hanging collector) is abandoned and its data dropped."""
     # OpenTelemetry export set up by `tokentrail.instrument()` (the exporters read their own OTEL_EXPORTER_OTLP_*)
     traces_exporter: str = "otlp"
     """`OTEL_TRACES_EXPORTER`: comma-separated exporter names (`otlp`, `console`, `none` or an entry point name)."""
@@ -114,6 +119,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
+    return value
+
+
 def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from `env` (default: `os.environ`), with keyword overrides taking precedence.
 
@@ -129,6 +147,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         "content_max_bytes": _int(env, "TOKENTRAIL_CONTENT_MAX_BYTES", Settings.content_max_bytes),
         "prices_file": Path(prices) if prices else None,
         "metrics": (env.get("TOKENTRAIL_METRICS", "true").strip().lower() not in _FALSE),
+        "shutdown_timeout": _seconds(env, "TOKENTRAIL_SHUTDOWN_TIMEOUT", Settings.shutdown_timeout),
         "traces_exporter": (env.get("OTEL_TRACES_EXPORTER") or "").strip() or Settings.traces_exporter,
         "metrics_exporter": (env.get("OTEL_METRICS_EXPORTER") or "").strip() or Settings.metrics_exporter,
         "otlp_traces_protocol": (

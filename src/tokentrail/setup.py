@@ -15,9 +15,15 @@ exporters (`otlp`, `console`, `none`, or any installed exporter entry point). Th
 OTLP *base* endpoint (`/v1/traces` and `/v1/metrics` are appended for HTTP).
 
 A provider the application already installed globally is respected: tokentrail instruments with it and adds
-nothing to it. `instrument()` is idempotent; `uninstrument()` undoes it and shuts down (flushing) the providers
-tokentrail created. Telemetry problems the application can live without are logged as warnings; bad arguments
-raise `ValueError`.
+nothing to it, and leaves its shutdown to the application. `instrument()` is idempotent; `uninstrument()` undoes it
+and shuts down (flushing) the providers tokentrail created. Telemetry problems the application can live without
+are logged as warnings; bad arguments raise `ValueError`.
+
+Shutting down is bounded: the SDK's own shutdown waits up to 30 s per processor or reader, and the OTLP exporters
+retry with backoff for up to their timeout per batch, so a dead or hanging collector could hold the application's
+exit for tens of seconds. tokentrail's providers are created without the SDK's exit hook; one hook of tokentrail's
+(and `uninstrument()`) shuts them down on daemon threads and waits at most `shutdown_timeout` seconds in all
+(`TOKENTRAIL_SHUTDOWN_TIMEOUT`, default 5). What is still being exported then is dropped.
 
 Zero code: `opentelemetry-instrument python app.py` loads `TokentrailDistro` (defaults: OTLP over
 HTTP/protobuf for traces and metrics), `TokentrailConfigurator` (the standard SDK set-up from the environment)
@@ -26,10 +32,13 @@ and the `AnthropicInstrumentor` entry point.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -72,6 +81,8 @@ class _Installation:
     owned_tracer_provider: TracerProvider | None
     owned_meter_provider: MeterProvider | None
     instrumentor: Any | None
+    span_processors: tuple[BatchSpanProcessor, ...] = ()
+    """The processors tokentrail added to its own tracer provider."""
 
 
 _lock = threading.RLock()
@@ -97,6 +108,7 @@ def _resolve_settings(
     redact: Redactor | None,
     prices_file: str | Path | None,
     metrics_enabled: bool | None,
+    shutdown_timeout: float | None,
 ) -> Settings:
     if service_name is not None and (not isinstance(service_name, str) or not service_name.strip()):
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
@@ -112,6 +124,13 @@ def _resolve_settings(
         raise ValueError(f"metrics must be True or False, got {metrics_enabled!r}")
     if prices_file is not None and not isinstance(prices_file, str | Path):
         raise ValueError(f"prices_file must be a path, got {prices_file!r}")
+    if shutdown_timeout is not None and (
+        isinstance(shutdown_timeout, bool)
+        or not isinstance(shutdown_timeout, int | float)
+        or not math.isfinite(shutdown_timeout)
+        or shutdown_timeout <= 0
+    ):
+        raise ValueError(f"shutdown_timeout must be a positive number of seconds, got {shutdown_timeout!r}")
     resolved = settings_module.load(
         service_name=service_name,
         capture_content=capture_content,
@@ -119,6 +138,7 @@ def _resolve_settings(
         redact=redact,
         prices_file=prices_file,
         metrics=metrics_enabled,
+        shutdown_timeout=None if shutdown_timeout is None else float(shutdown_timeout),
     )
     for name in ("otlp_traces_protocol", "otlp_metrics_protocol"):
         if getattr(resolved, name) not in _PROTOCOLS:
@@ -263,20 +283,21 @@ def _resource(settings: Settings, service_name: str | None) -> Resource:
 
 def _tracer_provider(
     settings: Settings, resource: Resource, endpoint: str | None, headers: Mapping[str, str] | None
-) -> tuple[trace.TracerProvider, TracerProvider | None]:
-    """(the provider to instrument with, the provider tokentrail created or None)."""
+) -> tuple[trace.TracerProvider, TracerProvider | None, tuple[BatchSpanProcessor, ...]]:
+    """(the provider to instrument with, the provider tokentrail created or None, the processors it added)."""
     existing = trace.get_tracer_provider()
     if not isinstance(existing, trace.ProxyTracerProvider) and not any(existing is r for r in _retired):
         log.debug("tokentrail: using the tracer provider the application installed (%s)", type(existing).__name__)
-        return existing, None
-    provider = TracerProvider(resource=resource)
-    for exporter in _span_exporters(settings, endpoint, headers):
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        return existing, None, ()
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False)  # `_at_exit` shuts it down, bounded
+    processors = tuple(BatchSpanProcessor(exporter) for exporter in _span_exporters(settings, endpoint, headers))
+    for processor in processors:
+        provider.add_span_processor(processor)
     if isinstance(existing, trace.ProxyTracerProvider):
         trace.set_tracer_provider(provider)
     else:
         log.debug("tokentrail: the global tracer provider was shut down by uninstrument(); using a new one locally")
-    return provider, provider
+    return provider, provider, processors
 
 
 def _meter_provider(
@@ -291,6 +312,7 @@ def _meter_provider(
         resource=resource,
         metric_readers=_metric_readers(settings, endpoint, headers),
         views=_histogram_views(),
+        shutdown_on_exit=False,
     )
     if proxy:
         metrics.set_meter_provider(provider)
@@ -313,6 +335,7 @@ def instrument(
     redact: Redactor | None = None,
     prices_file: str | Path | None = None,
     metrics: bool | None = None,
+    shutdown_timeout: float | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: Any | None = None,
 ) -> None:
@@ -320,8 +343,9 @@ def instrument(
 
     Arguments left as `None` come from the environment (`TOKENTRAIL_*`, `OTEL_*`). `capture_content` accepts
     `True/False` or a semconv mode name; `endpoint` is the OTLP base URL (default `OTEL_EXPORTER_OTLP_ENDPOINT`
-    or http://localhost:4318); pass `tracer_provider` / `meter_provider` to use your own. Calling it again is a
-    no-op until `uninstrument()`.
+    or http://localhost:4318); `shutdown_timeout` bounds, in seconds, the shutdown of the providers tokentrail
+    creates (at exit and in `uninstrument()`); pass `tracer_provider` / `meter_provider` to use your own. Calling it
+    again is a no-op until `uninstrument()`.
     """
     global _installed
     with _lock:
@@ -336,15 +360,18 @@ def instrument(
             redact=redact,
             prices_file=prices_file,
             metrics_enabled=metrics,
+            shutdown_timeout=shutdown_timeout,
         )
         installation = _Installation(resolved, tracer_provider, meter_provider, None, None, None)
         resource: Resource | None = None
         try:
             if installation.tracer_provider is None:
                 resource = _resource(resolved, service_name)
-                installation.tracer_provider, installation.owned_tracer_provider = _tracer_provider(
-                    resolved, resource, endpoint, headers
-                )
+                (
+                    installation.tracer_provider,
+                    installation.owned_tracer_provider,
+                    installation.span_processors,
+                ) = _tracer_provider(resolved, resource, endpoint, headers)
         except Exception:
             log.warning("tokentrail: could not set up trace export; spans use the global provider", exc_info=True)
         try:
@@ -355,6 +382,9 @@ def instrument(
         except Exception:
             log.warning("tokentrail: could not set up metric export; metrics are off", exc_info=True)
         context.set_tracer_provider(installation.tracer_provider)
+        if _owned_providers(installation):
+            # Before the anthropic instrumentation makes its metric pump, whose own exit hook must run first.
+            atexit.register(_at_exit)
         try:
             _warm_prices(resolved)
         except Exception:
@@ -396,14 +426,75 @@ def uninstrument() -> None:
             except Exception:
                 log.warning("tokentrail: could not uninstrument the anthropic SDK", exc_info=True)
         context.set_tracer_provider(None)
-        for provider in (installation.owned_tracer_provider, installation.owned_meter_provider):
-            if provider is None:
-                continue
-            try:
-                provider.shutdown()
-            except Exception:
-                log.warning("tokentrail: could not shut down %s", type(provider).__name__, exc_info=True)
-            _retired.append(provider)
+        atexit.unregister(_at_exit)
+        _shutdown(installation)
+        _retired.extend(_owned_providers(installation))
+
+
+def _owned_providers(installation: _Installation) -> list[TracerProvider | MeterProvider]:
+    owned = (installation.owned_tracer_provider, installation.owned_meter_provider)
+    return [provider for provider in owned if provider is not None]
+
+
+def _at_exit() -> None:
+    """Interpreter exit: shut down (flushing) the providers tokentrail created, within `shutdown_timeout`."""
+    installation = _installed
+    if installation is not None:
+        _shutdown(installation)
+
+
+def _shutdown(installation: _Installation) -> None:
+    """Shut down the providers tokentrail created, side by side, waiting `shutdown_timeout` seconds for them all.
+
+    `TracerProvider.shutdown()` takes no timeout (each batch processor waits up to 30 s for its last export), so
+    each provider shuts down on a daemon thread; one still exporting at the deadline is left to finish on its own
+    (it does not hold up the interpreter's exit) and what it had not exported is lost. Never raises.
+    """
+    timeout = installation.settings.shutdown_timeout
+    deadline = time.monotonic() + timeout
+    threads = []
+    for provider in _owned_providers(installation):
+        thread = threading.Thread(
+            target=_shutdown_provider, args=(provider, deadline), name="tokentrail-shutdown", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # Python 3.12+ starts no thread from an exit hook: shut down here, within the deadline
+            log.debug("tokentrail: no thread to shut down %s; shutting down inline", type(provider).__name__)
+            _shutdown_provider(provider, deadline, installation.span_processors)
+            continue
+        threads.append((provider, thread))
+    for provider, thread in threads:
+        thread.join(_remaining(deadline))
+        if thread.is_alive():
+            log.debug(
+                "tokentrail: %s did not shut down within %.3g s (is the OTLP endpoint reachable?); its unexported"
+                " telemetry is dropped",
+                type(provider).__name__,
+                timeout,
+            )
+
+
+def _shutdown_provider(
+    provider: TracerProvider | MeterProvider, deadline: float, span_processors: Sequence[BatchSpanProcessor] = ()
+) -> None:
+    """Shut one provider down; `span_processors` are first shut down within the deadline (without a thread)."""
+    try:
+        if isinstance(provider, MeterProvider):
+            provider.shutdown(timeout_millis=_remaining(deadline) * 1000)  # its readers' joins honour it
+            return
+        for processor in span_processors:
+            # The SDK's batch processor (1.3x) takes the timeout that BatchSpanProcessor.shutdown() does not pass.
+            bounded = getattr(getattr(processor, "_batch_processor", None), "shutdown", None)
+            if callable(bounded):
+                bounded(timeout_millis=_remaining(deadline) * 1000)
+        provider.shutdown()
+    except Exception:
+        log.debug("tokentrail: could not shut down %s", type(provider).__name__, exc_info=True)
+
+
+def _remaining(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.0)
 
 
 # --- zero code: opentelemetry-instrument ----------------------------------------------------------------------
