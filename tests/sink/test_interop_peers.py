@@ -514,4 +514,4 @@ def test_sink_counts_each_call_once_when_the_sdk_traces_it_too(
         provider=sc.PROVIDER_ANTHROPIC,
     )
     assert one is not None
-    assert sum(row[4] for row in ok) == pytest.approx(6 * one.usd, rel=1e-6)
+    assert float(sum(row[4] for row in ok)) == pytest.approx(6 * float(one.usd), rel=1e-6)
