@@ -130,8 +130,7 @@ def test_nul_inside_decoded_json_attributes_is_replaced_not_rejected(sink: Backg
         attributes=helpers.llm_attributes(**{semconv.GEN_AI_RESPONSE_FINISH_REASONS: '["stop\\u0000x"]'}),
     )
     openinference = helpers.span(
-        "Messages",
-        trace_id=trace_id,
+        "Messages",  # in a trace of its own: two sources' co-timed spans in one trace would be one call
         attributes={
             "openinference.span.kind": "LLM",
             "llm.provider": "anthropic",
