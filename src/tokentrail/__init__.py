@@ -7,21 +7,19 @@ instrumentation, and `import tokentrail` stays cheap.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+from tokentrail._version import __version__
 
 if TYPE_CHECKING:
     from tokentrail.context import attributes, workflow
+    from tokentrail.errors import TokentrailError
     from tokentrail.setup import instrument, uninstrument
 
-try:
-    __version__ = version("tokentrail")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-    __version__ = "0.0.0"
-
-__all__ = ["__version__", "attributes", "instrument", "uninstrument", "workflow"]
+__all__ = ["TokentrailError", "__version__", "attributes", "instrument", "uninstrument", "workflow"]
 
 _LAZY = {
+    "TokentrailError": "tokentrail.errors",
     "attributes": "tokentrail.context",
     "workflow": "tokentrail.context",
     "instrument": "tokentrail.setup",

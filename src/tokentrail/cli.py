@@ -24,6 +24,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from tokentrail.errors import CommandError
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -40,14 +42,6 @@ _DELEGATES: Final = {
     "standin": ("tokentrail.standin", "run the local stand-in for the Anthropic API", "dev"),
     "demo": ("tokentrail.demo", "run the demo application against the stand-in", "dev"),
 }
-
-
-class CommandError(Exception):
-    """A failure to report as one line on stderr, with its exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 # --- argument types ---------------------------------------------------------------------------------------

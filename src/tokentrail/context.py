@@ -34,6 +34,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from tokentrail import semconv
+from tokentrail.errors import ConfigurationError
 
 __all__ = ["AttributeScope", "WorkflowScope", "attributes", "current_attributes", "set_tracer_provider", "workflow"]
 
@@ -66,7 +67,7 @@ def _tracer() -> trace.Tracer:
     cached = _tracer_cache
     if cached is not None and cached[0] is provider:
         return cached[1]
-    from tokentrail import __version__
+    from tokentrail._version import __version__
 
     tracer = provider.get_tracer("tokentrail", __version__)
     _tracer_cache = (provider, tracer)
@@ -383,7 +384,7 @@ def workflow(
     Use as `@workflow("name")` on sync or async functions and generators, or as `with` / `async with`.
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"workflow name must be a non-empty string, got {name!r}")
+        raise ConfigurationError(f"workflow name must be a non-empty string, got {name!r}")
     return WorkflowScope(
         name,
         _updates(

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import FrameType
 
 from tokentrail import settings as _settings
+from tokentrail.errors import DemoError
 
 __all__ = [
     "DemoError",
@@ -75,10 +76,6 @@ DEFAULT_DATA_DIR = Path(".demo")
 STANDIN_LATENCY_MS = 40.0
 """Time the stand-in takes to its first byte, so latencies and time to first chunk are not all noise."""
 _LISTENING = re.compile(r"listening on (http://[\w.:\[\]-]+)")
-
-
-class DemoError(RuntimeError):
-    """Something the demo needs is missing or failed; the message says what and where to look."""
 
 
 # --- processes -------------------------------------------------------------------------------------------

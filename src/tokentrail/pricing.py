@@ -51,6 +51,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tokentrail.errors import PricingError
+
 __all__ = [
     "Cost",
     "ModelRates",
@@ -71,10 +73,6 @@ _CACHE_WRITE_1H_FACTOR = 2.0
 _BATCH_FACTOR = 0.5
 _MAX_CACHED_MODELS = 1024
 _NEVER = math.inf
-
-
-class PricingError(ValueError):
-    """The price override file is invalid; the message names the file, the line (when known) and the field."""
 
 
 @dataclass(frozen=True, slots=True)

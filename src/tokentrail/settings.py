@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tokentrail.errors import ConfigurationError
+
 __all__ = ["CaptureMode", "Settings", "load", "parse_capture_mode"]
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def parse_capture_mode(value: str | bool | CaptureMode | None, default: CaptureM
         return CaptureMode.NO_CONTENT
     if text in _MODE_NAMES:
         return _MODE_NAMES[text]
-    raise ValueError(
+    raise ConfigurationError(
         f"capture content: {value!r} is not one of true, false, NO_CONTENT, SPAN_ONLY, SPAN_AND_EVENT, EVENT_ONLY"
     )
 
@@ -113,9 +115,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
     if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
+        raise ConfigurationError(f"{name}={raw!r} must be positive")
     return value
 
 
@@ -126,9 +128,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
+        raise ConfigurationError(f"{name}={raw!r} must be a positive number of seconds")
     return value
 
 

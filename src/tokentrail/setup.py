@@ -56,6 +56,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from tokentrail import context, semconv
 from tokentrail import settings as settings_module
+from tokentrail.errors import ConfigurationError
 from tokentrail.pricing import pricebook
 from tokentrail.settings import Redactor, Settings
 
@@ -111,26 +112,26 @@ def _resolve_settings(
     shutdown_timeout: float | None,
 ) -> Settings:
     if service_name is not None and (not isinstance(service_name, str) or not service_name.strip()):
-        raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
+        raise ConfigurationError(f"service_name must be a non-empty string, got {service_name!r}")
     if capture_content is not None and not isinstance(capture_content, bool | str):
-        raise ValueError(f"capture_content must be a bool or a mode name, got {capture_content!r}")
+        raise ConfigurationError(f"capture_content must be a bool or a mode name, got {capture_content!r}")
     if content_max_bytes is not None and (
         isinstance(content_max_bytes, bool) or not isinstance(content_max_bytes, int) or content_max_bytes <= 0
     ):
-        raise ValueError(f"content_max_bytes must be a positive whole number, got {content_max_bytes!r}")
+        raise ConfigurationError(f"content_max_bytes must be a positive whole number, got {content_max_bytes!r}")
     if redact is not None and not callable(redact):
-        raise ValueError(f"redact must be a callable (attribute name, value) -> value, got {redact!r}")
+        raise ConfigurationError(f"redact must be a callable (attribute name, value) -> value, got {redact!r}")
     if metrics_enabled is not None and not isinstance(metrics_enabled, bool):
-        raise ValueError(f"metrics must be True or False, got {metrics_enabled!r}")
+        raise ConfigurationError(f"metrics must be True or False, got {metrics_enabled!r}")
     if prices_file is not None and not isinstance(prices_file, str | Path):
-        raise ValueError(f"prices_file must be a path, got {prices_file!r}")
+        raise ConfigurationError(f"prices_file must be a path, got {prices_file!r}")
     if shutdown_timeout is not None and (
         isinstance(shutdown_timeout, bool)
         or not isinstance(shutdown_timeout, int | float)
         or not math.isfinite(shutdown_timeout)
         or shutdown_timeout <= 0
     ):
-        raise ValueError(f"shutdown_timeout must be a positive number of seconds, got {shutdown_timeout!r}")
+        raise ConfigurationError(f"shutdown_timeout must be a positive number of seconds, got {shutdown_timeout!r}")
     resolved = settings_module.load(
         service_name=service_name,
         capture_content=capture_content,
@@ -142,19 +143,19 @@ def _resolve_settings(
     )
     for name in ("otlp_traces_protocol", "otlp_metrics_protocol"):
         if getattr(resolved, name) not in _PROTOCOLS:
-            raise ValueError(f"OTLP protocol {getattr(resolved, name)!r} is not one of {', '.join(_PROTOCOLS)}")
+            raise ConfigurationError(f"OTLP protocol {getattr(resolved, name)!r} is not one of {', '.join(_PROTOCOLS)}")
     pricebook(resolved.prices_file)  # a bad override file raises PricingError (a ValueError) now, not per call
     return resolved
 
 
 def _validate_endpoint(endpoint: str | None, headers: Mapping[str, str] | None) -> None:
     if endpoint is not None and (not isinstance(endpoint, str) or "://" not in endpoint):
-        raise ValueError(f"endpoint must be a URL such as http://localhost:4318, got {endpoint!r}")
+        raise ConfigurationError(f"endpoint must be a URL such as http://localhost:4318, got {endpoint!r}")
     if headers is not None and (
         not isinstance(headers, Mapping)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
     ):
-        raise ValueError("headers must be a mapping of strings to strings")
+        raise ConfigurationError("headers must be a mapping of strings to strings")
 
 
 # --- exporters ------------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tokentrail.errors import BadRequest, PayloadTooLarge, RequestError, UnsupportedMediaType
+
 __all__ = [
     "JSON_BYTES_PER_VALUE",
     "BadRequest",
@@ -64,28 +66,6 @@ class Format(enum.Enum):
 
     PROTOBUF = "application/x-protobuf"
     JSON = "application/json"
-
-
-class RequestError(Exception):
-    """The request cannot be accepted; `status` is the HTTP status to answer with."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class BadRequest(RequestError):
-    status = 400
-
-
-class PayloadTooLarge(RequestError):
-    status = 413
-
-
-class UnsupportedMediaType(RequestError):
-    status = 415
 
 
 def media_format(content_type: str | None) -> Format:

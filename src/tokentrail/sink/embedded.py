@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from tokentrail.errors import EmbeddedPostgresError
+
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "find_bindir", "running_url"]
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,6 @@ STATE_FILE = "embedded-postgres.json"
 USER = "tokentrail"
 DATABASE = "tokentrail"
 SYSTEM_USER = "postgres"
-
-
-class EmbeddedPostgresError(RuntimeError):
-    """The embedded cluster could not be set up, started or stopped; the message says why and what to do."""
 
 
 def find_bindir() -> Path:

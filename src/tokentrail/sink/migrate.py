@@ -15,6 +15,8 @@ from importlib import resources
 
 import psycopg
 
+from tokentrail.errors import MigrationError
+
 __all__ = ["MIGRATIONS_TABLE", "Migration", "MigrationError", "available", "pending", "upgrade"]
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,6 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
-
-
-class MigrationError(RuntimeError):
-    """The migration files are inconsistent (bad name, duplicate version) or one failed to apply."""
 
 
 @dataclass(frozen=True)

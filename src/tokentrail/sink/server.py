@@ -48,6 +48,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from tokentrail import settings as settings_module
+from tokentrail.errors import BodyTimeout, ReceiveBudgetExhausted
 from tokentrail.sink import migrate
 from tokentrail.sink.decode import (
     Extracted,
@@ -315,14 +316,6 @@ class Sink:
         return ExportOutcome(
             503, f"internal error while {stage}", retry_after=self.config.retry_after_unavailable, format=fmt
         )
-
-
-class BodyTimeout(RequestError):
-    status = 408
-
-
-class ReceiveBudgetExhausted(RequestError):
-    status = 503
 
 
 def _make_normaliser() -> Normaliser:

@@ -31,6 +31,7 @@ import psycopg.errors
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from tokentrail.errors import StoreUnavailable
 from tokentrail.sink import dedup, migrate
 from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, SpanRow
 
@@ -65,10 +66,6 @@ def _reason(exc: Exception) -> str:
     """What Postgres said, or psycopg's own message for a refusal made before sending."""
     primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
     return primary or str(exc).strip() or type(exc).__name__
-
-
-class StoreUnavailable(Exception):
-    """Postgres cannot take the write now; answer 503 with `Retry-After` and let the client retry."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from tokentrail import semconv
+from tokentrail._version import __version__
 from tokentrail.instrumentation.anthropic import extract, native
 from tokentrail.instrumentation.anthropic.wrappers import Adapters, Operation, Wrapper
 from tokentrail.recording import Recorder
@@ -54,15 +55,6 @@ _TARGETS: tuple[tuple[str, str, str], ...] = tuple(
 """(module, class, method) of every call tokentrail records."""
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("tokentrail")
-    except Exception:
-        return "0.0.0"
-
-
 def _settings(given: Any) -> Settings:
     if isinstance(given, Settings):
         return given
@@ -78,10 +70,9 @@ def _settings(given: Any) -> Settings:
 
 
 def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> tuple[Recorder, bool]:
-    version = _version()
-    tracer = trace.get_tracer(semconv.INSTRUMENTATION_SCOPE, version, tracer_provider=tracer_provider)
+    tracer = trace.get_tracer(semconv.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider)
     meter = (
-        metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, version, meter_provider=meter_provider)
+        metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider)
         if settings.metrics
         else None
     )
