@@ -42,8 +42,6 @@ def test_defaults_capture_content_because_carrying_prompts_is_the_point() -> Non
     settings = load({})
     assert settings == Settings(traces_exporter=settings.traces_exporter, metrics_exporter=settings.metrics_exporter)
     assert settings.capture_content is CaptureMode.SPAN_ONLY
-    assert settings.database_url is None
-    assert settings.sink_port == 4318
     assert settings.shutdown_timeout == 5.0
 
 
@@ -63,11 +61,6 @@ def test_environment_is_read_into_typed_fields() -> None:
             "TOKENTRAIL_PRICES_FILE": "/etc/prices.toml",
             "TOKENTRAIL_METRICS": "false",
             "TOKENTRAIL_SHUTDOWN_TIMEOUT": "2.5",
-            "TOKENTRAIL_DATABASE_URL": "postgresql://db/tt",
-            "TOKENTRAIL_SINK_PORT": "9000",
-            "TOKENTRAIL_SINK_GRPC_PORT": "9001",
-            "TOKENTRAIL_SINK_TOKEN": "s3cret",
-            "TOKENTRAIL_DATA_DIR": "/var/lib/tt",
         }
     )
     assert settings.service_name == "checkout"
@@ -75,10 +68,6 @@ def test_environment_is_read_into_typed_fields() -> None:
     assert settings.prices_file == Path("/etc/prices.toml")
     assert settings.metrics is False
     assert settings.shutdown_timeout == 2.5
-    assert settings.database_url == "postgresql://db/tt"
-    assert (settings.sink_port, settings.sink_grpc_port) == (9000, 9001)
-    assert settings.sink_token == "s3cret"
-    assert settings.data_dir == Path("/var/lib/tt")
 
 
 def test_keyword_overrides_win_and_none_means_not_given() -> None:
@@ -92,7 +81,7 @@ def test_keyword_overrides_win_and_none_means_not_given() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"TOKENTRAIL_SINK_PORT": "eighty"}, "not a whole number"),
+        ({"TOKENTRAIL_CONTENT_MAX_BYTES": "eighty"}, "not a whole number"),
         ({"TOKENTRAIL_CONTENT_MAX_BYTES": "-5"}, "must be positive"),
         ({"TOKENTRAIL_CAPTURE_CONTENT": "sometimes"}, "capture content"),
         ({"TOKENTRAIL_SHUTDOWN_TIMEOUT": "soon"}, "TOKENTRAIL_SHUTDOWN_TIMEOUT='soon' is not a number of seconds"),
@@ -113,5 +102,14 @@ def test_unknown_keyword_is_a_type_error() -> None:
 def test_settings_are_frozen() -> None:
     settings = load({})
     with pytest.raises(AttributeError):
-        settings.sink_port = 1  # type: ignore[misc]
-    assert settings.replace(sink_port=1).sink_port == 1
+        settings.content_max_bytes = 1  # type: ignore[misc]
+    assert settings.replace(content_max_bytes=1).content_max_bytes == 1
+
+
+def test_the_sinks_variables_are_not_the_applications_concern() -> None:
+    """An application's environment may carry the sink's settings (one .env for a whole stack): a bad one must
+    not stop `instrument()`; the application's settings do not even have those fields."""
+    env = {"TOKENTRAIL_SINK_PORT": "abc", "TOKENTRAIL_SINK_MAX_BODY_BYTES": "-1", "TOKENTRAIL_DATA_DIR": "/x"}
+    settings = load(env)
+    assert not any(name.startswith(("sink_", "database", "data_dir")) for name in Settings.__dataclass_fields__)
+    assert settings == load({})

@@ -261,7 +261,7 @@ def _delegate(name: str, rest: list[str]) -> int:
 def _database_url(args: argparse.Namespace) -> str:
     if args.database_url:
         return str(args.database_url)
-    from tokentrail import settings
+    from tokentrail.sink import settings
 
     try:
         current = settings.load()

@@ -41,8 +41,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 
-from tokentrail import settings as _settings
 from tokentrail.errors import DemoError
+from tokentrail.sink import settings as _settings
 
 __all__ = [
     "DemoError",
@@ -642,7 +642,7 @@ class _Demo:
         self.args = args
         self.cleanup = cleanup
         self.config = _settings.load()
-        explicit_dir = self.config.data_dir if self.config.data_dir != _settings.Settings.data_dir else None
+        explicit_dir = self.config.data_dir if self.config.data_dir != _settings.DEFAULT_DATA_DIR else None
         self.data_dir: Path = (args.data_dir or explicit_dir or DEFAULT_DATA_DIR).absolute()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.supervisor = Supervisor(self.data_dir / "logs")

@@ -1,7 +1,10 @@
-"""Settings: read once from the environment (`TOKENTRAIL_*` and the standard `OTEL_*`), overridable by keyword.
+"""The application's settings: read once from the environment (`TOKENTRAIL_*` and the standard `OTEL_*`),
+overridable by keyword.
 
-This is the only module that reads environment variables for tokentrail's own options. (The OpenTelemetry
-exporters read their own `OTEL_EXPORTER_OTLP_*` variables; we do not duplicate that.)
+Only what the instrumentation uses lives here; the sink's and the database's settings are
+`tokentrail.sink.settings`, so that nothing meant for the sink in an application's environment can make
+`tokentrail.instrument()` fail. (The OpenTelemetry exporters read their own `OTEL_EXPORTER_OTLP_*` variables; we
+do not duplicate that.)
 """
 
 from __future__ import annotations
@@ -9,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tokentrail._env import positive_int, positive_seconds
 from tokentrail.errors import ConfigurationError
 
 __all__ = ["CaptureMode", "Settings", "load", "parse_capture_mode"]
@@ -94,44 +97,9 @@ class Settings:
     """`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` or `grpc`."""
     otlp_metrics_protocol: str = "http/protobuf"
     """`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`."""
-    # sink
-    database_url: str | None = None
-    sink_host: str = "127.0.0.1"
-    sink_port: int = 4318
-    sink_grpc_port: int | None = None
-    sink_token: str | None = None
-    sink_max_body_bytes: int = 16 * 1024 * 1024
-    data_dir: Path = Path.home() / ".local" / "share" / "tokentrail"
-    """Where the embedded Postgres cluster lives when no database URL is given."""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={raw!r} must be positive")
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(f"{name}={raw!r} must be a positive number of seconds")
-    return value
 
 
 def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -142,14 +110,13 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     env = os.environ if env is None else env
     capture_raw = env.get("TOKENTRAIL_CAPTURE_CONTENT") or env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
     prices = env.get("TOKENTRAIL_PRICES_FILE")
-    grpc_port = env.get("TOKENTRAIL_SINK_GRPC_PORT")
     values: dict[str, Any] = {
         "service_name": env.get("TOKENTRAIL_SERVICE_NAME") or env.get("OTEL_SERVICE_NAME") or None,
         "capture_content": parse_capture_mode(capture_raw, CaptureMode.SPAN_ONLY),
-        "content_max_bytes": _int(env, "TOKENTRAIL_CONTENT_MAX_BYTES", Settings.content_max_bytes),
+        "content_max_bytes": positive_int(env, "TOKENTRAIL_CONTENT_MAX_BYTES", Settings.content_max_bytes),
         "prices_file": Path(prices) if prices else None,
         "metrics": (env.get("TOKENTRAIL_METRICS", "true").strip().lower() not in _FALSE),
-        "shutdown_timeout": _seconds(env, "TOKENTRAIL_SHUTDOWN_TIMEOUT", Settings.shutdown_timeout),
+        "shutdown_timeout": positive_seconds(env, "TOKENTRAIL_SHUTDOWN_TIMEOUT", Settings.shutdown_timeout),
         "traces_exporter": (env.get("OTEL_TRACES_EXPORTER") or "").strip() or Settings.traces_exporter,
         "metrics_exporter": (env.get("OTEL_METRICS_EXPORTER") or "").strip() or Settings.metrics_exporter,
         "otlp_traces_protocol": (
@@ -160,13 +127,6 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
             env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
         ).strip()
         or Settings.otlp_metrics_protocol,
-        "database_url": env.get("TOKENTRAIL_DATABASE_URL") or None,
-        "sink_host": env.get("TOKENTRAIL_SINK_HOST") or Settings.sink_host,
-        "sink_port": _int(env, "TOKENTRAIL_SINK_PORT", Settings.sink_port),
-        "sink_grpc_port": _int(env, "TOKENTRAIL_SINK_GRPC_PORT", 4317) if grpc_port else None,
-        "sink_token": env.get("TOKENTRAIL_SINK_TOKEN") or None,
-        "sink_max_body_bytes": _int(env, "TOKENTRAIL_SINK_MAX_BODY_BYTES", Settings.sink_max_body_bytes),
-        "data_dir": Path(env["TOKENTRAIL_DATA_DIR"]) if env.get("TOKENTRAIL_DATA_DIR") else Settings.data_dir,
     }
     for key, given in overrides.items():
         if key not in values and key != "redact":
@@ -175,7 +135,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
             continue
         if key == "capture_content":
             values[key] = parse_capture_mode(given, CaptureMode.SPAN_ONLY)
-        elif key in ("prices_file", "data_dir"):
+        elif key == "prices_file":
             values[key] = Path(given)
         else:
             values[key] = given

@@ -47,9 +47,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from tokentrail import settings as settings_module
 from tokentrail.errors import BodyTimeout, ReceiveBudgetExhausted
 from tokentrail.sink import migrate
+from tokentrail.sink import settings as settings_module
 from tokentrail.sink.decode import (
     Extracted,
     Format,
@@ -74,7 +74,7 @@ TRACES_PATH = "/v1/traces"
 
 @dataclass(frozen=True)
 class SinkConfig:
-    """Everything the sink needs to run; `from_settings` fills it from `tokentrail.settings`."""
+    """Everything the sink needs to run; `from_settings` fills it from `tokentrail.sink.settings`."""
 
     database_url: str
     host: str = "127.0.0.1"
@@ -104,7 +104,7 @@ class SinkConfig:
     """On shutdown, how long in-flight requests may take to finish before the server closes."""
 
     @classmethod
-    def from_settings(cls, settings: settings_module.Settings, database_url: str, **overrides: Any) -> SinkConfig:
+    def from_settings(cls, settings: settings_module.SinkSettings, database_url: str, **overrides: Any) -> SinkConfig:
         values: dict[str, Any] = {
             "database_url": database_url,
             "host": settings.sink_host,
@@ -112,6 +112,8 @@ class SinkConfig:
             "grpc_port": settings.sink_grpc_port,
             "token": settings.sink_token,
             "max_body_bytes": settings.sink_max_body_bytes,
+            "body_idle_timeout": settings.sink_body_idle_timeout,
+            "body_timeout": settings.sink_body_timeout,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
