@@ -392,6 +392,18 @@ def test_failed_call(peer: Instrumented, client: anthropic.Anthropic, standin: S
 # --- the same spans through real OTLP/HTTP into the sink --------------------------------------------------------
 
 
+def _export(sink: BackgroundSink, spans: Any) -> None:
+    """The spans to the sink through the real OTLP/HTTP exporter, acknowledged."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+
+
 def test_sink_stores_peer_calls(
     peer: Instrumented,
     client: anthropic.Anthropic,
@@ -399,9 +411,6 @@ def test_sink_stores_peer_calls(
     sink: BackgroundSink,
     database_url: str,
 ) -> None:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace.export import SpanExportResult
-
     standin.enqueue(_reply(), _reply(id="msg_interop_0002"))
     client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM, messages=[{"role": "user", "content": PROMPT}])
     for _ in client.messages.create(
@@ -409,11 +418,7 @@ def test_sink_stores_peer_calls(
     ):
         pass
     spans = peer.exporter.get_finished_spans()
-    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
-    try:
-        assert exporter.export(spans) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
+    _export(sink, spans)
 
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
@@ -452,8 +457,6 @@ def test_sink_counts_each_call_once_when_the_sdk_traces_it_too(
     a streamed one, a failed one and a two-turn agent loop under one request span. Each is one row, with the
     tokens and cost of one call."""
     import anthropic
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.trace.export import SpanExportResult
 
     from tokentrail.pricing import Usage as PricedUsage
     from tokentrail.pricing import default_pricebook
@@ -490,11 +493,7 @@ def test_sink_counts_each_call_once_when_the_sdk_traces_it_too(
     spans = peer.exporter.get_finished_spans()
     sdk_spans = [s for s in spans if s.instrumentation_scope and s.instrumentation_scope.name == sc.SDK_NATIVE_SCOPE]
     assert len(sdk_spans) == 7, [s.name for s in spans]  # the SDK really traced every call next to the peer
-    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
-    try:
-        assert exporter.export(spans) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
+    _export(sink, spans)
 
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
