@@ -51,7 +51,7 @@ bench: setup
 	$(BIN)/python bench/sink_ingest.py --write-docs
 
 demo: setup
-	$(BIN)/python -m tokentrail.demo
+	$(BIN)/python -m tokentrail.dev.demo
 
 clean:
 	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache

@@ -61,7 +61,7 @@ def worker(config: dict[str, object], calls: int, rounds: int) -> float:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.trace import NoOpTracerProvider
 
-    from tokentrail import settings
+    from tokentrail.instrumentation import settings
     from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
 
     body = json.dumps(REPLY).encode()

@@ -58,7 +58,7 @@ def _switch(subject: str, tracer_provider: Any, meter_provider: Any) -> Callable
     if subject in ("reference", "span-only"):
         overhead._reference_span(tracer_provider, meter_provider, attributes=subject == "reference")
     else:
-        from tokentrail import recording
+        from tokentrail.instrumentation.recorder import recording
 
         instrumentor = overhead.instrument_tokentrail(tracer_provider, meter_provider)
         if subject in PARTS:
@@ -88,7 +88,7 @@ def measure(subject: str, pairs: int, calls: int) -> dict[str, list[float]]:
     import anthropic
     import overhead
 
-    from tokentrail.standin import StandinServer
+    from tokentrail.dev.standin import StandinServer
 
     tracer_provider, meter_provider = overhead._providers()
     switch = _switch(subject, tracer_provider, meter_provider)

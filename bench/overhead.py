@@ -90,7 +90,7 @@ def _native(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
 
 def instrument_tokentrail(tracer_provider: Any, meter_provider: Any, *, capture_content: bool = True) -> Any:
     """tokentrail's instrumentor, installed with cost and metrics on (and content capture unless told)."""
-    from tokentrail import settings
+    from tokentrail.instrumentation import settings
     from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
 
     instrumentor = AnthropicInstrumentor()
@@ -214,7 +214,7 @@ def _tokentrail_deferred(tracer_provider: Any, meter_provider: Any) -> dict[str,
     import threading
     from collections import deque
 
-    from tokentrail import recording
+    from tokentrail.instrumentation.recorder import recording
 
     options = _tokentrail(tracer_provider, meter_provider)
     end = recording.LLMCall._end
@@ -451,14 +451,14 @@ def _start_workers(names: Sequence[str], base_url: str) -> list[Worker]:
 
 @contextlib.contextmanager
 def _standin() -> Iterator[Any]:
-    from tokentrail.standin import StandinServer
+    from tokentrail.dev.standin import StandinServer
 
     with StandinServer() as server:
         yield server
 
 
 def _reply(events: int | None) -> Any:
-    from tokentrail.standin import MessageReply, TextBlock, Usage
+    from tokentrail.dev.standin import MessageReply, TextBlock, Usage
 
     usage = Usage(input_tokens=48, output_tokens=26, cache_read_input_tokens=1200, cache_creation_input_tokens=300)
     if events is None:

@@ -2,7 +2,7 @@
 
     python bench/sink_ingest.py [--requests 200] [--spans 100] [--concurrency 4] [--write-docs]
 
-What it does, on a private PostgreSQL cluster it starts itself (tokentrail.sink.embedded):
+What it does, on a private PostgreSQL cluster it starts itself (tokentrail.db.embedded):
 
 1. Builds a realistic workload: traces of one server span and three LLM client spans (content capture on: the
    same system prompt (two prompt versions) and tool definitions every call, a few-shot template plus a varying
@@ -51,9 +51,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from psycopg import sql
 
-from tokentrail import semconv
-from tokentrail.sink import decode, migrate
-from tokentrail.sink.embedded import EmbeddedPostgres
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.db import migrate
+from tokentrail.db.embedded import EmbeddedPostgres
+from tokentrail.sink import decode
 from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, Normaliser, SpanRow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +170,7 @@ def build_requests(requests: int, spans_per_request: int, seed: int = 7) -> tupl
         spans = spans[:spans_per_request]
         resource_spans = ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])
         resource_spans.resource.attributes.append(_kv("service.name", "shop"))
-        resource_spans.scope_spans[0].scope.name = semconv.INSTRUMENTATION_SCOPE
+        resource_spans.scope_spans[0].scope.name = anthropic_contract.INSTRUMENTATION_SCOPE
         result.append(ExportTraceServiceRequest(resource_spans=[resource_spans]))
     return result, content_bytes
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.fixtures.rows import Call, Span, insert, user_messages
 from tokentrail import cli, reports
-from tokentrail.sink import migrate
+from tokentrail.db import migrate
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)

@@ -30,8 +30,8 @@ def test_the_package_exports_exactly_its_public_api() -> None:
             "tokentrail_anthropic",
             "tokentrail.instrumentation.anthropic:AnthropicInstrumentor",
         ),
-        ("opentelemetry_distro", "tokentrail", "tokentrail.setup:TokentrailDistro"),
-        ("opentelemetry_configurator", "tokentrail", "tokentrail.setup:TokentrailConfigurator"),
+        ("opentelemetry_distro", "tokentrail", "tokentrail.instrumentation.setup:TokentrailDistro"),
+        ("opentelemetry_configurator", "tokentrail", "tokentrail.instrumentation.setup:TokentrailConfigurator"),
         ("console_scripts", "tokentrail", "tokentrail.cli:main"),
     ],
 )
@@ -105,7 +105,8 @@ def test_every_error_derives_from_the_root_and_is_in_the_drawn_tree() -> None:
 
 def test_modules_raise_the_shared_errors() -> None:
     from tokentrail import pricing
-    from tokentrail.sink import decode, embedded, migrate, store
+    from tokentrail.db import embedded, migrate, store
+    from tokentrail.sink import decode
 
     assert decode.RequestError is errors.RequestError
     assert store.StoreUnavailable is errors.StoreUnavailable

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tokentrail.sink.embedded import EmbeddedPostgres
+from tokentrail.db.embedded import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 

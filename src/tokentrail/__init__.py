@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 from tokentrail._version import __version__
 
 if TYPE_CHECKING:
-    from tokentrail.context import attributes, workflow
     from tokentrail.errors import TokentrailError
-    from tokentrail.setup import instrument, uninstrument
+    from tokentrail.instrumentation.context import attributes, workflow
+    from tokentrail.instrumentation.setup import instrument, uninstrument
 
 __all__ = ["TokentrailError", "__version__", "attributes", "instrument", "uninstrument", "workflow"]
 
 _LAZY = {
     "TokentrailError": "tokentrail.errors",
-    "attributes": "tokentrail.context",
-    "workflow": "tokentrail.context",
-    "instrument": "tokentrail.setup",
-    "uninstrument": "tokentrail.setup",
+    "attributes": "tokentrail.instrumentation.context",
+    "workflow": "tokentrail.instrumentation.context",
+    "instrument": "tokentrail.instrumentation.setup",
+    "uninstrument": "tokentrail.instrumentation.setup",
 }
 
 

@@ -39,8 +39,8 @@ FORMATS: Final = ("table", "json", "csv")
 GROUPINGS: Final = ("day", "model", "user", "session", "service", "call-type", "prompt-version", "tag")
 _DELEGATES: Final = {
     "sink": ("tokentrail.sink.server", "run the OTLP sink that stores spans in Postgres", "sink"),
-    "standin": ("tokentrail.standin", "run the local stand-in for the Anthropic API", "dev"),
-    "demo": ("tokentrail.demo", "run the demo application against the stand-in", "dev"),
+    "standin": ("tokentrail.dev.standin", "run the local stand-in for the Anthropic API", "dev"),
+    "demo": ("tokentrail.dev.demo", "run the demo application against the stand-in", "dev"),
 }
 
 
@@ -269,7 +269,7 @@ def _database_url(args: argparse.Namespace) -> str:
         raise CommandError(f"bad configuration: {exc}", 2) from None
     if current.database_url:
         return current.database_url
-    from tokentrail.sink.embedded import running_url
+    from tokentrail.db.embedded import running_url
 
     url = running_url(current.data_dir)
     if url:
@@ -429,7 +429,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     where = _describe(url)
     import psycopg
 
-    from tokentrail.sink.migrate import MigrationError, upgrade
+    from tokentrail.db.migrate import MigrationError, upgrade
 
     try:
         applied = upgrade(url)

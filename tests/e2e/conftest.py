@@ -1,6 +1,6 @@
 """End-to-end fixtures: the real sink and the example app as subprocesses, wired to the stand-in and the stack.
 
-Processes are started through `tokentrail.demo`'s supervisor (each in its own process group, output to a log file
+Processes are started through `tokentrail.dev.demo`'s supervisor (each in its own process group, output to a log file
 under the test's tmp_path); every one is stopped at teardown, and when a test fails the end of each log is printed.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.stack import Collector, Jaeger, StartCollector
-from tokentrail.demo import (
+from tokentrail.dev.demo import (
     Service,
     Sink,
     Supervisor,
@@ -30,7 +30,7 @@ from tokentrail.demo import (
     start_sink,
     wait_until,
 )
-from tokentrail.standin import StandinServer
+from tokentrail.dev.standin import StandinServer
 
 APP_SERVICE = "e2e-answer-service"
 

@@ -1,4 +1,4 @@
-"""`python -m tokentrail.demo`: the whole pipeline starts, the workload lands in Postgres, the report prints, and
+"""`python -m tokentrail.dev.demo`: the whole pipeline starts, the workload lands in Postgres, the report prints, and
 everything the demo started is gone afterwards, also when it is interrupted."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tokentrail.sink.embedded import EmbeddedPostgres
+from tokentrail.db.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +35,7 @@ def test_demo_runs_the_pipeline_and_prints_the_report(tmp_path: Path) -> None:
     """A fresh data directory: the embedded Postgres is created, used and stopped again."""
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "tokentrail.demo", "--quick", "--no-hold", "--data-dir", str(tmp_path / "demo")],
+            [sys.executable, "-m", "tokentrail.dev.demo", "--quick", "--no-hold", "--data-dir", str(tmp_path / "demo")],
             cwd=REPO,
             env=_env(),
             capture_output=True,
@@ -69,7 +69,7 @@ def test_demo_stops_everything_on_sigterm(tmp_path: Path, database_url: str) -> 
     log = tmp_path / "demo.out"
     with log.open("w") as out:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "tokentrail.demo", "--quick", "--hold", "--data-dir", str(tmp_path / "demo")],
+            [sys.executable, "-m", "tokentrail.dev.demo", "--quick", "--hold", "--data-dir", str(tmp_path / "demo")],
             cwd=REPO,
             env=_env(TOKENTRAIL_DATABASE_URL=database_url),
             stdout=out,
@@ -95,7 +95,7 @@ def test_demo_stops_everything_on_sigterm(tmp_path: Path, database_url: str) -> 
 
 def test_demo_rejects_bad_arguments() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tokentrail.demo", "--timeout", "soon"],
+        [sys.executable, "-m", "tokentrail.dev.demo", "--timeout", "soon"],
         cwd=REPO,
         env=_env(),
         capture_output=True,

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from tests.e2e.conftest import SinkControl, wait_for_rows
-from tokentrail import semconv
-from tokentrail.standin import StandinServer
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import StandinServer
 
 pytestmark = pytest.mark.postgres
 

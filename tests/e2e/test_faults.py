@@ -18,7 +18,7 @@ import pytest
 from tests.e2e.conftest import AnswerApp, SinkControl, wait_for_rows
 from tests.fixtures.postgres import PgCluster
 from tests.fixtures.stack import Collector, Jaeger
-from tokentrail.demo import wait_until
+from tokentrail.dev.demo import wait_until
 
 pytestmark = pytest.mark.postgres
 

@@ -18,9 +18,10 @@ from psycopg.rows import dict_row
 
 from tests.e2e.conftest import APP_SERVICE, AnswerApp, SinkControl, wait_for_rows
 from tests.fixtures.stack import Collector, Jaeger, TraceSpan, trace_spans
-from tokentrail import semconv
-from tokentrail.demo import wait_until
-from tokentrail.standin import StandinServer
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.dev.demo import wait_until
+from tokentrail.dev.standin import StandinServer
 
 pytestmark = pytest.mark.postgres
 
@@ -106,7 +107,7 @@ def test_answer_workflow_reaches_jaeger_and_postgres(
         key=lambda s: int(s.raw["startTimeUnixNano"]),
     )
     assert len(llm_spans) == 3  # one span per call: no second span from the SDK's own tracing
-    assert not [s for s in spans if s.scope == semconv.SDK_NATIVE_SCOPE and s not in llm_spans]
+    assert not [s for s in spans if s.scope == anthropic_contract.SDK_NATIVE_SCOPE and s not in llm_spans]
     workflow = by_id[llm_spans[0].parent_span_id]
     assert workflow.name == semconv.span_name(semconv.OP_INVOKE_WORKFLOW, "answer")
     for span in llm_spans:
@@ -114,7 +115,7 @@ def test_answer_workflow_reaches_jaeger_and_postgres(
         assert span.parent_span_id == workflow.span_id
         assert server in ancestors(span, by_id)
         attributes = span.attributes
-        assert attributes[semconv.GEN_AI_PROVIDER_NAME] == semconv.PROVIDER_ANTHROPIC
+        assert attributes[semconv.GEN_AI_PROVIDER_NAME] == anthropic_contract.PROVIDER
         assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0
         assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
         assert attributes[semconv.COST_USD] > 0

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from tests.sink import helpers
+from tests.fixtures import otlp
 from tokentrail.sink import decode
 from tokentrail.sink.decode import BadRequest, Format, PayloadTooLarge, RequestError, UnsupportedMediaType
 
@@ -27,14 +27,14 @@ def _extract(
 
 
 def test_protobuf_span_is_extracted_with_resource_scope_and_typed_attributes() -> None:
-    tid, sid = helpers.new_ids()
+    tid, sid = otlp.new_ids()
     parent = b"\x01" * 8
     attrs = {"s": "x", "i": 7, "f": 0.5, "b": True, "list": ["a", 1], "map": {"k": "v"}, "raw": b"\x00\xff"}
-    span = helpers.span("chat m", trace_id=tid, span_id=sid, parent_span_id=parent, attributes=attrs)
-    span.events.add(name="exception", time_unix_nano=helpers.T0 + 5).attributes.extend(
-        helpers.key_values({"exception.message": "boom"})
+    span = otlp.span("chat m", trace_id=tid, span_id=sid, parent_span_id=parent, attributes=attrs)
+    span.events.add(name="exception", time_unix_nano=otlp.T0 + 5).attributes.extend(
+        otlp.key_values({"exception.message": "boom"})
     )
-    extracted = _extract(helpers.body(helpers.request([span], service="svc", scope="scope-a")))
+    extracted = _extract(otlp.body(otlp.request([span], service="svc", scope="scope-a")))
 
     assert extracted.rejected == 0
     [got] = extracted.spans
@@ -43,15 +43,15 @@ def test_protobuf_span_is_extracted_with_resource_scope_and_typed_attributes() -
     assert got.attributes == {"s": "x", "i": 7, "f": 0.5, "b": True, "list": ["a", 1], "map": {"k": "v"}, "raw": "AP8="}
     assert got.resource_attributes == {"service.name": "svc"}
     assert got.events == [
-        {"name": "exception", "time_unix_nano": helpers.T0 + 5, "attributes": {"exception.message": "boom"}}
+        {"name": "exception", "time_unix_nano": otlp.T0 + 5, "attributes": {"exception.message": "boom"}}
     ]
     assert got.end_ns - got.start_ns == 250_000_000
 
 
 def test_otlp_json_uses_hex_ids_integer_enums_and_ignores_unknown_fields() -> None:
     tid, sid, parent = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "eee19b7ec3c1b173"
-    doc = helpers.json_span(tid, sid, "chat m", {"n": 5, "x": 1.5}, parentSpanId=parent, futureField={"a": 1})
-    extracted = _extract(helpers.json_request([doc]), "application/json; charset=utf-8")
+    doc = otlp.json_span(tid, sid, "chat m", {"n": 5, "x": 1.5}, parentSpanId=parent, futureField={"a": 1})
+    extracted = _extract(otlp.json_request([doc]), "application/json; charset=utf-8")
 
     [got] = extracted.spans
     assert (got.trace_id, got.span_id, got.parent_span_id) == (tid, sid, parent)
@@ -61,13 +61,13 @@ def test_otlp_json_uses_hex_ids_integer_enums_and_ignores_unknown_fields() -> No
 
 
 def test_wrong_id_lengths_are_rejected_per_span_not_per_request() -> None:
-    good = helpers.span("good")
-    bad_trace = helpers.span("bad", trace_id=b"\x01" * 15)
-    bad_span = helpers.span("bad", span_id=b"\x01" * 9)
-    zero = helpers.span("bad", trace_id=b"\x00" * 16)
-    bad_parent = helpers.span("bad", parent_span_id=b"\x01" * 3)
-    no_start = helpers.span("bad", start_ns=0)
-    extracted = _extract(helpers.body(helpers.request([good, bad_trace, bad_span, zero, bad_parent, no_start])))
+    good = otlp.span("good")
+    bad_trace = otlp.span("bad", trace_id=b"\x01" * 15)
+    bad_span = otlp.span("bad", span_id=b"\x01" * 9)
+    zero = otlp.span("bad", trace_id=b"\x00" * 16)
+    bad_parent = otlp.span("bad", parent_span_id=b"\x01" * 3)
+    no_start = otlp.span("bad", start_ns=0)
+    extracted = _extract(otlp.body(otlp.request([good, bad_trace, bad_span, zero, bad_parent, no_start])))
 
     assert [s.name for s in extracted.spans] == ["good"]
     assert extracted.rejected == 5
@@ -76,22 +76,22 @@ def test_wrong_id_lengths_are_rejected_per_span_not_per_request() -> None:
 
 
 def test_invalid_hex_id_in_json_rejects_that_span_only() -> None:
-    good = helpers.json_span("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "good", {})
-    bad = helpers.json_span("zz" * 16, "eee19b7ec3c1b174", "bad", {})
-    extracted = _extract(helpers.json_request([good, bad]), "application/json")
+    good = otlp.json_span("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "good", {})
+    bad = otlp.json_span("zz" * 16, "eee19b7ec3c1b174", "bad", {})
+    extracted = _extract(otlp.json_request([good, bad]), "application/json")
     assert [s.name for s in extracted.spans] == ["good"]
     assert extracted.rejected == 1
 
 
 def test_nul_characters_and_non_finite_floats_become_storable_values() -> None:
-    span = helpers.span("a\x00b", attributes={"k\x00": "v\x00", "nan": math.nan, "inf": -math.inf})
-    [got] = _extract(helpers.body(helpers.request([span]))).spans
+    span = otlp.span("a\x00b", attributes={"k\x00": "v\x00", "nan": math.nan, "inf": -math.inf})
+    [got] = _extract(otlp.body(otlp.request([span]))).spans
     assert got.name == "a\ufffdb"
     assert got.attributes == {"k\ufffd": "v\ufffd", "nan": "nan", "inf": "-inf"}
 
 
 def test_gzip_and_deflate_bodies_including_concatenated_gzip_members() -> None:
-    raw = helpers.body(helpers.request([helpers.span("one")]))
+    raw = otlp.body(otlp.request([otlp.span("one")]))
     assert len(_extract(gzip.compress(raw), encoding="gzip").spans) == 1
     assert len(_extract(zlib.compress(raw), encoding="deflate").spans) == 1
     half = len(raw) // 2
@@ -158,10 +158,8 @@ def test_response_carries_partial_success_in_both_formats() -> None:
 
 # --- fuzzing ---------------------------------------------------------------------------------------------------
 
-_VALID = helpers.body(
-    helpers.request(
-        [helpers.span("chat m", attributes=helpers.llm_attributes()), helpers.span("db", attributes={"q": "x" * 300})]
-    )
+_VALID = otlp.body(
+    otlp.request([otlp.span("chat m", attributes=otlp.llm_attributes()), otlp.span("db", attributes={"q": "x" * 300})])
 )
 
 
@@ -211,8 +209,8 @@ def test_fuzz_bad_gzip(prefix: bytes, cut: int) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=40), st.binary(max_size=20), st.binary(max_size=20))
 def test_fuzz_id_lengths(trace_id: bytes, span_id: bytes, parent: bytes) -> None:
-    span = helpers.span("x", trace_id=trace_id, span_id=span_id, parent_span_id=parent)
-    extracted = _extract(helpers.body(helpers.request([span])))
+    span = otlp.span("x", trace_id=trace_id, span_id=span_id, parent_span_id=parent)
+    extracted = _extract(otlp.body(otlp.request([span])))
     valid = len(trace_id) == 16 and any(trace_id) and len(span_id) == 8 and any(span_id) and len(parent) in (0, 8)
     assert len(extracted.spans) == (1 if valid else 0)
     assert extracted.rejected == (0 if valid else 1)
@@ -238,15 +236,15 @@ def test_fuzz_arbitrary_json_documents(document: object) -> None:
     )
 )
 def test_fuzz_json_span_fields(fields: dict[str, object]) -> None:
-    base = helpers.json_span("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "n", {})
+    base = otlp.json_span("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "n", {})
     base.update(fields)
-    _decode_or_reject(helpers.json_request([base]), "application/json", None)
+    _decode_or_reject(otlp.json_request([base]), "application/json", None)
 
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(min_value=1, max_value=4 * LIMIT))
 def test_fuzz_huge_attribute_values(size: int) -> None:
-    body = helpers.body(helpers.request([helpers.span("x", attributes={"big": "a" * size})]))
+    body = otlp.body(otlp.request([otlp.span("x", attributes={"big": "a" * size})]))
     try:
         extracted = _extract(gzip.compress(body), encoding="gzip")
     except PayloadTooLarge:
@@ -261,7 +259,7 @@ def test_fuzz_huge_attribute_values(size: int) -> None:
 
 def test_lone_surrogates_in_json_become_replacement_characters_and_pairs_survive() -> None:
     tid, sid = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"
-    body = helpers.json_request([helpers.json_span(tid, sid, "n\ud800", {"k\udc00": "a\ud83d\ude00b\ud83d"})])
+    body = otlp.json_request([otlp.json_span(tid, sid, "n\ud800", {"k\udc00": "a\ud83d\ude00b\ud83d"})])
     raw = body.replace(b"\\ud800", b"\xed\xa0\x80")  # the same surrogate as raw (CESU-8) bytes
     for document in (body, raw):
         [got] = _extract(document, "application/json").spans
@@ -281,6 +279,6 @@ def test_json_with_more_values_than_its_share_of_the_limit_is_413() -> None:
 
 
 def test_decompressed_body_is_exactly_the_original() -> None:
-    raw = helpers.body(helpers.request([helpers.span("x", attributes={"a": "y" * 700_000})]))
+    raw = otlp.body(otlp.request([otlp.span("x", attributes={"a": "y" * 700_000})]))
     assert bytes(decode.decompress(gzip.compress(raw), "gzip", LIMIT)) == raw
     assert bytes(decode.decompress(zlib.compress(raw), "deflate", LIMIT)) == raw

@@ -13,9 +13,10 @@ import psycopg
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.sink import helpers
+from tests.fixtures import otlp
 from tests.sink.conftest import SinkFactory
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.sink.server import BackgroundSink
 
 pytestmark = pytest.mark.postgres
@@ -33,11 +34,11 @@ def sdk_span(trace_id: bytes, parent: bytes, start: int, **facts: Any) -> Span:
     """The span the SDK's own tracing (1.14+) makes for one call, inside the peer's span."""
     attributes = {
         semconv.GEN_AI_OPERATION_NAME: semconv.OP_CHAT,
-        semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
+        semconv.GEN_AI_PROVIDER_NAME: anthropic_contract.PROVIDER,
         semconv.GEN_AI_REQUEST_MODEL: MODEL,
         **facts,
     }
-    return helpers.span(
+    return otlp.span(
         "anthropic.messages.create",
         trace_id=trace_id,
         parent_span_id=parent,
@@ -79,7 +80,7 @@ def peer_span(peer: str, trace_id: bytes, parent: bytes, start: int, **facts: An
         else:
             attributes[semconv.GEN_AI_OPERATION_NAME] = semconv.OP_CHAT
             name = f"chat {model}"
-    return helpers.span(
+    return otlp.span(
         name,
         trace_id=trace_id,
         parent_span_id=parent,
@@ -113,14 +114,16 @@ class Call:
 def export(sink: BackgroundSink, spans: Sequence[Span]) -> None:
     """One OTLP request, each span under its own instrumentation scope (as an SDK export groups them)."""
     requests = [
-        helpers.request([s], scope=semconv.SDK_NATIVE_SCOPE if s.name.startswith("anthropic.messages") else scope)
+        otlp.request(
+            [s], scope=anthropic_contract.SDK_NATIVE_SCOPE if s.name.startswith("anthropic.messages") else scope
+        )
         for s in spans
         for scope in [_scope_of(s)]
     ]
     merged = requests[0]
     for other in requests[1:]:
         merged.resource_spans.extend(other.resource_spans)
-    response = httpx.post(sink.traces_url, content=helpers.body(merged), headers=helpers.PROTOBUF, timeout=30)
+    response = httpx.post(sink.traces_url, content=otlp.body(merged), headers=otlp.PROTOBUF, timeout=30)
     assert response.status_code == 200, response.text
 
 
@@ -138,14 +141,14 @@ def calls(database_url: str) -> list[dict[str, Any]]:
 
 
 def app_span(trace_id: bytes) -> Span:
-    return helpers.span("POST /answer", trace_id=trace_id, kind=Span.SPAN_KIND_SERVER, duration_ns=5_000 * MS)
+    return otlp.span("POST /answer", trace_id=trace_id, kind=Span.SPAN_KIND_SERVER, duration_ns=5_000 * MS)
 
 
 @pytest.mark.parametrize("peer", list(PEER_SCOPES))
 def test_a_call_reported_by_a_peer_and_the_sdk_is_one_row(sink: BackgroundSink, database_url: str, peer: str) -> None:
-    trace_id, _ = helpers.new_ids()
+    trace_id, _ = otlp.new_ids()
     root = app_span(trace_id)
-    call = Call(peer, trace_id, root.span_id, helpers.T0 + 10 * MS, **usage("msg_1"))
+    call = Call(peer, trace_id, root.span_id, otlp.T0 + 10 * MS, **usage("msg_1"))
     export(sink, [call.inner, call.outer, root])
     rows = calls(database_url)
     assert len(rows) == 1
@@ -156,7 +159,7 @@ def test_a_call_reported_by_a_peer_and_the_sdk_is_one_row(sink: BackgroundSink, 
     assert sorted(row["member_span_ids"]) == sorted([call.inner.span_id.hex(), call.outer.span_id.hex()])
     assert (row["input_tokens"], row["output_tokens"]) == (1230, 300)
     assert row["cost_usd"] > 0
-    assert helpers.count(database_url, "spans") == 3  # every span is kept for the trace tree
+    assert otlp.count(database_url, "spans") == 3  # every span is kept for the trace tree
     if peer != "openinference":
         assert row["input_sha256"] is not None  # the peer's content, which the SDK's span did not carry
 
@@ -172,9 +175,9 @@ def _fingerprint(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def test_order_and_separate_requests_do_not_matter_and_resending_changes_nothing(
     sink: BackgroundSink, database_url: str, order: str
 ) -> None:
-    trace_id, _ = helpers.new_ids()
+    trace_id, _ = otlp.new_ids()
     root = app_span(trace_id)
-    call = Call("openllmetry", trace_id, root.span_id, helpers.T0, **usage("msg_1"))
+    call = Call("openllmetry", trace_id, root.span_id, otlp.T0, **usage("msg_1"))
     first, second = (call.inner, call.outer) if order == "sdk-first" else (call.outer, call.inner)
     export(sink, [first])
     assert len(calls(database_url)) == 1
@@ -185,13 +188,13 @@ def test_order_and_separate_requests_do_not_matter_and_resending_changes_nothing
     for resend in ([first], [second], [first, second, root]):
         export(sink, resend)
         assert _fingerprint(calls(database_url)) == _fingerprint(settled)
-    assert helpers.count(database_url, "spans") == 3
+    assert otlp.count(database_url, "spans") == 3
 
 
 def test_the_same_calls_in_any_arrival_give_the_same_rows(sink_factory: SinkFactory, pg_cluster: Any) -> None:
     """Three calls (one streamed, one failed) reported by a peer and the SDK, delivered all at once into one
     database and one span at a time, reversed, into another: the rows are the same."""
-    trace_id, _ = helpers.new_ids()
+    trace_id, _ = otlp.new_ids()
     root = app_span(trace_id)
     spans: list[Span] = [root]
     for index, facts in enumerate(
@@ -201,7 +204,7 @@ def test_the_same_calls_in_any_arrival_give_the_same_rows(sink_factory: SinkFact
             {semconv.ERROR_TYPE: "overloaded_error"},
         ]
     ):
-        call = Call("otel-genai", trace_id, root.span_id, helpers.T0 + index * 300 * MS, **facts)
+        call = Call("otel-genai", trace_id, root.span_id, otlp.T0 + index * 300 * MS, **facts)
         spans += [call.outer, call.inner]
     results = []
     for name, deliveries in (("all_at_once", [spans]), ("one_by_one", [[s] for s in reversed(spans)])):
@@ -219,16 +222,16 @@ def test_the_same_calls_in_any_arrival_give_the_same_rows(sink_factory: SinkFact
 def test_separate_calls_stay_separate(sink: BackgroundSink, database_url: str) -> None:
     """An application's retry (a failed call, then a second request), two calls with the same model back to back,
     and an agent loop's three turns: seven calls, each reported twice, are seven rows with their own tokens."""
-    trace_id, _ = helpers.new_ids()
+    trace_id, _ = otlp.new_ids()
     root = app_span(trace_id)
-    t = helpers.T0
+    t = otlp.T0
     reported = [
         Call("openllmetry", trace_id, root.span_id, t, **{semconv.ERROR_TYPE: "rate_limit_error"}),
         Call("openllmetry", trace_id, root.span_id, t + 250 * MS, **usage("msg_retry", 100, 10)),
         Call("openllmetry", trace_id, root.span_id, t + 500 * MS, **usage("msg_x", 200, 20)),
         Call("openllmetry", trace_id, root.span_id, t + 501 * MS, **usage("msg_y", 200, 20)),
     ]
-    turn_parent = helpers.span("invoke_agent helper", trace_id=trace_id, parent_span_id=root.span_id)
+    turn_parent = otlp.span("invoke_agent helper", trace_id=trace_id, parent_span_id=root.span_id)
     for turn in range(3):
         start = t + (1000 + 300 * turn) * MS
         reported.append(Call("openllmetry", trace_id, turn_parent.span_id, start, **usage(f"msg_t{turn}", 1000, 50)))
@@ -242,14 +245,14 @@ def test_separate_calls_stay_separate(sink: BackgroundSink, database_url: str) -
 
 def test_spans_of_one_instrumentation_are_never_merged(sink: BackgroundSink, database_url: str) -> None:
     """tokentrail alone (or any one source) takes the plain path: no reports are kept, each span is its call."""
-    trace_id, _ = helpers.new_ids()
-    outer = helpers.span("chat", trace_id=trace_id, attributes=helpers.llm_attributes())
-    inner = helpers.span("chat", trace_id=trace_id, parent_span_id=outer.span_id, attributes=helpers.llm_attributes())
-    body = helpers.body(helpers.request([outer, inner]))  # tokentrail's scope
-    assert httpx.post(sink.traces_url, content=body, headers=helpers.PROTOBUF).status_code == 200
+    trace_id, _ = otlp.new_ids()
+    outer = otlp.span("chat", trace_id=trace_id, attributes=otlp.llm_attributes())
+    inner = otlp.span("chat", trace_id=trace_id, parent_span_id=outer.span_id, attributes=otlp.llm_attributes())
+    body = otlp.body(otlp.request([outer, inner]))  # tokentrail's scope
+    assert httpx.post(sink.traces_url, content=body, headers=otlp.PROTOBUF).status_code == 200
     rows = calls(database_url)
     assert [row["sources"] for row in rows] == [["tokentrail"], ["tokentrail"]]
-    assert helpers.count(database_url, "llm_call_reports") == 0
+    assert otlp.count(database_url, "llm_call_reports") == 0
 
 
 def test_two_sink_replicas_writing_the_two_reports_at_once_keep_one_row(
@@ -259,8 +262,8 @@ def test_two_sink_replicas_writing_the_two_reports_at_once_keep_one_row(
     replicas = [sink_factory(), sink_factory()]
     work: list[list[Span]] = [[], []]
     for index in range(40):
-        trace_id, _ = helpers.new_ids()
-        call = Call("openinference", trace_id, b"", helpers.T0 + index * MS, **usage(f"msg_{index}"))
+        trace_id, _ = otlp.new_ids()
+        call = Call("openinference", trace_id, b"", otlp.T0 + index * MS, **usage(f"msg_{index}"))
         work[index % 2].append(call.outer)
         work[1 - index % 2].append(call.inner)
     barrier = threading.Barrier(2)
@@ -287,8 +290,8 @@ def test_two_sink_replicas_writing_the_two_reports_at_once_keep_one_row(
 
 
 def test_views_and_reports_count_a_merged_call_once(sink: BackgroundSink, database_url: str) -> None:
-    trace_id, _ = helpers.new_ids()
-    call = Call("openllmetry", trace_id, b"", helpers.T0, **usage("msg_1", 1000, 100))
+    trace_id, _ = otlp.new_ids()
+    call = Call("openllmetry", trace_id, b"", otlp.T0, **usage("msg_1", 1000, 100))
     export(sink, [call.outer, call.inner])
     with psycopg.connect(database_url) as conn:
         daily = conn.execute("SELECT calls, input_tokens, output_tokens FROM llm_daily_cost").fetchall()

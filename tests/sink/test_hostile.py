@@ -16,10 +16,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.sink import helpers
+from tests.fixtures import otlp
+from tests.fixtures.processes import reset_peak, sink_process, status_kib
 from tests.sink.conftest import SinkFactory
-from tests.sink.processes import reset_peak, sink_process, status_kib
-from tokentrail import semconv
+from tokentrail.contract import semconv
 from tokentrail.sink.server import BackgroundSink
 
 MiB = 1 << 20
@@ -54,7 +54,7 @@ def test_fifty_stalled_senders_with_the_token_do_not_lock_out_other_clients(
 ) -> None:
     sink = sink_factory(token=TOKEN, body_idle_timeout=20.0, body_timeout=30.0)
     assert sink.port is not None
-    body = helpers.body(helpers.request([helpers.span("slow")]))
+    body = otlp.body(otlp.request([otlp.span("slow")]))
     slow: list[socket.socket] = []
     try:
         for _ in range(50):
@@ -65,8 +65,8 @@ def test_fifty_stalled_senders_with_the_token_do_not_lock_out_other_clients(
         statuses = []
         with httpx.Client(base_url=sink.url, timeout=30, headers=AUTH) as http:
             for i in range(10):
-                exported = helpers.body(helpers.request([helpers.span(f"normal-{i}")]))
-                statuses.append(http.post("/v1/traces", content=exported, headers=helpers.PROTOBUF).status_code)
+                exported = otlp.body(otlp.request([otlp.span(f"normal-{i}")]))
+                statuses.append(http.post("/v1/traces", content=exported, headers=otlp.PROTOBUF).status_code)
         assert statuses == [200] * 10
         for sock in slow:  # still held, not answered
             sock.setblocking(False)
@@ -75,7 +75,7 @@ def test_fifty_stalled_senders_with_the_token_do_not_lock_out_other_clients(
     finally:
         for sock in slow:
             sock.close()
-    assert helpers.count(database_url, "spans") == 10
+    assert otlp.count(database_url, "spans") == 10
 
 
 def test_a_stalled_body_is_answered_408_and_closed_after_the_idle_timeout(
@@ -83,7 +83,7 @@ def test_a_stalled_body_is_answered_408_and_closed_after_the_idle_timeout(
 ) -> None:
     sink = sink_factory(body_idle_timeout=0.5, body_timeout=30.0)
     assert sink.port is not None
-    body = helpers.body(helpers.request([helpers.span("stalled")]))
+    body = otlp.body(otlp.request([otlp.span("stalled")]))
     with socket.create_connection(("127.0.0.1", sink.port)) as sock:
         sock.sendall(_head(len(body), token=None) + body[:1])
         started = time.monotonic()
@@ -92,13 +92,13 @@ def test_a_stalled_body_is_answered_408_and_closed_after_the_idle_timeout(
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"stalled" in answer
     assert 0.4 < elapsed < 5
-    assert helpers.count(database_url, "spans") == 0
+    assert otlp.count(database_url, "spans") == 0
 
 
 def test_a_trickling_body_is_answered_408_at_the_total_timeout(sink_factory: SinkFactory, database_url: str) -> None:
     sink = sink_factory(body_idle_timeout=1.0, body_timeout=1.5)
     assert sink.port is not None
-    body = helpers.body(helpers.request([helpers.span("trickle")]))
+    body = otlp.body(otlp.request([otlp.span("trickle")]))
     with socket.create_connection(("127.0.0.1", sink.port)) as sock:
         sock.sendall(_head(len(body), token=None))
         sock.setblocking(False)
@@ -116,7 +116,7 @@ def test_a_trickling_body_is_answered_408_at_the_total_timeout(sink_factory: Sin
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"not received within 1.5 s" in answer
     assert 1.4 < elapsed < 5
-    assert helpers.count(database_url, "spans") == 0
+    assert otlp.count(database_url, "spans") == 0
 
 
 def test_bodies_being_received_are_bounded_by_the_receive_budget(sink_factory: SinkFactory) -> None:
@@ -125,13 +125,13 @@ def test_bodies_being_received_are_bounded_by_the_receive_budget(sink_factory: S
     with socket.create_connection(("127.0.0.1", sink.port)) as holder:
         holder.sendall(_head(128 * 1024, token=None) + b"\x00" * 60 * 1024)  # 60 KiB held, not finished
         time.sleep(0.3)
-        big = helpers.body(helpers.request([helpers.span("big", attributes={"a": "x" * 10_000})]))
-        refused = httpx.post(sink.traces_url, content=big, headers=helpers.PROTOBUF, timeout=30)
+        big = otlp.body(otlp.request([otlp.span("big", attributes={"a": "x" * 10_000})]))
+        refused = httpx.post(sink.traces_url, content=big, headers=otlp.PROTOBUF, timeout=30)
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "3"
-    small = helpers.body(helpers.request([helpers.span("small")]))
+    small = otlp.body(otlp.request([otlp.span("small")]))
     deadline = time.monotonic() + 10
-    while httpx.post(sink.traces_url, content=small, headers=helpers.PROTOBUF).status_code != 200:
+    while httpx.post(sink.traces_url, content=small, headers=otlp.PROTOBUF).status_code != 200:
         assert time.monotonic() < deadline  # the closed holder gives its bytes back
         time.sleep(0.05)
 
@@ -157,9 +157,9 @@ def _post_all(url: str, bodies: list[tuple[bytes, dict[str, str]]]) -> list[int]
 
 def _small_arrays_json(size: int) -> bytes:
     """An OTLP/JSON body of about `size` bytes: one span whose attribute is an array of empty AnyValues."""
-    span = helpers.json_span(os.urandom(16).hex(), os.urandom(8).hex(), "arrays", {})
+    span = otlp.json_span(os.urandom(16).hex(), os.urandom(8).hex(), "arrays", {})
     span["attributes"] = [{"key": "a", "value": {"arrayValue": {"values": "@"}}}]
-    shell = helpers.json_request([span])
+    shell = otlp.json_request([span])
     items = (size - len(shell)) // 3
     return shell.replace(b'"@"', b"[" + b",".join([b"{}"] * items) + b"]")
 
@@ -167,8 +167,8 @@ def _small_arrays_json(size: int) -> bytes:
 def test_memory_stays_bounded_under_bombs_and_exploding_json(database_url: str) -> None:
     with sink_process("--database-url", database_url) as sink:
         pid = sink.process.pid
-        warm = helpers.json_request([helpers.json_span(os.urandom(16).hex(), "eee19b7ec3c1b174", "warm", {"k": 1})])
-        assert httpx.post(sink.url + "/v1/traces", content=warm, headers=helpers.JSON).status_code == 200
+        warm = otlp.json_request([otlp.json_span(os.urandom(16).hex(), "eee19b7ec3c1b174", "warm", {"k": 1})])
+        assert httpx.post(sink.url + "/v1/traces", content=warm, headers=otlp.JSON).status_code == 200
         base = status_kib(pid)["VmRSS"]
         reset_peak(pid)
 
@@ -177,14 +177,14 @@ def test_memory_stays_bounded_under_bombs_and_exploding_json(database_url: str) 
         deflate_bomb = zlib.compress(bomb, 9)
         assert len(gzip_bomb) < 100_000
         for encoding, bomb_body in (("gzip", gzip_bomb), ("deflate", deflate_bomb)):  # 8 at once: every slot
-            bombs = [(bomb_body, {**helpers.PROTOBUF, "Content-Encoding": encoding})] * 8
+            bombs = [(bomb_body, {**otlp.PROTOBUF, "Content-Encoding": encoding})] * 8
             assert _post_all(sink.url, bombs) == [413] * 8
         bombs_peak = (status_kib(pid)["VmHWM"] - base) / 1024
 
         reset_peak(pid)
         base_json = status_kib(pid)["VmRSS"]
         arrays = _small_arrays_json(16 * MiB - 4096)
-        assert _post_all(sink.url, [(arrays, helpers.JSON)]) == [413]
+        assert _post_all(sink.url, [(arrays, otlp.JSON)]) == [413]
         json_peak = (status_kib(pid)["VmHWM"] - base_json) / 1024
     # measured: bombs +5 MiB (today's code +150 to +300 MiB: each kept up to two 16 MiB buffers); the JSON body
     # +23 MiB, refused from a count of its brackets (today's code parsed it for 38 s: +680 MiB)
@@ -208,21 +208,21 @@ def test_a_lone_surrogate_is_replaced_and_the_rest_of_the_batch_kept(sink: Backg
         [{"role": "user", "parts": [{"type": "text", "content": f"hi {lone} there"}]}], ensure_ascii=False
     )
     spans = [
-        helpers.json_span(
+        otlp.json_span(
             trace_id,
             "0000000000000001",
             "chat a",
             {**llm, semconv.GEN_AI_REQUEST_MODEL: "claude-haiku-4-5", semconv.GEN_AI_INPUT_MESSAGES: content},
         ),
-        helpers.json_span(trace_id, "0000000000000002", "chat b", {**llm, semconv.GEN_AI_REQUEST_MODEL: f"m{lone}"}),
-        helpers.json_span(trace_id, "0000000000000003", "work", {f"key{lone}": "v", "fine": "\U0001f600"}),
+        otlp.json_span(trace_id, "0000000000000002", "chat b", {**llm, semconv.GEN_AI_REQUEST_MODEL: f"m{lone}"}),
+        otlp.json_span(trace_id, "0000000000000003", "work", {f"key{lone}": "v", "fine": "\U0001f600"}),
     ]
-    body = helpers.json_request(spans)
+    body = otlp.json_request(spans)
     assert b"\\ud800" in body  # json.dumps escapes the lone surrogate, as a careless JSON encoder does
-    response = httpx.post(sink.traces_url, content=body, headers=helpers.JSON)
+    response = httpx.post(sink.traces_url, content=body, headers=otlp.JSON)
     assert response.status_code == 200, response.text
     assert response.json() == {}
-    assert helpers.count(database_url, "spans", f"trace_id = '{trace_id}'") == 3
+    assert otlp.count(database_url, "spans", f"trace_id = '{trace_id}'") == 3
     with psycopg.connect(database_url) as conn:
         models = conn.execute("SELECT request_model FROM llm_calls ORDER BY span_id").fetchall()
         attributes = conn.execute("SELECT attributes FROM spans WHERE span_id = '0000000000000003'").fetchone()
@@ -238,14 +238,14 @@ def test_a_lone_surrogate_is_replaced_and_the_rest_of_the_batch_kept(sink: Backg
 
 def test_answers_with_a_body_are_not_held_back_on_a_kept_alive_connection(sink_factory: SinkFactory) -> None:
     sink = sink_factory(token=TOKEN)
-    body = helpers.body(helpers.request([helpers.span("x")]))
+    body = otlp.body(otlp.request([otlp.span("x")]))
     with httpx.Client(base_url=sink.url, timeout=30) as http:
-        assert http.post("/v1/traces", content=body, headers=helpers.PROTOBUF).status_code == 401  # connect, warm up
+        assert http.post("/v1/traces", content=body, headers=otlp.PROTOBUF).status_code == 401  # connect, warm up
         for headers, status in (({}, 401), ({**AUTH}, 400)):
             started = time.perf_counter()
             for _ in range(20):
                 content = body if status == 401 else b"\xff\xff junk"
-                response = http.post("/v1/traces", content=content, headers={**helpers.PROTOBUF, **headers})
+                response = http.post("/v1/traces", content=content, headers={**otlp.PROTOBUF, **headers})
                 assert response.status_code == status
             elapsed = time.perf_counter() - started
             # with Nagle on, each answer waits ~40 ms for a delayed ACK: 20 answers take > 800 ms
@@ -265,7 +265,7 @@ def test_two_authorization_values_are_refused_over_http_and_grpc(
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
     sink = sink_factory(token=TOKEN, grpc_port=0)
-    body = helpers.body(helpers.request([helpers.span("x")]))
+    body = otlp.body(otlp.request([otlp.span("x")]))
     headers = [("Content-Type", "application/x-protobuf"), *(("Authorization", f"Bearer {v}") for v in values)]
     response = httpx.post(sink.traces_url, content=body, headers=headers)
     assert response.status_code == 401
@@ -276,8 +276,8 @@ def test_two_authorization_values_are_refused_over_http_and_grpc(
             export(request, metadata=[("authorization", f"Bearer {v}") for v in values], timeout=30)
         assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
         export(request, metadata=[("authorization", f"Bearer {TOKEN}")], timeout=30)  # one value: accepted
-    assert httpx.post(sink.traces_url, content=body, headers={**helpers.PROTOBUF, **AUTH}).status_code == 200
-    assert helpers.count(database_url, "spans") == 1
+    assert httpx.post(sink.traces_url, content=body, headers={**otlp.PROTOBUF, **AUTH}).status_code == 200
+    assert otlp.count(database_url, "spans") == 1
 
 
 # --- 6. what needs the token -------------------------------------------------------------------------------------
@@ -290,5 +290,5 @@ def test_probes_and_metrics_answer_without_the_token_exports_do_not(sink_factory
     metrics = httpx.get(sink.url + "/metrics")
     assert metrics.status_code == 200
     assert "tokentrail_sink_database_ready 1.0" in metrics.text
-    body = helpers.body(helpers.request([helpers.span("x")]))
-    assert httpx.post(sink.traces_url, content=body, headers=helpers.PROTOBUF).status_code == 401
+    body = otlp.body(otlp.request([otlp.span("x")]))
+    assert httpx.post(sink.traces_url, content=body, headers=otlp.PROTOBUF).status_code == 401

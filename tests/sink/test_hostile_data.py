@@ -17,9 +17,10 @@ import psycopg
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.sink import helpers
+from tests.fixtures import otlp
 from tests.sink.conftest import SinkFactory
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.sink.decode import Format, media_format
 from tokentrail.sink.server import BackgroundSink
 from tokentrail.sink.values import IDENTIFIER_MAX
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.postgres
 
 
 def post(sink: BackgroundSink, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(sink.traces_url, content=body, headers=headers or helpers.PROTOBUF, timeout=30)
+    return httpx.post(sink.traces_url, content=body, headers=headers or otlp.PROTOBUF, timeout=30)
 
 
 def partial(response: httpx.Response) -> tuple[int, str]:
@@ -73,14 +74,14 @@ def test_an_oversized_identifier_is_cut_and_kept_whole_in_attributes(
     sink: BackgroundSink, database_url: str, key: str
 ) -> None:
     huge = incompressible(6000)
-    trace_id, _ = helpers.new_ids()
-    hostile = helpers.span("chat", trace_id=trace_id, attributes=helpers.llm_attributes(**{key: huge}))
-    valid = [helpers.span("chat", trace_id=trace_id, attributes=helpers.llm_attributes()) for _ in range(3)]
-    response = post(sink, helpers.body(helpers.request([*valid, hostile])))
+    trace_id, _ = otlp.new_ids()
+    hostile = otlp.span("chat", trace_id=trace_id, attributes=otlp.llm_attributes(**{key: huge}))
+    valid = [otlp.span("chat", trace_id=trace_id, attributes=otlp.llm_attributes()) for _ in range(3)]
+    response = post(sink, otlp.body(otlp.request([*valid, hostile])))
     assert response.status_code == 200, response.text
     assert partial(response) == (0, "")
-    assert helpers.count(database_url, "spans") == 4
-    assert helpers.count(database_url, "llm_calls") == 4
+    assert otlp.count(database_url, "spans") == 4
+    assert otlp.count(database_url, "llm_calls") == 4
     row = llm_row(database_url, hostile.span_id)
     column = {
         semconv.USER_ID: "user_id",
@@ -98,18 +99,18 @@ def test_an_oversized_identifier_is_cut_and_kept_whole_in_attributes(
 
 def test_an_index_breaking_value_does_not_turn_the_next_requests_away(sink: BackgroundSink, database_url: str) -> None:
     """The breaker is for a lost database, not for data: the requests right after a hostile one are stored."""
-    hostile = helpers.span("chat", attributes=helpers.llm_attributes(**{semconv.USER_ID: incompressible(1 << 20)}))
-    assert post(sink, helpers.body(helpers.request([hostile]))).status_code == 200
+    hostile = otlp.span("chat", attributes=otlp.llm_attributes(**{semconv.USER_ID: incompressible(1 << 20)}))
+    assert post(sink, otlp.body(otlp.request([hostile]))).status_code == 200
     for _ in range(5):
-        valid = helpers.span("chat", attributes=helpers.llm_attributes())
-        assert post(sink, helpers.body(helpers.request([valid]))).status_code == 200
-    assert helpers.count(database_url, "llm_calls") == 6
+        valid = otlp.span("chat", attributes=otlp.llm_attributes())
+        assert post(sink, otlp.body(otlp.request([valid]))).status_code == 200
+    assert otlp.count(database_url, "llm_calls") == 6
 
 
 def test_a_long_span_name_and_service_are_cut_and_the_name_kept(sink: BackgroundSink, database_url: str) -> None:
     name = incompressible(5000, seed=3)
-    work = helpers.span(name)
-    response = post(sink, helpers.body(helpers.request([work], service=incompressible(5000, seed=4))))
+    work = otlp.span(name)
+    response = post(sink, otlp.body(otlp.request([work], service=incompressible(5000, seed=4))))
     assert response.status_code == 200
     with psycopg.connect(database_url) as conn:
         stored = conn.execute("SELECT name, service_name, attributes FROM spans").fetchone()
@@ -123,13 +124,13 @@ def test_a_long_span_name_and_service_are_cut_and_the_name_kept(sink: Background
 def test_nul_inside_decoded_json_attributes_is_replaced_not_rejected(sink: BackgroundSink, database_url: str) -> None:
     """An otel-genai span whose finish reasons are a JSON array string with an escaped NUL, and an OpenInference
     span with one inside `llm.invocation_parameters`: both decode to text Postgres cannot hold."""
-    trace_id, _ = helpers.new_ids()
-    genai = helpers.span(
+    trace_id, _ = otlp.new_ids()
+    genai = otlp.span(
         "chat claude",
         trace_id=trace_id,
-        attributes=helpers.llm_attributes(**{semconv.GEN_AI_RESPONSE_FINISH_REASONS: '["stop\\u0000x"]'}),
+        attributes=otlp.llm_attributes(**{semconv.GEN_AI_RESPONSE_FINISH_REASONS: '["stop\\u0000x"]'}),
     )
-    openinference = helpers.span(
+    openinference = otlp.span(
         "Messages",  # in a trace of its own: two sources' co-timed spans in one trace would be one call
         attributes={
             "openinference.span.kind": "LLM",
@@ -140,15 +141,15 @@ def test_nul_inside_decoded_json_attributes_is_replaced_not_rejected(sink: Backg
             "llm.token_count.completion": 5,
         },
     )
-    valid = helpers.span("chat", trace_id=trace_id, attributes=helpers.llm_attributes())
-    request = helpers.request([genai, valid], scope="opentelemetry.instrumentation.genai.anthropic")
-    other = helpers.request([openinference], scope="openinference.instrumentation.x")
+    valid = otlp.span("chat", trace_id=trace_id, attributes=otlp.llm_attributes())
+    request = otlp.request([genai, valid], scope="opentelemetry.instrumentation.genai.anthropic")
+    other = otlp.request([openinference], scope="openinference.instrumentation.x")
     request.resource_spans.extend(other.resource_spans)
-    response = post(sink, helpers.body(request))
+    response = post(sink, otlp.body(request))
     assert response.status_code == 200
     assert partial(response) == (0, "")
-    assert helpers.count(database_url, "spans") == 3
-    assert helpers.count(database_url, "llm_calls") == 3
+    assert otlp.count(database_url, "spans") == 3
+    assert otlp.count(database_url, "llm_calls") == 3
     assert llm_row(database_url, genai.span_id)["finish_reasons"] == ["stop\ufffdx"]
     params = llm_row(database_url, openinference.span_id)["attributes"]
     assert "\x00" not in json.dumps(params, ensure_ascii=False)
@@ -165,12 +166,12 @@ def test_a_lone_surrogate_inside_decoded_content_is_replaced(sink: BackgroundSin
         "input.value": '{"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi \\ud800 there"}]}',
         "llm.invocation_parameters": '{"metadata": {"k\\udc00": "v\\ud83d"}}',
     }
-    hostile = helpers.span("Messages", attributes=attributes)
-    valid = helpers.span("Messages", attributes={**attributes, "input.value": '{"messages": []}'})
-    response = post(sink, helpers.body(helpers.request([hostile, valid], scope="openinference.instrumentation.x")))
+    hostile = otlp.span("Messages", attributes=attributes)
+    valid = otlp.span("Messages", attributes={**attributes, "input.value": '{"messages": []}'})
+    response = post(sink, otlp.body(otlp.request([hostile, valid], scope="openinference.instrumentation.x")))
     assert response.status_code == 200
     assert partial(response) == (0, "")
-    assert helpers.count(database_url, "llm_calls") == 2
+    assert otlp.count(database_url, "llm_calls") == 2
     with psycopg.connect(database_url) as conn:
         found = conn.execute(
             "SELECT b.body FROM llm_calls c JOIN content_blobs b ON b.sha256 = c.input_sha256 WHERE c.span_id = %s",
@@ -184,11 +185,11 @@ def test_an_impossible_token_count_is_dropped_with_a_warning_and_the_views_answe
     sink: BackgroundSink, database_url: str
 ) -> None:
     absurd = 2**63 - 1
-    hostile = helpers.span(
-        "chat", attributes=helpers.llm_attributes(**{semconv.GEN_AI_USAGE_INPUT_TOKENS: absurd, semconv.USER_ID: "u"})
+    hostile = otlp.span(
+        "chat", attributes=otlp.llm_attributes(**{semconv.GEN_AI_USAGE_INPUT_TOKENS: absurd, semconv.USER_ID: "u"})
     )
-    valid = helpers.span("chat", attributes=helpers.llm_attributes(**{semconv.USER_ID: "u"}))
-    response = post(sink, helpers.body(helpers.request([hostile, valid])))
+    valid = otlp.span("chat", attributes=otlp.llm_attributes(**{semconv.USER_ID: "u"}))
+    response = post(sink, otlp.body(otlp.request([hostile, valid])))
     assert response.status_code == 200
     rejected, message = partial(response)
     assert rejected == 0
@@ -206,8 +207,8 @@ def test_an_impossible_token_count_is_dropped_with_a_warning_and_the_views_answe
 def test_an_impossible_cost_is_dropped_and_the_call_priced_from_its_tokens(
     sink: BackgroundSink, database_url: str
 ) -> None:
-    hostile = helpers.span("chat", attributes=helpers.llm_attributes(**{semconv.COST_USD: 1e300}))
-    response = post(sink, helpers.body(helpers.request([hostile])))
+    hostile = otlp.span("chat", attributes=otlp.llm_attributes(**{semconv.COST_USD: 1e300}))
+    response = post(sink, otlp.body(otlp.request([hostile])))
     assert response.status_code == 200
     assert "gen_ai.usage.cost" in partial(response)[1]
     row = llm_row(database_url, hostile.span_id)
@@ -217,8 +218,8 @@ def test_an_impossible_cost_is_dropped_and_the_call_priced_from_its_tokens(
 
 def test_the_views_sum_counts_beyond_bigint(sink: BackgroundSink, database_url: str) -> None:
     """Rows stored before the door's bounds existed (or written by hand) must not break a day's totals."""
-    spans = [helpers.span("chat", attributes=helpers.llm_attributes()) for _ in range(3)]
-    assert post(sink, helpers.body(helpers.request(spans))).status_code == 200
+    spans = [otlp.span("chat", attributes=otlp.llm_attributes()) for _ in range(3)]
+    assert post(sink, otlp.body(otlp.request(spans))).status_code == 200
     with psycopg.connect(database_url) as conn:
         conn.execute("UPDATE llm_calls SET input_tokens = 4611686018427387904, cache_read_tokens = input_tokens")
         for view in ("llm_daily_cost", "llm_cost_by_user", "llm_cache_daily"):
@@ -266,8 +267,8 @@ _KEYS = [
     "\x00key",
 ]
 _SCOPES = [
-    semconv.INSTRUMENTATION_SCOPE,
-    semconv.SDK_NATIVE_SCOPE,
+    anthropic_contract.INSTRUMENTATION_SCOPE,
+    anthropic_contract.SDK_NATIVE_SCOPE,
     "opentelemetry.instrumentation.anthropic",
     "openinference.instrumentation.anthropic",
     "opentelemetry.instrumentation.genai.anthropic",
@@ -288,13 +289,13 @@ def _hostile_value(rng: random.Random) -> Any:
 
 
 def _hostile_span(rng: random.Random) -> Span:
-    attributes = helpers.llm_attributes()
+    attributes = otlp.llm_attributes()
     for key in rng.sample(_KEYS, rng.randrange(1, 5)):
         attributes[key] = _hostile_value(rng)
     if rng.random() < 0.3:
         attributes["openinference.span.kind"] = "LLM"
     name = rng.choice(["chat claude", "anthropic.messages.create", "anthropic.chat", rng.choice(_HOSTILE_TEXT)])
-    return helpers.span(name, attributes=attributes, status_code=rng.choice([0, 1, 2]))
+    return otlp.span(name, attributes=attributes, status_code=rng.choice([0, 1, 2]))
 
 
 def test_fuzz_hostile_values_never_block_valid_spans(sink_factory: SinkFactory, database_url: str) -> None:
@@ -304,10 +305,10 @@ def test_fuzz_hostile_values_never_block_valid_spans(sink_factory: SinkFactory, 
     rng = random.Random(20261202)
     sent = 0
     for _ in range(120):
-        spans = [helpers.span("chat", attributes=helpers.llm_attributes()), _hostile_span(rng), _hostile_span(rng)]
-        response = post(sink, helpers.body(helpers.request(spans, scope=rng.choice(_SCOPES))))
+        spans = [otlp.span("chat", attributes=otlp.llm_attributes()), _hostile_span(rng), _hostile_span(rng)]
+        response = post(sink, otlp.body(otlp.request(spans, scope=rng.choice(_SCOPES))))
         assert response.status_code == 200, response.text
         assert partial(response)[0] == 0, partial(response)
         sent += len(spans)
-    assert helpers.count(database_url, "spans") == sent
-    assert helpers.count(database_url, "llm_calls") >= 120
+    assert otlp.count(database_url, "spans") == sent
+    assert otlp.count(database_url, "llm_calls") >= 120

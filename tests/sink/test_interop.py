@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tokentrail import semconv as sc
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv as sc
+from tokentrail.dev.standin import ErrorReply, MessageReply, StandinServer, TextBlock, Usage
 from tokentrail.sink.interop import SOURCES, to_contract
-from tokentrail.standin import ErrorReply, MessageReply, StandinServer, TextBlock, Usage
 
 if TYPE_CHECKING:
     import anthropic
@@ -91,7 +92,7 @@ def test_native_call_has_contract_tokens_and_content(
     [(source, attributes)] = _calls(span_exporter)
     assert source == "anthropic-sdk"
     assert attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_CHAT
-    assert attributes[sc.GEN_AI_PROVIDER_NAME] == sc.PROVIDER_ANTHROPIC
+    assert attributes[sc.GEN_AI_PROVIDER_NAME] == anthropic_contract.PROVIDER
     assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
     assert attributes[sc.GEN_AI_RESPONSE_MODEL] == RESPONSE_MODEL
     assert attributes[sc.GEN_AI_RESPONSE_ID] == "msg_n1"
@@ -101,7 +102,7 @@ def test_native_call_has_contract_tokens_and_content(
     assert attributes[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 20
     assert attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
     # The SDK writes no finish reasons, only the stop reason: interop maps it.
-    assert attributes[sc.ANTHROPIC_STOP_REASON] == "end_turn"
+    assert attributes[anthropic_contract.STOP_REASON] == "end_turn"
     assert attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == [sc.FINISH_STOP]
     assert _text(attributes, sc.GEN_AI_INPUT_MESSAGES) == PROMPT
     assert _text(attributes, sc.GEN_AI_OUTPUT_MESSAGES) == ANSWER
@@ -155,8 +156,8 @@ def test_native_count_tokens_batches_and_other_methods(
     assert count[sc.GEN_AI_REQUEST_MODEL] == MODEL
     assert sc.GEN_AI_USAGE_INPUT_TOKENS not in count  # counted tokens are not spent tokens
     assert count["anthropic.message.count_tokens.input_tokens"] > 0
-    assert calls[1][1][sc.ANTHROPIC_BATCH_REQUEST_COUNT] == 1
-    assert calls[1][1][sc.ANTHROPIC_BATCH_ID] == batch.id
+    assert calls[1][1][anthropic_contract.BATCH_REQUEST_COUNT] == 1
+    assert calls[1][1][anthropic_contract.BATCH_ID] == batch.id
     assert len(span_exporter.get_finished_spans()) == 4
 
 
@@ -218,14 +219,22 @@ def test_native_spans_through_the_sink(
 
 def test_tokentrail_spans_are_returned_as_they_are() -> None:
     attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_USAGE_INPUT_TOKENS: 7, "custom": [1, 2]}
-    assert to_contract("chat claude", sc.INSTRUMENTATION_SCOPE, attributes) == ("tokentrail", attributes)
+    assert to_contract("chat claude", anthropic_contract.INSTRUMENTATION_SCOPE, attributes) == (
+        "tokentrail",
+        attributes,
+    )
     tool = {sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL}
-    assert to_contract("execute_tool lookup", sc.INSTRUMENTATION_SCOPE, tool) is None
+    assert to_contract("execute_tool lookup", anthropic_contract.INSTRUMENTATION_SCOPE, tool) is None
 
 
 def test_spans_that_are_not_llm_calls() -> None:
     assert to_contract("GET /", "opentelemetry.instrumentation.fastapi", {"http.route": "/"}) is None
-    assert to_contract("anthropic.sessions.create", sc.SDK_NATIVE_SCOPE, {"gen_ai.provider.name": "anthropic"}) is None
+    assert (
+        to_contract(
+            "anthropic.sessions.create", anthropic_contract.SDK_NATIVE_SCOPE, {"gen_ai.provider.name": "anthropic"}
+        )
+        is None
+    )
     agent = {"openinference.span.kind": "AGENT", "llm.token_count.prompt": 3}
     assert to_contract("agent", "openinference.instrumentation.anthropic", agent) is None
     workflow = {sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.GEN_AI_PROVIDER_NAME: "anthropic"}
@@ -299,8 +308,8 @@ _SCOPES = st.sampled_from(
     [
         None,
         "",
-        sc.INSTRUMENTATION_SCOPE,
-        sc.SDK_NATIVE_SCOPE,
+        anthropic_contract.INSTRUMENTATION_SCOPE,
+        anthropic_contract.SDK_NATIVE_SCOPE,
         "opentelemetry.instrumentation.anthropic",
         "opentelemetry.instrumentation.genai.anthropic",
         "openinference.instrumentation.anthropic",
@@ -374,7 +383,7 @@ def test_odd_arguments_give_none() -> None:
     assert to_contract(None, None, None) is None  # type: ignore[arg-type]
     assert to_contract("x", 3, {}) is None  # type: ignore[arg-type]
     odd = {sc.GEN_AI_USAGE_INPUT_TOKENS: object(), sc.GEN_AI_REQUEST_MODEL: 5, sc.GEN_AI_INPUT_MESSAGES: 1.5}
-    assert to_contract("anthropic.messages.create", sc.SDK_NATIVE_SCOPE, odd) == (
+    assert to_contract("anthropic.messages.create", anthropic_contract.SDK_NATIVE_SCOPE, odd) == (
         "anthropic-sdk",
-        {sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC},
+        {sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_PROVIDER_NAME: anthropic_contract.PROVIDER},
     )

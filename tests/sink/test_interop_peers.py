@@ -23,9 +23,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tokentrail import semconv as sc
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv as sc
+from tokentrail.dev.standin import ErrorReply, MessageReply, StandinServer, TextBlock, ToolUseBlock, Usage
 from tokentrail.sink.interop import to_contract
-from tokentrail.standin import ErrorReply, MessageReply, StandinServer, TextBlock, ToolUseBlock, Usage
 
 if TYPE_CHECKING:
     import anthropic
@@ -294,7 +295,7 @@ def test_non_streaming_call(peer: Instrumented, client: anthropic.Anthropic, sta
     )
     attributes = peer.one_call()
     assert attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_CHAT
-    assert attributes[sc.GEN_AI_PROVIDER_NAME] == sc.PROVIDER_ANTHROPIC
+    assert attributes[sc.GEN_AI_PROVIDER_NAME] == anthropic_contract.PROVIDER
     assert attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
     assert attributes[sc.GEN_AI_RESPONSE_MODEL] == RESPONSE_MODEL
     assert attributes[sc.GEN_AI_RESPONSE_ID] == "msg_interop_0001"
@@ -433,7 +434,7 @@ def test_sink_stores_peer_calls(
     calls = [row for row in rows if row[0] == peer.peer.source]
     assert len(calls) == 2, rows
     plain, streamed = calls
-    assert plain[:5] == (peer.peer.source, sc.OP_CHAT, sc.PROVIDER_ANTHROPIC, MODEL, RESPONSE_MODEL)
+    assert plain[:5] == (peer.peer.source, sc.OP_CHAT, anthropic_contract.PROVIDER, MODEL, RESPONSE_MODEL)
     assert plain[6:12] == ("ok", INPUT_TOTAL, 5, 100, 20, "msg_interop_0001")
     assert plain[12:] == (True, True)
     assert streamed[0] == peer.peer.source
@@ -491,7 +492,11 @@ def test_sink_counts_each_call_once_when_the_sdk_traces_it_too(
         traced.messages.create(model=MODEL, max_tokens=64, tools=[WEATHER_TOOL], messages=follow_up)  # type: ignore[list-item]
 
     spans = peer.exporter.get_finished_spans()
-    sdk_spans = [s for s in spans if s.instrumentation_scope and s.instrumentation_scope.name == sc.SDK_NATIVE_SCOPE]
+    sdk_spans = [
+        s
+        for s in spans
+        if s.instrumentation_scope and s.instrumentation_scope.name == anthropic_contract.SDK_NATIVE_SCOPE
+    ]
     assert len(sdk_spans) == 7, [s.name for s in spans]  # the SDK really traced every call next to the peer
     _export(sink, spans)
 
@@ -510,7 +515,7 @@ def test_sink_counts_each_call_once_when_the_sdk_traces_it_too(
     one = default_pricebook().cost(
         RESPONSE_MODEL,
         PricedUsage(input_tokens=10, output_tokens=5, cache_read_tokens=100, cache_write_5m_tokens=20),
-        provider=sc.PROVIDER_ANTHROPIC,
+        provider=anthropic_contract.PROVIDER,
     )
     assert one is not None
     assert float(sum(row[4] for row in ok)) == pytest.approx(6 * float(one.usd), rel=1e-6)

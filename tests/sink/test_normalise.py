@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.sink import helpers
-from tokentrail import semconv
+from tests.fixtures import otlp
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.pricing import PriceBook
 from tokentrail.sink import decode
 from tokentrail.sink.normalise import LINKS_ATTRIBUTE, Batch, Normaliser
@@ -20,8 +21,8 @@ INPUT = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "What
 OUTPUT = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "4"}], "finish_reason": "stop"}])
 
 
-def _decoded(*spans: Any, scope: str = semconv.INSTRUMENTATION_SCOPE) -> list[decode.DecodedSpan]:
-    extracted = decode.extract_spans(helpers.request(list(spans), scope=scope))
+def _decoded(*spans: Any, scope: str = anthropic_contract.INSTRUMENTATION_SCOPE) -> list[decode.DecodedSpan]:
+    extracted = decode.extract_spans(otlp.request(list(spans), scope=scope))
     assert extracted.rejected == 0
     return extracted.spans
 
@@ -32,7 +33,7 @@ def normaliser() -> Normaliser:
 
 
 def test_plain_span_becomes_a_spans_row_only(normaliser: Normaliser) -> None:
-    batch = normaliser.batch(_decoded(helpers.span("GET /cart", attributes={"http.method": "GET"}), scope="http"))
+    batch = normaliser.batch(_decoded(otlp.span("GET /cart", attributes={"http.method": "GET"}), scope="http"))
     [row] = batch.spans
     assert not batch.llm_calls
     assert not row.is_llm
@@ -44,7 +45,7 @@ def test_plain_span_becomes_a_spans_row_only(normaliser: Normaliser) -> None:
 
 
 def test_llm_span_maps_every_typed_column(normaliser: Normaliser) -> None:
-    attrs = helpers.llm_attributes(
+    attrs = otlp.llm_attributes(
         **{
             semconv.GEN_AI_REQUEST_STREAM: True,
             semconv.GEN_AI_RESPONSE_ID: "msg_1",
@@ -62,10 +63,10 @@ def test_llm_span_maps_every_typed_column(normaliser: Normaliser) -> None:
             semconv.PROMPT_NAME: "support",
             semconv.PROMPT_VERSION: "v2",
             semconv.WORKFLOW_NAME: "answer",
-            semconv.ANTHROPIC_REQUEST_ID: "req_1",
+            anthropic_contract.REQUEST_ID: "req_1",
         }
     )
-    batch = normaliser.batch(_decoded(helpers.span("chat claude-sonnet-4-5", attributes=attrs, kind=3)))
+    batch = normaliser.batch(_decoded(otlp.span("chat claude-sonnet-4-5", attributes=attrs, kind=3)))
     [call] = batch.llm_calls
     assert batch.spans[0].is_llm
     assert (call.source, call.operation, call.provider) == ("tokentrail", "chat", "anthropic")
@@ -91,17 +92,17 @@ def test_llm_span_maps_every_typed_column(normaliser: Normaliser) -> None:
     assert call.status == "ok"
     assert call.duration_ms == 250.0
     # attributes without a column are kept; those with one are not repeated
-    assert json.loads(call.attributes) == {semconv.ANTHROPIC_REQUEST_ID: "req_1"}
+    assert json.loads(call.attributes) == {anthropic_contract.REQUEST_ID: "req_1"}
 
 
 def test_error_span_takes_status_and_exception_message(normaliser: Normaliser) -> None:
-    span = helpers.span(
+    span = otlp.span(
         "chat m",
-        attributes=helpers.llm_attributes(**{semconv.ERROR_TYPE: "overloaded_error"}),
+        attributes=otlp.llm_attributes(**{semconv.ERROR_TYPE: "overloaded_error"}),
         status_code=2,
     )
-    span.events.add(name="exception", time_unix_nano=helpers.T0).attributes.extend(
-        helpers.key_values({"exception.message": "Overloaded " + "x" * 2000})
+    span.events.add(name="exception", time_unix_nano=otlp.T0).attributes.extend(
+        otlp.key_values({"exception.message": "Overloaded " + "x" * 2000})
     )
     [call] = normaliser.batch(_decoded(span)).llm_calls
     assert (call.status, call.error_type) == ("error", "overloaded_error")
@@ -116,7 +117,7 @@ def test_content_is_stored_once_by_sha256_and_replaced_by_a_reference(normaliser
         semconv.GEN_AI_INPUT_MESSAGES: INPUT,
         semconv.GEN_AI_OUTPUT_MESSAGES: OUTPUT,
     }
-    spans = [helpers.span("chat m", attributes=helpers.llm_attributes(**content)) for _ in range(3)]
+    spans = [otlp.span("chat m", attributes=otlp.llm_attributes(**content)) for _ in range(3)]
     batch = normaliser.batch(_decoded(*spans))
 
     digests = {key: hashlib.sha256(value.encode()).digest() for key, value in content.items()}
@@ -135,9 +136,7 @@ def test_content_is_stored_once_by_sha256_and_replaced_by_a_reference(normaliser
 
 
 def test_structured_content_values_are_serialised_before_hashing(normaliser: Normaliser) -> None:
-    span = helpers.span(
-        "chat m", attributes=helpers.llm_attributes(**{semconv.GEN_AI_TOOL_DEFINITIONS: [{"name": "f"}]})
-    )
+    span = otlp.span("chat m", attributes=otlp.llm_attributes(**{semconv.GEN_AI_TOOL_DEFINITIONS: [{"name": "f"}]}))
     batch = normaliser.batch(_decoded(span))
     [blob] = batch.blobs.values()
     assert json.loads(blob.body) == [{"name": "f"}]
@@ -146,7 +145,7 @@ def test_structured_content_values_are_serialised_before_hashing(normaliser: Nor
 
 def test_cost_is_computed_when_the_span_has_tokens_but_no_cost(normaliser: Normaliser) -> None:
     # claude-sonnet-4-5 published prices: $3 / MTok input, $15 / MTok output, $0.30 cache read, $3.75 5m cache write
-    attrs = helpers.llm_attributes(
+    attrs = otlp.llm_attributes(
         **{
             # uncached + cache read + cache write, staying under the 200k long-context tier
             semconv.GEN_AI_USAGE_INPUT_TOKENS: 100_000 + 50_000 + 40_000,
@@ -155,7 +154,7 @@ def test_cost_is_computed_when_the_span_has_tokens_but_no_cost(normaliser: Norma
             semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 40_000,
         }
     )
-    [call] = normaliser.batch(_decoded(helpers.span("chat m", attributes=attrs))).llm_calls
+    [call] = normaliser.batch(_decoded(otlp.span("chat m", attributes=attrs))).llm_calls
     expected = 0.1 * 3.0 + 0.05 * 0.30 + 0.04 * 3.75 + 0.01 * 15.0
     assert call.cost_usd is not None
     assert float(call.cost_usd) == pytest.approx(expected)
@@ -164,25 +163,25 @@ def test_cost_is_computed_when_the_span_has_tokens_but_no_cost(normaliser: Norma
 
 
 def test_cache_write_split_into_5m_and_1h_is_priced_separately(normaliser: Normaliser) -> None:
-    attrs = helpers.llm_attributes(
+    attrs = otlp.llm_attributes(
         **{
             semconv.GEN_AI_USAGE_INPUT_TOKENS: 180_000,
             semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 0,
             semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 180_000,
-            semconv.ANTHROPIC_CACHE_WRITE_5M: 90_000,
-            semconv.ANTHROPIC_CACHE_WRITE_1H: 90_000,
+            anthropic_contract.CACHE_WRITE_5M: 90_000,
+            anthropic_contract.CACHE_WRITE_1H: 90_000,
         }
     )
-    [call] = normaliser.batch(_decoded(helpers.span("chat m", attributes=attrs))).llm_calls
+    [call] = normaliser.batch(_decoded(otlp.span("chat m", attributes=attrs))).llm_calls
     assert call.cost_usd is not None
     assert float(call.cost_usd) == pytest.approx(0.09 * 3.75 + 0.09 * 6.0)  # 1h write = 2 x base input ($6/MTok)
 
 
 def test_unknown_model_keeps_tokens_and_no_cost(normaliser: Normaliser) -> None:
-    attrs = helpers.llm_attributes(
+    attrs = otlp.llm_attributes(
         **{semconv.GEN_AI_REQUEST_MODEL: "no-such-model", semconv.GEN_AI_RESPONSE_MODEL: "no-such-model"}
     )
-    [call] = normaliser.batch(_decoded(helpers.span("chat m", attributes=attrs))).llm_calls
+    [call] = normaliser.batch(_decoded(otlp.span("chat m", attributes=attrs))).llm_calls
     assert (call.input_tokens, call.cost_usd, call.cost_source) == (1200, None, None)
 
 
@@ -194,14 +193,14 @@ def test_foreign_genai_span_is_an_llm_call_from_otel_genai() -> None:
         semconv.GEN_AI_USAGE_INPUT_TOKENS: 10,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 2,
     }
-    batch = Normaliser(None).batch(_decoded(helpers.span("chat claude-haiku-4-5", attributes=attrs), scope="some.lib"))
+    batch = Normaliser(None).batch(_decoded(otlp.span("chat claude-haiku-4-5", attributes=attrs), scope="some.lib"))
     [call] = batch.llm_calls
     assert (call.source, call.provider, call.request_model) == ("otel-genai", "anthropic", "claude-haiku-4-5")
     assert call.cost_usd is None  # pricing turned off
 
 
 def test_odd_attribute_values_never_break_the_row() -> None:
-    attrs = helpers.llm_attributes(
+    attrs = otlp.llm_attributes(
         **{
             semconv.GEN_AI_USAGE_INPUT_TOKENS: "lots",
             semconv.GEN_AI_USAGE_OUTPUT_TOKENS: -5,
@@ -211,16 +210,16 @@ def test_odd_attribute_values_never_break_the_row() -> None:
             semconv.GEN_AI_RESPONSE_FINISH_REASONS: "stop",
         }
     )
-    [call] = Normaliser(None).batch(_decoded(helpers.span("chat m", attributes=attrs))).llm_calls
+    [call] = Normaliser(None).batch(_decoded(otlp.span("chat m", attributes=attrs))).llm_calls
     assert (call.input_tokens, call.output_tokens, call.cost_usd, call.streaming) == (None, None, None, None)
     assert call.tags == ["single"]
     assert call.finish_reasons == ["stop"]
 
 
 def test_links_are_kept_on_the_span_row() -> None:
-    span = helpers.span("consumer")
+    span = otlp.span("consumer")
     link = span.links.add(trace_id=b"\x02" * 16, span_id=b"\x03" * 8)
-    link.attributes.extend(helpers.key_values({"why": "batch"}))
+    link.attributes.extend(otlp.key_values({"why": "batch"}))
     [row] = Normaliser(None).batch(_decoded(span, scope="q")).spans
     assert json.loads(row.attributes)[LINKS_ATTRIBUTE] == [
         {"trace_id": "02" * 16, "span_id": "03" * 8, "attributes": {"why": "batch"}}
@@ -229,26 +228,24 @@ def test_links_are_kept_on_the_span_row() -> None:
 
 def test_batch_collects_every_day_touched() -> None:
     day = 86_400 * 10**9
-    spans = [helpers.span(f"s{i}", start_ns=helpers.T0 + i * day) for i in range(3)]
+    spans = [otlp.span(f"s{i}", start_ns=otlp.T0 + i * day) for i in range(3)]
     batch: Batch = Normaliser(None).batch(_decoded(*spans, scope="q"))
     assert len(batch.days) == 3
     assert len(batch) == 3
 
 
 def test_streaming_is_false_for_our_non_streaming_calls_and_unknown_for_foreign_ones(normaliser: Normaliser) -> None:
-    ours = normaliser.batch(_decoded(helpers.span("chat m", attributes=helpers.llm_attributes())))
+    ours = normaliser.batch(_decoded(otlp.span("chat m", attributes=otlp.llm_attributes())))
     assert ours.llm_calls[0].streaming is False
-    streamed = helpers.llm_attributes(**{semconv.GEN_AI_REQUEST_STREAM: True})
-    assert normaliser.batch(_decoded(helpers.span("chat m", attributes=streamed))).llm_calls[0].streaming is True
-    foreign = normaliser.batch(_decoded(helpers.span("chat m", attributes=helpers.llm_attributes()), scope="other"))
+    streamed = otlp.llm_attributes(**{semconv.GEN_AI_REQUEST_STREAM: True})
+    assert normaliser.batch(_decoded(otlp.span("chat m", attributes=streamed))).llm_calls[0].streaming is True
+    foreign = normaliser.batch(_decoded(otlp.span("chat m", attributes=otlp.llm_attributes()), scope="other"))
     assert foreign.llm_calls[0].streaming is None
 
 
 def test_a_span_interop_declines_stays_a_plain_span_even_with_genai_attributes(normaliser: Normaliser) -> None:
     # logfire opens a streaming request with a span that carries GenAI attributes but is not the call itself
     opener = {semconv.GEN_AI_OPERATION_NAME: semconv.OP_CHAT, semconv.GEN_AI_PROVIDER_NAME: "anthropic"}
-    batch = normaliser.batch(
-        _decoded(helpers.span("Message with {model}", attributes=opener), scope="logfire.anthropic")
-    )
+    batch = normaliser.batch(_decoded(otlp.span("Message with {model}", attributes=opener), scope="logfire.anthropic"))
     assert not batch.llm_calls
     assert [row.is_llm for row in batch.spans] == [False]

@@ -26,10 +26,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tests.sink import helpers
+from tests.fixtures import otlp
+from tests.fixtures.processes import sink_process
 from tests.sink.conftest import SinkFactory
-from tests.sink.processes import sink_process
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.sink import decode
 from tokentrail.sink.server import BackgroundSink
 
@@ -41,10 +42,10 @@ def sdk_spans(calls: int = 3) -> Sequence[ReadableSpan]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, "0.1.0")
+    tracer = provider.get_tracer(anthropic_contract.INSTRUMENTATION_SCOPE, "0.1.0")
     with tracer.start_as_current_span("POST /ask", kind=SpanKind.SERVER):
         for i in range(calls):
-            attributes = helpers.llm_attributes(
+            attributes = otlp.llm_attributes(
                 **{
                     semconv.GEN_AI_SYSTEM_INSTRUCTIONS: SYSTEM,
                     semconv.GEN_AI_INPUT_MESSAGES: json.dumps(
@@ -72,10 +73,10 @@ def test_real_otlp_exporter_protobuf_gzip_is_stored_and_acknowledged(sink: Backg
     assert exporter.export(spans) is SpanExportResult.SUCCESS
     exporter.shutdown()
 
-    assert helpers.counts(database_url) == (4, 3, 4)  # 4 spans, 3 calls, 1 system prompt + 3 user turns
-    assert helpers.count(database_url, "llm_calls", "user_id = 'u-7' AND service_name = 'shop' AND cost_usd > 0") == 3
+    assert otlp.counts(database_url) == (4, 3, 4)  # 4 spans, 3 calls, 1 system prompt + 3 user turns
+    assert otlp.count(database_url, "llm_calls", "user_id = 'u-7' AND service_name = 'shop' AND cost_usd > 0") == 3
     server_span = spans[-1]
-    assert helpers.count(database_url, "llm_calls", f"parent_span_id = '{server_span.context.span_id:016x}'") == 3
+    assert otlp.count(database_url, "llm_calls", f"parent_span_id = '{server_span.context.span_id:016x}'") == 3
 
 
 def test_the_same_export_twice_stores_each_span_once(sink: BackgroundSink, database_url: str) -> None:
@@ -84,7 +85,7 @@ def test_the_same_export_twice_stores_each_span_once(sink: BackgroundSink, datab
     assert exporter.export(spans) is SpanExportResult.SUCCESS
     assert exporter.export(spans) is SpanExportResult.SUCCESS
     exporter.shutdown()
-    assert helpers.counts(database_url) == (3, 2, 3)
+    assert otlp.counts(database_url) == (3, 2, 3)
     metrics = httpx.get(sink.url + "/metrics").text
     assert "tokentrail_sink_spans_stored_total 3.0" in metrics
     assert "tokentrail_sink_spans_duplicate_total 3.0" in metrics
@@ -99,26 +100,26 @@ def test_otlp_json_body_is_stored_and_answered_in_json(sink: BackgroundSink, dat
         semconv.GEN_AI_USAGE_INPUT_TOKENS: 100,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 20,
     }
-    body = helpers.json_request([helpers.json_span(trace_id, "eee19b7ec3c1b174", "chat claude-haiku-4-5", attrs)])
-    response = post(sink, gzip.compress(body), {**helpers.JSON, "Content-Encoding": "gzip"})
+    body = otlp.json_request([otlp.json_span(trace_id, "eee19b7ec3c1b174", "chat claude-haiku-4-5", attrs)])
+    response = post(sink, gzip.compress(body), {**otlp.JSON, "Content-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {}
-    assert helpers.count(database_url, "llm_calls", f"trace_id = '{trace_id}' AND input_tokens = 100") == 1
+    assert otlp.count(database_url, "llm_calls", f"trace_id = '{trace_id}' AND input_tokens = 100") == 1
 
 
 def test_invalid_spans_are_reported_in_partial_success_and_the_rest_stored(
     sink: BackgroundSink, database_url: str
 ) -> None:
-    good = helpers.span("good")
-    bad = helpers.span("bad", span_id=b"\x01\x02")
-    response = post(sink, helpers.body(helpers.request([good, bad])), helpers.PROTOBUF)
+    good = otlp.span("good")
+    bad = otlp.span("bad", span_id=b"\x01\x02")
+    response = post(sink, otlp.body(otlp.request([good, bad])), otlp.PROTOBUF)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-protobuf"
     answer = ExportTraceServiceResponse.FromString(response.content)
     assert answer.partial_success.rejected_spans == 1
     assert "span_id must be 8 bytes" in answer.partial_success.error_message
-    assert helpers.count(database_url, "spans") == 1
+    assert otlp.count(database_url, "spans") == 1
 
 
 def test_otlp_grpc_exporter(sink_factory: SinkFactory, database_url: str) -> None:
@@ -130,11 +131,11 @@ def test_otlp_grpc_exporter(sink_factory: SinkFactory, database_url: str) -> Non
     wrong = GrpcExporter(endpoint=endpoint, insecure=True, headers={"authorization": "Bearer nope"}, timeout=5)
     assert wrong.export(sdk_spans(1)) is SpanExportResult.FAILURE
     wrong.shutdown()
-    assert helpers.count(database_url, "spans") == 0
+    assert otlp.count(database_url, "spans") == 0
     exporter = GrpcExporter(endpoint=endpoint, insecure=True, headers={"authorization": "Bearer s3cret"})
     assert exporter.export(sdk_spans(2)) is SpanExportResult.SUCCESS
     exporter.shutdown()
-    assert helpers.counts(database_url)[:2] == (3, 2)
+    assert otlp.counts(database_url)[:2] == (3, 2)
 
 
 # --- refusals change nothing ------------------------------------------------------------------------------------
@@ -142,35 +143,35 @@ def test_otlp_grpc_exporter(sink_factory: SinkFactory, database_url: str) -> Non
 
 def test_bearer_token_is_required_when_configured(sink_factory: SinkFactory, database_url: str) -> None:
     sink = sink_factory(token="s3cret")
-    body = helpers.body(helpers.request([helpers.span("x")]))
+    body = otlp.body(otlp.request([otlp.span("x")]))
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
-        response = post(sink, body, {**helpers.PROTOBUF, **headers})
+        response = post(sink, body, {**otlp.PROTOBUF, **headers})
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
-    assert helpers.count(database_url, "spans") == 0
+    assert otlp.count(database_url, "spans") == 0
     exporter = OTLPSpanExporter(endpoint=sink.traces_url, headers={"Authorization": "Bearer s3cret"})
     assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
     exporter.shutdown()
-    assert helpers.count(database_url, "spans") == 2
+    assert otlp.count(database_url, "spans") == 2
 
 
 def test_too_large_bodies_are_413_even_when_small_compressed(sink_factory: SinkFactory, database_url: str) -> None:
     sink = sink_factory(max_body_bytes=64 * 1024)
-    bomb = gzip.compress(helpers.body(helpers.request([helpers.span("x", attributes={"a": "z" * 10_000_000})])))
+    bomb = gzip.compress(otlp.body(otlp.request([otlp.span("x", attributes={"a": "z" * 10_000_000})])))
     assert len(bomb) < 64 * 1024
-    assert post(sink, bomb, {**helpers.PROTOBUF, "Content-Encoding": "gzip"}).status_code == 413
-    assert post(sink, b"\x00" * (64 * 1024 + 1), helpers.PROTOBUF).status_code == 413
-    assert helpers.count(database_url, "spans") == 0
+    assert post(sink, bomb, {**otlp.PROTOBUF, "Content-Encoding": "gzip"}).status_code == 413
+    assert post(sink, b"\x00" * (64 * 1024 + 1), otlp.PROTOBUF).status_code == 413
+    assert otlp.count(database_url, "spans") == 0
 
 
 @pytest.mark.parametrize(
     ("body", "headers", "status"),
     [
-        (b"\xff\xff\xff garbage", helpers.PROTOBUF, 400),
-        (b"{not json", helpers.JSON, 400),
-        (b"\x1f\x8b broken gzip", {**helpers.PROTOBUF, "Content-Encoding": "gzip"}, 400),
+        (b"\xff\xff\xff garbage", otlp.PROTOBUF, 400),
+        (b"{not json", otlp.JSON, 400),
+        (b"\x1f\x8b broken gzip", {**otlp.PROTOBUF, "Content-Encoding": "gzip"}, 400),
         (b"{}", {"Content-Type": "text/plain"}, 415),
-        (b"{}", {**helpers.JSON, "Content-Encoding": "br"}, 415),
+        (b"{}", {**otlp.JSON, "Content-Encoding": "br"}, 415),
     ],
 )
 def test_undecodable_or_unsupported_bodies(
@@ -178,16 +179,16 @@ def test_undecodable_or_unsupported_bodies(
 ) -> None:
     response = post(sink, body, headers)
     assert response.status_code == status
-    if headers["Content-Type"] == helpers.PROTOBUF["Content-Type"]:
+    if headers["Content-Type"] == otlp.PROTOBUF["Content-Type"]:
         assert status_pb2.Status.FromString(response.content).message
-    elif headers["Content-Type"] == helpers.JSON["Content-Type"]:
+    elif headers["Content-Type"] == otlp.JSON["Content-Type"]:
         assert response.json()["message"]
-    assert helpers.count(database_url, "spans") == 0
+    assert otlp.count(database_url, "spans") == 0
 
 
 def test_wrong_method_and_unknown_path(sink: BackgroundSink) -> None:
     assert httpx.get(sink.traces_url).status_code == 405
-    assert post(sink, b"", helpers.PROTOBUF, path="/v1/logs").status_code == 404
+    assert post(sink, b"", otlp.PROTOBUF, path="/v1/logs").status_code == 404
 
 
 def test_health_readiness_and_metrics(sink: BackgroundSink) -> None:
@@ -195,8 +196,8 @@ def test_health_readiness_and_metrics(sink: BackgroundSink) -> None:
     ready = httpx.get(sink.url + "/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"ready": True, "detail": "ok"}
-    post(sink, helpers.body(helpers.request([helpers.span("x")])), helpers.PROTOBUF)
-    post(sink, b"junk", helpers.PROTOBUF)
+    post(sink, otlp.body(otlp.request([otlp.span("x")])), otlp.PROTOBUF)
+    post(sink, b"junk", otlp.PROTOBUF)
     metrics = httpx.get(sink.url + "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
@@ -225,28 +226,24 @@ def test_saturation_answers_503_with_retry_after_while_every_slot_is_processing(
     with psycopg.connect(database_url) as conn:  # the only slot's write waits for this lock
         conn.execute("LOCK TABLE spans IN ACCESS EXCLUSIVE MODE")
         held = threading.Thread(
-            target=lambda: answers.append(
-                post(sink, helpers.body(helpers.request([helpers.span("held")])), helpers.PROTOBUF)
-            )
+            target=lambda: answers.append(post(sink, otlp.body(otlp.request([otlp.span("held")])), otlp.PROTOBUF))
         )
         held.start()
         deadline = time.monotonic() + 10
         while _metric(sink, "tokentrail_sink_inflight_requests") < 1:
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        refused = post(sink, helpers.body(helpers.request([helpers.span("refused")])), helpers.PROTOBUF)
+        refused = post(sink, otlp.body(otlp.request([otlp.span("refused")])), otlp.PROTOBUF)
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "2"
     held.join(30)
     assert [answer.status_code for answer in answers] == [200]
-    assert helpers.count(database_url, "spans") == 1
+    assert otlp.count(database_url, "spans") == 1
 
 
 def _batches(count: int, size: int) -> list[bytes]:
     return [
-        helpers.body(
-            helpers.request([helpers.span(f"b{b}s{i}", attributes=helpers.llm_attributes()) for i in range(size)])
-        )
+        otlp.body(otlp.request([otlp.span(f"b{b}s{i}", attributes=otlp.llm_attributes()) for i in range(size)]))
         for b in range(count)
     ]
 
@@ -256,7 +253,7 @@ def _send_like_a_collector(sink: BackgroundSink, bodies: Sequence[bytes], deadli
     with httpx.Client(base_url=sink.url, timeout=30) as http:
         for body in bodies:
             while True:
-                response = http.post("/v1/traces", content=body, headers=helpers.PROTOBUF)
+                response = http.post("/v1/traces", content=body, headers=otlp.PROTOBUF)
                 log.append(response.status_code)
                 if response.status_code == 200:
                     break
@@ -277,7 +274,7 @@ def test_postgres_outage_answers_503_then_stores_every_span_exactly_once(
 
     pg_cluster.stop()
     try:
-        refused = post(sink, bodies[4], helpers.PROTOBUF)
+        refused = post(sink, bodies[4], otlp.PROTOBUF)
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
         assert httpx.get(sink.url + "/readyz").status_code == 503
@@ -295,9 +292,9 @@ def test_postgres_outage_answers_503_then_stores_every_span_exactly_once(
 
     # a collector retrying batches it already sent (lost acknowledgements) changes nothing
     for body in (bodies[0], bodies[4], bodies[11]):
-        assert post(sink, body, helpers.PROTOBUF).status_code == 200
-    assert helpers.counts(database_url)[:2] == (60, 60)
-    assert helpers.count(database_url, "(SELECT DISTINCT trace_id, span_id FROM spans) AS d") == 60
+        assert post(sink, body, otlp.PROTOBUF).status_code == 200
+    assert otlp.counts(database_url)[:2] == (60, 60)
+    assert otlp.count(database_url, "(SELECT DISTINCT trace_id, span_id FROM spans) AS d") == 60
     assert httpx.get(sink.url + "/readyz").status_code == 200
 
 
@@ -309,7 +306,7 @@ def test_postgres_outage_over_grpc_is_unavailable_then_the_retry_is_stored_once(
 
     sink = sink_factory(grpc_port=0, retry_after_unavailable=1, breaker_seconds=0.2, acquire_timeout=1.0)
     request = trace_service_pb2.ExportTraceServiceRequest.FromString(
-        helpers.body(helpers.request([helpers.span(f"s{i}") for i in range(3)]))
+        otlp.body(otlp.request([otlp.span(f"s{i}") for i in range(3)]))
     )
     with grpc.insecure_channel(f"127.0.0.1:{sink.grpc_port}") as channel:
         export = trace_service_pb2_grpc.TraceServiceStub(channel).Export
@@ -332,7 +329,7 @@ def test_postgres_outage_over_grpc_is_unavailable_then_the_retry_is_stored_once(
                 time.sleep(0.2)
         assert set(codes) <= {grpc.StatusCode.UNAVAILABLE}
         export(request, timeout=30)  # a duplicate retry changes nothing
-    assert helpers.count(database_url, "spans") == 3
+    assert otlp.count(database_url, "spans") == 3
 
 
 # --- fuzzing through the whole server -----------------------------------------------------------------------------
@@ -347,11 +344,11 @@ def test_postgres_outage_over_grpc_is_unavailable_then_the_retry_is_stored_once(
 def test_fuzz_server_never_fails_and_stores_only_valid_spans(
     sink: BackgroundSink, database_url: str, body: bytes, content_type: str, encoding: str | None
 ) -> None:
-    before = helpers.count(database_url, "spans")
+    before = otlp.count(database_url, "spans")
     headers = {"Content-Type": content_type, **({"Content-Encoding": encoding} if encoding else {})}
     response = post(sink, body, headers)
     assert response.status_code in (200, 400, 413)
-    stored = helpers.count(database_url, "spans") - before
+    stored = otlp.count(database_url, "spans") - before
     if response.status_code != 200:
         assert stored == 0
     else:
@@ -370,11 +367,11 @@ def test_python_m_tokentrail_sink_serves_and_shuts_down_cleanly_on_sigterm(datab
         exporter.shutdown()
         sink.process.send_signal(signal.SIGTERM)
         assert sink.process.wait(timeout=60) == 0
-    assert helpers.count(database_url, "spans") == 2
+    assert otlp.count(database_url, "spans") == 2
 
 
 def test_without_a_database_url_the_sink_runs_on_the_embedded_postgres(tmp_path: Any) -> None:
-    from tokentrail.sink.embedded import EmbeddedPostgres, running_url
+    from tokentrail.db.embedded import EmbeddedPostgres, running_url
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -387,7 +384,7 @@ def test_without_a_database_url_the_sink_runs_on_the_embedded_postgres(tmp_path:
             exporter = OTLPSpanExporter(endpoint=sink.url + "/v1/traces")
             assert exporter.export(sdk_spans(1)) is SpanExportResult.SUCCESS
             exporter.shutdown()
-            assert helpers.counts(url)[:2] == (2, 1)
+            assert otlp.counts(url)[:2] == (2, 1)
             sink.process.send_signal(signal.SIGTERM)
             assert sink.process.wait(timeout=60) == 0
             assert running_url(data_dir) is None  # the sink stopped the cluster it started
@@ -440,4 +437,4 @@ def test_spans_of_the_real_instrumentor_become_typed_rows(
         assert input_sha is not None
     assert rows[0][5] == rows[1][5]  # one system prompt, stored once, referenced twice
     assert system_blobs == (2,)
-    assert helpers.count(database_url, "content_blobs", "body LIKE '%invoices%'") == 1
+    assert otlp.count(database_url, "content_blobs", "body LIKE '%invoices%'") == 1

@@ -41,7 +41,8 @@ from tests.fixtures.stack import (
     StartCollector,
     trace_spans,
 )
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 
 MANIFEST = REPO_ROOT / "deploy" / "otelcol-builder.yaml"
 JAEGER_WITH_CONTENT_OVERLAY = REPO_ROOT / "deploy" / "collector-jaeger-with-content.yaml"
@@ -130,7 +131,7 @@ def recorder() -> Iterator[OtlpRecorder]:
 
 def make_llm_trace(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> list[ReadableSpan]:
     """A request span with one LLM call under it, shaped like tokentrail's span contract."""
-    tracer = tracer_provider.get_tracer(semconv.INSTRUMENTATION_SCOPE)
+    tracer = tracer_provider.get_tracer(anthropic_contract.INSTRUMENTATION_SCOPE)
     with (
         tracer.start_as_current_span("POST /answer", kind=trace.SpanKind.SERVER),
         tracer.start_as_current_span("chat claude-sonnet-4-5", kind=trace.SpanKind.CLIENT) as llm,
@@ -138,7 +139,7 @@ def make_llm_trace(tracer_provider: TracerProvider, span_exporter: InMemorySpanE
         llm.set_attributes(
             {
                 semconv.GEN_AI_OPERATION_NAME: semconv.OP_CHAT,
-                semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
+                semconv.GEN_AI_PROVIDER_NAME: anthropic_contract.PROVIDER,
                 semconv.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
                 semconv.GEN_AI_USAGE_INPUT_TOKENS: 1200,
                 semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 85,
@@ -257,7 +258,7 @@ def test_span_reaches_jaeger(
     server, llm = received["POST /answer"], received["chat claude-sonnet-4-5"]
     assert llm.parent_span_id == server.span_id
     assert llm.kind == trace.SpanKind.CLIENT.value + 1  # OTLP numbering: CLIENT = 3
-    assert llm.scope == semconv.INSTRUMENTATION_SCOPE
+    assert llm.scope == anthropic_contract.INSTRUMENTATION_SCOPE
     assert llm.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 1200
     assert llm.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 85
     assert llm.attributes[semconv.COST_USD] == pytest.approx(0.004875)

@@ -1,8 +1,8 @@
 """Peer interop: GenAI spans from other instrumentations, translated into tokentrail's span contract.
 
 The sink stores every span, and turns the LLM calls among them into `llm_calls` rows. Spans that tokentrail
-wrote already follow the contract in `tokentrail.semconv`; the spans of the Anthropic SDK's own tracing and of the
-peer instrumentations carry the same facts under other names, with other token semantics, or both.
+wrote already follow the contract in `tokentrail.contract.semconv`; the spans of the Anthropic SDK's own tracing
+and of the peer instrumentations carry the same facts under other names, with other token semantics, or both.
 `to_contract` recognises them and translates them, so that every source lands in the same columns:
 
 | source          | recognised by (scope, then shape)                         | input token semantics seen        |
@@ -44,7 +44,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from tokentrail import semconv as sc
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv as sc
 
 __all__ = [
     "SOURCE_ANTHROPIC_SDK",
@@ -122,9 +123,9 @@ _STR_KEYS: Final = (
     sc.GEN_AI_OUTPUT_TYPE,
     sc.USER_ID,
     sc.SESSION_ID,
-    sc.ANTHROPIC_REQUEST_ID,
-    sc.ANTHROPIC_SERVICE_TIER,
-    sc.ANTHROPIC_STOP_REASON,
+    anthropic_contract.REQUEST_ID,
+    anthropic_contract.SERVICE_TIER,
+    anthropic_contract.STOP_REASON,
     sc.WORKFLOW_NAME,
 )
 _INT_KEYS: Final = (
@@ -137,9 +138,9 @@ _INT_KEYS: Final = (
     sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
     sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
     sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-    sc.ANTHROPIC_CACHE_WRITE_5M,
-    sc.ANTHROPIC_CACHE_WRITE_1H,
-    sc.ANTHROPIC_THINKING_BUDGET,
+    anthropic_contract.CACHE_WRITE_5M,
+    anthropic_contract.CACHE_WRITE_1H,
+    anthropic_contract.THINKING_BUDGET,
 )
 _FLOAT_KEYS: Final = (sc.GEN_AI_REQUEST_TEMPERATURE, sc.GEN_AI_REQUEST_TOP_P, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
 _CONTENT_KEYS: Final = (
@@ -167,8 +168,8 @@ _TRANSLATED_NAMES: Final = frozenset(
         sc.COST_USD,
         sc.COST_SOURCE,
         sc.CONTENT_TRUNCATED,
-        sc.ANTHROPIC_BATCH_ID,
-        sc.ANTHROPIC_BATCH_REQUEST_COUNT,
+        anthropic_contract.BATCH_ID,
+        anthropic_contract.BATCH_REQUEST_COUNT,
     )
 )
 
@@ -179,9 +180,9 @@ _TRANSLATED_NAMES: Final = frozenset(
 def to_contract(name: str, scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """Recognise an LLM call span from any known instrumentation and translate it into the contract.
 
-    Returns `(source, attributes)`, with attribute names from `tokentrail.semconv` and `source` one of `SOURCES`,
-    or `None` for a span that is not an LLM call (HTTP spans, agent and tool spans, a stream's opening span whose
-    call another span records). Never raises.
+    Returns `(source, attributes)`, with attribute names from `tokentrail.contract.semconv` and `source` one of
+    `SOURCES`, or `None` for a span that is not an LLM call (HTTP spans, agent and tool spans, a stream's opening
+    span whose call another span records). Never raises.
     """
     try:
         scope = scope_name if isinstance(scope_name, str) else ""
@@ -200,9 +201,9 @@ def to_contract(name: str, scope_name: str | None, attributes: Mapping[str, Any]
 
 
 def _detect(name: str, scope: str, attrs: Attributes) -> str | None:
-    if scope == sc.INSTRUMENTATION_SCOPE:
+    if scope == anthropic_contract.INSTRUMENTATION_SCOPE:
         return SOURCE_TOKENTRAIL
-    if scope == sc.SDK_NATIVE_SCOPE:
+    if scope == anthropic_contract.SDK_NATIVE_SCOPE:
         return SOURCE_ANTHROPIC_SDK
     if scope.startswith("opentelemetry.instrumentation.genai."):
         return SOURCE_OTEL_GENAI
@@ -316,7 +317,7 @@ def _content_json(value: Any) -> str | None:
 
 def _finish_reasons(values: Iterable[str]) -> list[str]:
     """Anthropic stop reasons mapped onto semconv finish reasons; semconv values kept as they are."""
-    return [sc.STOP_REASON_TO_FINISH.get(value, value) for value in values]
+    return [anthropic_contract.STOP_REASON_TO_FINISH.get(value, value) for value in values]
 
 
 def _indexed(attrs: Attributes, prefix: str, consumed: set[str] | None = None) -> list[dict[str, Any]]:
@@ -435,7 +436,7 @@ def _response_body(body: Mapping[str, Any], out: Translated) -> None:
         out[sc.GEN_AI_RESPONSE_MODEL] = body["model"]
     stop_reason = _str(body.get("stop_reason"))
     if stop_reason:
-        out.setdefault(sc.ANTHROPIC_STOP_REASON, stop_reason)
+        out.setdefault(anthropic_contract.STOP_REASON, stop_reason)
         out.setdefault(sc.GEN_AI_RESPONSE_FINISH_REASONS, _finish_reasons([stop_reason]))
     usage = body.get("usage")
     if isinstance(usage, Mapping):
@@ -443,7 +444,7 @@ def _response_body(body: Mapping[str, Any], out: Translated) -> None:
     if sc.GEN_AI_OUTPUT_MESSAGES not in out and "content" in body:
         message: dict[str, Any] = {"role": str(body.get("role") or "assistant"), "parts": _parts(body.get("content"))}
         if stop_reason:
-            message["finish_reason"] = sc.STOP_REASON_TO_FINISH.get(stop_reason, stop_reason)
+            message["finish_reason"] = anthropic_contract.STOP_REASON_TO_FINISH.get(stop_reason, stop_reason)
         out[sc.GEN_AI_OUTPUT_MESSAGES] = _dumps([message])
 
 
@@ -464,15 +465,15 @@ def _usage_from_anthropic(usage: Mapping[str, Any], out: Translated) -> None:
     creation = usage.get("cache_creation")
     if isinstance(creation, Mapping):
         for field, key in (
-            ("ephemeral_5m_input_tokens", sc.ANTHROPIC_CACHE_WRITE_5M),
-            ("ephemeral_1h_input_tokens", sc.ANTHROPIC_CACHE_WRITE_1H),
+            ("ephemeral_5m_input_tokens", anthropic_contract.CACHE_WRITE_5M),
+            ("ephemeral_1h_input_tokens", anthropic_contract.CACHE_WRITE_1H),
         ):
             count = _int(creation.get(field))
             if count is not None:
                 out.setdefault(key, count)
     tier = _str(usage.get("service_tier"))
     if tier:
-        out.setdefault(sc.ANTHROPIC_SERVICE_TIER, tier)
+        out.setdefault(anthropic_contract.SERVICE_TIER, tier)
 
 
 # --- shared steps -------------------------------------------------------------------------------------------------
@@ -565,10 +566,10 @@ def _anthropic_sdk(name: str, attrs: Attributes) -> Translated | None:
     operation = _NATIVE_OPERATIONS.get(name)
     if operation is None:
         return None  # the SDK traces every API method; only the model calls are LLM calls
-    out: Translated = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC}
+    out: Translated = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: anthropic_contract.PROVIDER}
     _copy_semconv(attrs, out)
     out[sc.GEN_AI_OPERATION_NAME] = operation
-    stop_reason = out.get(sc.ANTHROPIC_STOP_REASON)
+    stop_reason = out.get(anthropic_contract.STOP_REASON)
     if isinstance(stop_reason, str) and sc.GEN_AI_RESPONSE_FINISH_REASONS not in out:
         out[sc.GEN_AI_RESPONSE_FINISH_REASONS] = _finish_reasons([stop_reason])
     consumed = {"anthropic.content.truncated", "anthropic.message.batch.id", "anthropic.message.batch.request_count"}
@@ -576,10 +577,10 @@ def _anthropic_sdk(name: str, attrs: Attributes) -> Translated | None:
         out[sc.CONTENT_TRUNCATED] = True
     batch_id = _str(attrs.get("anthropic.message.batch.id"))
     if batch_id:
-        out[sc.ANTHROPIC_BATCH_ID] = batch_id
+        out[anthropic_contract.BATCH_ID] = batch_id
     request_count = _int(attrs.get("anthropic.message.batch.request_count"))
     if request_count is not None:
-        out[sc.ANTHROPIC_BATCH_REQUEST_COUNT] = request_count
+        out[anthropic_contract.BATCH_REQUEST_COUNT] = request_count
     # Every SDK generation with tracing (1.14+) writes input + cache read + cache write; the check only guards.
     _normalise_input_tokens(out, excludes_cache=False)
     return _finish(attrs, out, consumed)
@@ -660,13 +661,13 @@ def _openllmetry(name: str, attrs: Attributes) -> Translated | None:
             }
             reason = _str(completion.get("finish_reason"))
             if reason:
-                mapped = sc.STOP_REASON_TO_FINISH.get(reason, reason)
+                mapped = anthropic_contract.STOP_REASON_TO_FINISH.get(reason, reason)
                 message["finish_reason"] = mapped
                 reasons.append(reason)
             outputs.append(message)
         out.setdefault(sc.GEN_AI_OUTPUT_MESSAGES, _dumps(outputs))
         if reasons:
-            out.setdefault(sc.ANTHROPIC_STOP_REASON, reasons[0])
+            out.setdefault(anthropic_contract.STOP_REASON, reasons[0])
             out.setdefault(sc.GEN_AI_RESPONSE_FINISH_REASONS, _finish_reasons(reasons))
     functions = _indexed(attrs, "llm.request.functions.", consumed)
     if functions and sc.GEN_AI_TOOL_DEFINITIONS not in out:
@@ -763,7 +764,7 @@ def _openinference(name: str, attrs: Attributes) -> Translated | None:
         out.setdefault(sc.GEN_AI_RESPONSE_MODEL, response_model)
     finish = _str(attrs.get("llm.finish_reason"))
     if finish:
-        out.setdefault(sc.ANTHROPIC_STOP_REASON, finish)
+        out.setdefault(anthropic_contract.STOP_REASON, finish)
         out.setdefault(sc.GEN_AI_RESPONSE_FINISH_REASONS, _finish_reasons([finish]))
 
     # Content: the flattened messages first, the raw request and response bodies for what they lack.
@@ -782,7 +783,7 @@ def _openinference(name: str, attrs: Attributes) -> Translated | None:
         out[sc.GEN_AI_INPUT_MESSAGES] = _dumps(messages)
     outputs = _indexed(attrs, "llm.output_messages.", consumed)
     if outputs and sc.GEN_AI_OUTPUT_MESSAGES not in out:
-        finish_reason = sc.STOP_REASON_TO_FINISH.get(finish, finish) if finish else None
+        finish_reason = anthropic_contract.STOP_REASON_TO_FINISH.get(finish, finish) if finish else None
         produced = []
         for entry in outputs:
             role, parts = _openinference_message(entry)

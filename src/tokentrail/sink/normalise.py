@@ -19,7 +19,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.sink.decode import DecodedSpan
 from tokentrail.sink.interop import to_contract
 from tokentrail.sink.values import (
@@ -211,7 +212,7 @@ def _by_genai_conventions(scope_name: str | None, attributes: Mapping[str, Any])
     operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
     provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME) or attributes.get(semconv.GEN_AI_SYSTEM)
     if isinstance(operation, str) and operation and provider:
-        source = SOURCE_TOKENTRAIL if scope_name == semconv.INSTRUMENTATION_SCOPE else SOURCE_OTEL_GENAI
+        source = SOURCE_TOKENTRAIL if scope_name == anthropic_contract.INSTRUMENTATION_SCOPE else SOURCE_OTEL_GENAI
         return source, dict(attributes)
     return None
 
@@ -430,8 +431,8 @@ class Normaliser:
                 output_tokens=output_tokens or 0,
                 cache_read=cache_read or 0,
                 cache_write=cache_write or 0,
-                write_5m=count(semconv.ANTHROPIC_CACHE_WRITE_5M),
-                write_1h=count(semconv.ANTHROPIC_CACHE_WRITE_1H),
+                write_5m=count(anthropic_contract.CACHE_WRITE_5M),
+                write_1h=count(anthropic_contract.CACHE_WRITE_1H),
             )
             if computed is not None:
                 cost, cost_source = computed
@@ -513,7 +514,7 @@ class Normaliser:
             cache_write_1h_tokens=write_1h,
         )
         try:
-            cost = self._pricebook.cost(model, usage, provider=provider or semconv.PROVIDER_ANTHROPIC)
+            cost = self._pricebook.cost(model, usage, provider=provider or anthropic_contract.PROVIDER)
         except Exception:
             log.exception("pricing %r failed", model)
             return None

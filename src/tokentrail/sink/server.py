@@ -47,8 +47,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from tokentrail.db import migrate
+from tokentrail.db.store import Store, StoreUnavailable
 from tokentrail.errors import BodyTimeout, ReceiveBudgetExhausted
-from tokentrail.sink import migrate
 from tokentrail.sink import settings as settings_module
 from tokentrail.sink.decode import (
     Extracted,
@@ -63,7 +64,6 @@ from tokentrail.sink.decode import (
 from tokentrail.sink.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tokentrail.sink.metrics import SinkMetrics
 from tokentrail.sink.normalise import Batch, Normaliser
-from tokentrail.sink.store import Store, StoreUnavailable
 
 __all__ = ["BackgroundSink", "ExportOutcome", "Sink", "SinkConfig", "build_app", "main", "serve"]
 
@@ -685,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
     embedded = None
     database_url = settings.database_url
     if database_url is None:
-        from tokentrail.sink.embedded import EmbeddedPostgres, EmbeddedPostgresError
+        from tokentrail.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
         embedded = EmbeddedPostgres(settings.data_dir)
         try:

@@ -1,8 +1,9 @@
 """The server side's settings: the sink, its database and the embedded cluster, from `TOKENTRAIL_DATABASE_URL`,
 `TOKENTRAIL_DATA_DIR` and `TOKENTRAIL_SINK_*`, overridable by keyword.
 
-Kept apart from the application's settings (`tokentrail.settings`): nothing meant for the sink in an application's
-environment can make `tokentrail.instrument()` fail, and nothing meant for the application can stop the sink.
+Kept apart from the application's settings (`tokentrail.instrumentation.settings`): nothing meant for the sink
+in an application's environment can make `tokentrail.instrument()` fail, and nothing meant for the application
+can stop the sink.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.instrumentation.anthropic._support import MODEL, USER, attrs, llm_spans, only_span
-from tokentrail import semconv
+from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -27,15 +28,15 @@ def test_create_retrieve_results(anthropic_client, span_exporter, beta):
     batch = batches.create(requests=REQUESTS)
     create = only_span(span_exporter)
     assert create.name == f"batch.create {MODEL}"
-    assert attrs(create)[semconv.ANTHROPIC_BATCH_REQUEST_COUNT] == 3
-    assert attrs(create)[semconv.ANTHROPIC_BATCH_ID] == batch.id
+    assert attrs(create)[anthropic_contract.BATCH_REQUEST_COUNT] == 3
+    assert attrs(create)[anthropic_contract.BATCH_ID] == batch.id
     assert semconv.COST_USD not in attrs(create)
     span_exporter.clear()
 
     batches.retrieve(batch.id)
     retrieve = only_span(span_exporter)
     assert retrieve.name == "batch.retrieve"
-    assert attrs(retrieve)[semconv.ANTHROPIC_BATCH_ID] == batch.id
+    assert attrs(retrieve)[anthropic_contract.BATCH_ID] == batch.id
     span_exporter.clear()
 
     results = list(batches.results(batch.id))
@@ -43,7 +44,7 @@ def test_create_retrieve_results(anthropic_client, span_exporter, beta):
     span = only_span(span_exporter)
     a = attrs(span)
     assert span.name.startswith("batch.results")
-    assert a[semconv.ANTHROPIC_BATCH_ID] == batch.id
+    assert a[anthropic_contract.BATCH_ID] == batch.id
     assert len(results) == 3
     inputs, outputs = _usage_total(results)
     assert a[semconv.GEN_AI_USAGE_INPUT_TOKENS] == inputs

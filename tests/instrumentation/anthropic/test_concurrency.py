@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from opentelemetry import trace
 
-from tests.instrumentation.anthropic._support import MODEL, attrs, llm_spans
-from tokentrail import semconv
+from tests.fixtures.spans import MODEL, attrs, llm_spans
+from tokentrail.contract import semconv
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 

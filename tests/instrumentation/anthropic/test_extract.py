@@ -8,7 +8,8 @@ import anthropic
 import httpx
 import pytest
 
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.instrumentation.anthropic import extract
 
 
@@ -42,7 +43,7 @@ def test_chat_request(messages_resource):
     assert a[semconv.GEN_AI_REQUEST_TOP_K] == 5.0
     assert semconv.GEN_AI_REQUEST_TOP_P not in a
     assert a[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] == ("x", "y")
-    assert a[semconv.ANTHROPIC_THINKING_BUDGET] == 2048
+    assert a[anthropic_contract.THINKING_BUDGET] == 2048
     assert a[semconv.GEN_AI_REQUEST_STREAM] is True
 
 

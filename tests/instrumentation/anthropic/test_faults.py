@@ -9,12 +9,12 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
-from tests.instrumentation.anthropic._support import MODEL, USER, attrs, llm_spans, only_span
-from tokentrail import semconv
-from tokentrail.content import ContentPolicy
+from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import MessageReply, Usage
 from tokentrail.instrumentation.anthropic import AnthropicInstrumentor, extract
+from tokentrail.instrumentation.recorder.content import ContentPolicy
 from tokentrail.pricing import PriceBook
-from tokentrail.standin import MessageReply, Usage
 
 REPLY = MessageReply(usage=Usage(input_tokens=11, output_tokens=7))
 

@@ -9,10 +9,11 @@ import pytest
 import wrapt
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tests.instrumentation.anthropic._support import MODEL, USER, attrs, llm_spans, only_span, points
-from tokentrail import semconv
+from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span, points
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import ErrorReply, MessageReply, TextBlock, ThinkingBlock, ToolUseBlock, Usage
 from tokentrail.instrumentation.anthropic import AnthropicInstrumentor
-from tokentrail.standin import ErrorReply, MessageReply, TextBlock, ThinkingBlock, ToolUseBlock, Usage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -43,13 +44,13 @@ def test_sync_create_records_one_client_span(anthropic_client, span_exporter, st
     assert semconv.GEN_AI_REQUEST_STREAM not in a
     assert a[semconv.SERVER_ADDRESS] == "127.0.0.1"
     assert a[semconv.SERVER_PORT] == anthropic_client.base_url.port
-    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "anthropic"
+    assert a[anthropic_contract.CLIENT_PLATFORM] == "anthropic"
     assert a[semconv.GEN_AI_RESPONSE_ID] == message.id
     assert a[semconv.GEN_AI_RESPONSE_MODEL] == message.model
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert a[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 1000
     assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 200
-    assert a[semconv.ANTHROPIC_REQUEST_ID] == message._request_id
+    assert a[anthropic_contract.REQUEST_ID] == message._request_id
     # published haiku-4-5 prices: $1 / MTok input, $5 / MTok output
     assert a[semconv.COST_USD] == pytest.approx(1000 * 1e-6 + 200 * 5e-6)
     assert a[semconv.COST_SOURCE].startswith("genai-prices")
@@ -87,7 +88,7 @@ def test_tool_use(anthropic_client, span_exporter, standin):
     anthropic_client.messages.create(model=MODEL, max_tokens=50, messages=USER, tools=tools)
     a = attrs(only_span(span_exporter))
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_call",)
-    assert a[semconv.ANTHROPIC_STOP_REASON] == "tool_use"
+    assert a[anthropic_contract.STOP_REASON] == "tool_use"
     assert "get_weather" in a[semconv.GEN_AI_TOOL_DEFINITIONS]
     output = json.loads(a[semconv.GEN_AI_OUTPUT_MESSAGES])
     assert output[0]["parts"][0]["type"] == "tool_call"
@@ -100,7 +101,7 @@ def test_thinking_budget_and_content(anthropic_client, span_exporter, standin):
         model=MODEL, max_tokens=2000, messages=USER, thinking={"type": "enabled", "budget_tokens": 1024}
     )
     a = attrs(only_span(span_exporter))
-    assert a[semconv.ANTHROPIC_THINKING_BUDGET] == 1024
+    assert a[anthropic_contract.THINKING_BUDGET] == 1024
     parts = json.loads(a[semconv.GEN_AI_OUTPUT_MESSAGES])[0]["parts"]
     assert [p["type"] for p in parts] == ["reasoning", "text"]
 
@@ -123,8 +124,8 @@ def test_prompt_caching_tokens_and_cost(anthropic_client, span_exporter, standin
     assert a[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 100 + 2000 + 3000
     assert a[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 2000
     assert a[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 3000
-    assert a[semconv.ANTHROPIC_CACHE_WRITE_5M] == 1000
-    assert a[semconv.ANTHROPIC_CACHE_WRITE_1H] == 2000
+    assert a[anthropic_contract.CACHE_WRITE_5M] == 1000
+    assert a[anthropic_contract.CACHE_WRITE_1H] == 2000
     expected = (100 * 1.0 + 50 * 5.0 + 2000 * 0.10 + 1000 * 1.25 + 2000 * 2.0) / 1e6
     assert a[semconv.COST_USD] == pytest.approx(expected)
 

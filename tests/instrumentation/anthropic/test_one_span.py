@@ -9,9 +9,9 @@ from typing import ClassVar
 import anthropic
 import pytest
 
-from tests.instrumentation.anthropic._support import MODEL, USER, attrs, llm_spans, only_span, sdk_spans
-from tokentrail import semconv
-from tokentrail.standin import ErrorReply, MessageReply, Usage
+from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span, sdk_spans
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import ErrorReply, MessageReply, Usage
 
 _base_client = importlib.import_module("anthropic._base_client")
 pytestmark = [

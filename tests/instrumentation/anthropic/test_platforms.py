@@ -5,10 +5,11 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from tests.instrumentation.anthropic._support import USER, attrs, only_span
-from tokentrail import semconv
+from tests.fixtures.spans import USER, attrs, only_span
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import MessageReply, Usage
 from tokentrail.instrumentation.anthropic import extract
-from tokentrail.standin import MessageReply, Usage
 
 BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 VERTEX_MODEL = "claude-haiku-4-5@20251001"
@@ -21,7 +22,7 @@ def test_bedrock_create_and_stream(bedrock_client, span_exporter, standin):
     span = only_span(span_exporter)
     a = attrs(span)
     assert span.name == f"chat {BEDROCK_MODEL}"
-    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "bedrock"
+    assert a[anthropic_contract.CLIENT_PLATFORM] == "bedrock"
     assert a[semconv.SERVER_ADDRESS] == "127.0.0.1"
     assert a[semconv.GEN_AI_REQUEST_MODEL] == BEDROCK_MODEL
     assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 8
@@ -33,7 +34,7 @@ def test_bedrock_create_and_stream(bedrock_client, span_exporter, standin):
     with bedrock_client.messages.stream(model=BEDROCK_MODEL, max_tokens=200, messages=USER) as stream:
         stream.until_done()
     a = attrs(only_span(span_exporter))
-    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "bedrock"
+    assert a[anthropic_contract.CLIENT_PLATFORM] == "bedrock"
     assert (a[semconv.GEN_AI_USAGE_INPUT_TOKENS], a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (40, 8)
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
@@ -43,7 +44,7 @@ async def test_async_vertex_create_and_stream(async_vertex_client, span_exporter
     standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
     await async_vertex_client.messages.create(model=VERTEX_MODEL, max_tokens=20, messages=USER)
     a = attrs(only_span(span_exporter))
-    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "vertex"
+    assert a[anthropic_contract.CLIENT_PLATFORM] == "vertex"
     assert a[semconv.GEN_AI_REQUEST_MODEL] == VERTEX_MODEL
     assert ":rawPredict" in standin.requests[-1].path
     span_exporter.clear()
@@ -52,7 +53,7 @@ async def test_async_vertex_create_and_stream(async_vertex_client, span_exporter
     async for _ in stream:
         pass
     a = attrs(only_span(span_exporter))
-    assert a[semconv.ANTHROPIC_CLIENT_PLATFORM] == "vertex"
+    assert a[anthropic_contract.CLIENT_PLATFORM] == "vertex"
     assert a[semconv.GEN_AI_REQUEST_STREAM] is True
 
 
@@ -69,7 +70,7 @@ def test_clients_made_before_instrumenting_are_traced(
         vertex_client.messages.create(model=VERTEX_MODEL, max_tokens=20, messages=USER)
     finally:
         instrumentor.uninstrument()
-    assert attrs(only_span(span_exporter))[semconv.ANTHROPIC_CLIENT_PLATFORM] == "vertex"
+    assert attrs(only_span(span_exporter))[anthropic_contract.CLIENT_PLATFORM] == "vertex"
 
 
 def test_real_endpoints():

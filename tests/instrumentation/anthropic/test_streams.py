@@ -12,9 +12,9 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from tests.instrumentation.anthropic._support import MODEL, USER, attrs, llm_spans, only_span, points
-from tokentrail import semconv
-from tokentrail.standin import MessageReply, StreamCut, StreamError, TextBlock, ToolUseBlock, Usage
+from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span, points
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import MessageReply, StreamCut, StreamError, TextBlock, ToolUseBlock, Usage
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 

@@ -25,12 +25,12 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-from tokentrail import semconv
 from tokentrail._version import __version__
+from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.instrumentation.anthropic import extract, native
 from tokentrail.instrumentation.anthropic.wrappers import Adapters, Operation, Wrapper
-from tokentrail.recording import Recorder
-from tokentrail.settings import Settings
+from tokentrail.instrumentation.recorder.recording import Recorder
+from tokentrail.instrumentation.settings import Settings
 
 __all__ = ["AnthropicInstrumentor"]
 
@@ -58,21 +58,15 @@ _TARGETS: tuple[tuple[str, str, str], ...] = tuple(
 def _settings(given: Any) -> Settings:
     if isinstance(given, Settings):
         return given
-    try:
-        from tokentrail.setup import current_settings
+    from tokentrail.instrumentation import settings
 
-        return current_settings()
-    except Exception:
-        log.debug("tokentrail: no settings from tokentrail.setup; reading the environment", exc_info=True)
-        from tokentrail import settings
-
-        return settings.load()
+    return settings.current()
 
 
 def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> tuple[Recorder, bool]:
-    tracer = trace.get_tracer(semconv.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider)
+    tracer = trace.get_tracer(anthropic_contract.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider)
     meter = (
-        metrics.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider)
+        metrics.get_meter(anthropic_contract.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider)
         if settings.metrics
         else None
     )
@@ -85,13 +79,13 @@ def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> 
         log.warning("tokentrail: prices unavailable, calls are recorded without cost: %s", exc)
     content = None
     try:
-        from tokentrail.content import ContentPolicy
+        from tokentrail.instrumentation.recorder.content import ContentPolicy
 
         content = ContentPolicy(settings.capture_content, settings.content_max_bytes, settings.redact)
     except Exception as exc:
         log.warning("tokentrail: content capture unavailable: %s", exc)
     try:
-        from tokentrail.context import current_attributes
+        from tokentrail.instrumentation.context import current_attributes
     except Exception:
         log.debug("tokentrail: application context attributes unavailable", exc_info=True)
         current_attributes = None  # type: ignore[assignment]

@@ -19,9 +19,10 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.instrumentation.recorder.recording import Request, Response
 from tokentrail.pricing import Usage
-from tokentrail.recording import Request, Response
 
 __all__ = [
     "BatchResultsAccumulator",
@@ -40,7 +41,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_PROVIDER = semconv.PROVIDER_ANTHROPIC
+_PROVIDER = anthropic_contract.PROVIDER
 
 # --- the client: endpoint and platform ------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ def _base_attributes(operation: str, instance: Any) -> _Base:
         attributes[semconv.SERVER_ADDRESS] = address
         if port is not None:
             attributes[semconv.SERVER_PORT] = port
-    attributes[semconv.ANTHROPIC_CLIENT_PLATFORM] = platform_of(client)
+    attributes[anthropic_contract.CLIENT_PLATFORM] = platform_of(client)
     return attributes, address, port, signs_requests(client)
 
 
@@ -169,7 +170,7 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
     if type(thinking) is dict:
         budget = thinking.get("budget_tokens")
         if type(budget) is int:
-            attributes[semconv.ANTHROPIC_THINKING_BUDGET] = budget
+            attributes[anthropic_contract.THINKING_BUDGET] = budget
     if stream:
         attributes[semconv.GEN_AI_REQUEST_STREAM] = True
     output_config = kwargs.get("output_config")
@@ -219,7 +220,7 @@ def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: 
     if operation == semconv.OP_BATCH_CREATE:
         requests = kwargs.get("requests")
         if isinstance(requests, (list, tuple)):
-            attributes[semconv.ANTHROPIC_BATCH_REQUEST_COUNT] = len(requests)
+            attributes[anthropic_contract.BATCH_REQUEST_COUNT] = len(requests)
             models = {_get(_get(item, "params"), "model") for item in requests}
             if len(models) == 1:
                 only = models.pop()
@@ -229,7 +230,7 @@ def batch_request(operation: str, instance: Any, args: tuple[Any, ...], kwargs: 
     else:
         batch_id = args[0] if args else kwargs.get("message_batch_id")
         if type(batch_id) is str:
-            attributes[semconv.ANTHROPIC_BATCH_ID] = batch_id
+            attributes[anthropic_contract.BATCH_ID] = batch_id
     return Request(
         operation,
         model,
@@ -329,7 +330,7 @@ def message_response(message: Any) -> Response | None:
     _apply_usage(response, usage)
     request_id = _request_id(message)
     if type(request_id) is str:
-        response.attributes = {semconv.ANTHROPIC_REQUEST_ID: request_id}
+        response.attributes = {anthropic_contract.REQUEST_ID: request_id}
     return response
 
 
@@ -375,7 +376,7 @@ def batch_response(batch: Any) -> Response | None:
     batch_id = _str(_get(batch, "id"))
     if batch_id is None:
         return None
-    return Response(id=batch_id, attributes={semconv.ANTHROPIC_BATCH_ID: batch_id})
+    return Response(id=batch_id, attributes={anthropic_contract.BATCH_ID: batch_id})
 
 
 def error_type(exc: BaseException) -> str:

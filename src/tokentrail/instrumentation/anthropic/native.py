@@ -28,7 +28,7 @@ from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
 from opentelemetry.trace import NonRecordingSpan
 
-from tokentrail.recording import ActiveCall, active_call
+from tokentrail.instrumentation.recorder.recording import ActiveCall, active_call
 
 __all__ = ["HOOK_MODULE", "HOOK_NAME", "take_place_of_sdk_span"]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import wrapt
 from opentelemetry import context as context_api
 
-from tokentrail.recording import Accumulator, LLMCall
+from tokentrail.instrumentation.recorder.recording import Accumulator, LLMCall
 
 __all__ = ["AsyncStreamProxy", "StreamManagerProxy", "StreamProxy", "wrap_stream"]
 

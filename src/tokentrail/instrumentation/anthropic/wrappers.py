@@ -15,10 +15,11 @@ from typing import Any
 
 from opentelemetry import context as context_api
 
-from tokentrail import semconv
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.instrumentation.anthropic import extract
 from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy, wrap_stream
-from tokentrail.recording import LLMCall, Recorder, Request, active_span
+from tokentrail.instrumentation.recorder.recording import LLMCall, Recorder, Request, active_span
 
 __all__ = ["Adapters", "Operation"]
 
@@ -204,7 +205,7 @@ def _record_request_id(call: LLMCall, http_response: Any) -> None:
         return
     request_id = headers.get("request-id")
     if isinstance(request_id, str) and call.span.is_recording():
-        call.span.set_attribute(semconv.ANTHROPIC_REQUEST_ID, request_id)
+        call.span.set_attribute(anthropic_contract.REQUEST_ID, request_id)
 
 
 def _raw_message(result: Any) -> Any:

@@ -1,0 +1,155 @@
+"""The Anthropic part of the span contract: names, finish reasons and token arithmetic.
+
+Both sides use it: the instrumentor when it writes a span from the SDK's usage, the sink when it translates a
+peer's span or prices one that carries tokens but no cost. Anthropic reports `usage.input_tokens` without the
+cache; the GenAI conventions count the cache in, so `gen_ai.usage.input_tokens` = input + cache read + cache write.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NamedTuple
+
+from tokentrail.contract import semconv
+from tokentrail.contract.shapes import reader
+
+__all__ = [
+    "BATCH_ID",
+    "BATCH_REQUEST_COUNT",
+    "CACHE_WRITE_1H",
+    "CACHE_WRITE_5M",
+    "CLIENT_PLATFORM",
+    "INSTRUMENTATION_SCOPE",
+    "PROVIDER",
+    "REQUEST_ID",
+    "SDK_NATIVE_SCOPE",
+    "SERVICE_TIER",
+    "STOP_REASON",
+    "STOP_REASON_TO_FINISH",
+    "THINKING_BUDGET",
+    "Usage",
+    "finish_reason",
+    "read_usage",
+    "token_attributes",
+    "uncached_input",
+]
+
+PROVIDER: Final = "anthropic"
+INSTRUMENTATION_SCOPE: Final = "tokentrail.instrumentation.anthropic"
+"""The scope of tokentrail's own Anthropic spans."""
+SDK_NATIVE_SCOPE: Final = "com.anthropic.sdk.python"
+"""The scope of the spans the Anthropic SDK (1.14+) emits itself."""
+
+CACHE_WRITE_5M: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
+CACHE_WRITE_1H: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
+SERVICE_TIER: Final = "anthropic.response.service_tier"
+REQUEST_ID: Final = "anthropic.request.id"
+BATCH_ID: Final = "anthropic.batch.id"
+BATCH_REQUEST_COUNT: Final = "anthropic.batch.request_count"
+STOP_REASON: Final = "anthropic.message.stop_reason"
+THINKING_BUDGET: Final = "anthropic.thinking.budget_tokens"
+CLIENT_PLATFORM: Final = "anthropic.client.platform"
+"""`anthropic`, `bedrock` or `vertex`: which client class made the call."""
+
+STOP_REASON_TO_FINISH: Final[dict[str, str]] = {
+    "end_turn": semconv.FINISH_STOP,
+    "stop_sequence": semconv.FINISH_STOP,
+    "pause_turn": semconv.FINISH_STOP,
+    "max_tokens": semconv.FINISH_LENGTH,
+    "model_context_window_exceeded": semconv.FINISH_LENGTH,
+    "tool_use": semconv.FINISH_TOOL_CALL,
+    "refusal": semconv.FINISH_CONTENT_FILTER,
+}
+
+
+def finish_reason(stop_reason: str) -> str:
+    """An Anthropic `stop_reason` as a semconv finish reason; a value that already is one is kept as it is."""
+    return STOP_REASON_TO_FINISH.get(stop_reason, stop_reason)
+
+
+class Usage(NamedTuple):
+    """An Anthropic `usage` object as the API reports it; `None` where it does not say."""
+
+    input_tokens: int | None = None
+    """Uncached input (Anthropic's `usage.input_tokens`)."""
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_5m_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    service_tier: str | None = None
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def read_usage(usage: Any) -> Usage | None:
+    """The counts of an Anthropic `usage` (an SDK model or its dict form); `None` for no usage.
+
+    A cache-write total without a full TTL breakdown is priced as the default 5-minute write.
+    """
+    if usage is None:
+        return None
+    get = reader(usage)
+    total = _int(get("cache_creation_input_tokens"))
+    breakdown = get("cache_creation")
+    w5 = w1 = None
+    if breakdown is not None:
+        read = reader(breakdown)
+        w5 = _int(read("ephemeral_5m_input_tokens"))
+        w1 = _int(read("ephemeral_1h_input_tokens"))
+    if w5 is not None or w1 is not None:
+        w5, w1 = w5 or 0, w1 or 0
+        if total is not None and total > w5 + w1:
+            w5 = total - w1
+    elif total is not None:
+        w5 = total
+    reasoning = None
+    details = get("output_tokens_details")
+    if details is not None:
+        read = reader(details)
+        reasoning = _int(read("thinking_tokens"))
+        if reasoning is None:
+            reasoning = _int(read("reasoning_tokens"))
+    tier = get("service_tier")
+    return Usage(
+        input_tokens=_int(get("input_tokens")),
+        output_tokens=_int(get("output_tokens")),
+        cache_read_tokens=_int(get("cache_read_input_tokens")),
+        cache_write_5m_tokens=w5,
+        cache_write_1h_tokens=w1,
+        reasoning_tokens=reasoning,
+        service_tier=tier if type(tier) is str else None,
+    )
+
+
+def token_attributes(
+    out: dict[str, Any],
+    *,
+    uncached: int | None,
+    output: int | None,
+    cache_read: int | None,
+    write_5m: int | None,
+    write_1h: int | None,
+    reasoning: int | None,
+) -> None:
+    """Write the contract's token attributes for Anthropic counts into `out` (the one usage → tokens rule)."""
+    if uncached is not None:
+        out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = uncached + (cache_read or 0) + (write_5m or 0) + (write_1h or 0)
+    if output is not None:
+        out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
+    if cache_read is not None:
+        out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
+    if write_5m is not None or write_1h is not None:
+        written = (write_5m or 0) + (write_1h or 0)
+        out[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = written
+        if written:  # the TTL breakdown only when something was written
+            out[CACHE_WRITE_5M] = write_5m or 0
+            out[CACHE_WRITE_1H] = write_1h or 0
+    if reasoning is not None:
+        out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+
+
+def uncached_input(total_input: int, cache_read: int, cache_write: int) -> int:
+    """The reverse of the contract's rule: Anthropic's uncached input from `gen_ai.usage.input_tokens`."""
+    return max(total_input - cache_read - cache_write, 0)

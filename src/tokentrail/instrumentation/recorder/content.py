@@ -1,0 +1,542 @@
+"""Prompt and completion content on spans: capture policy, semconv JSON message schema, byte budget, redaction.
+
+`ContentPolicy.request_attributes(kwargs)` turns the keyword arguments of `messages.create` into
+`gen_ai.system_instructions`, `gen_ai.input.messages` and `gen_ai.tool.definitions`, and
+`ContentPolicy.response_attributes(message)` turns the final message into `gen_ai.output.messages`, each a JSON
+string following the OpenTelemetry GenAI message schema (`{"role": ..., "parts": [...]}`).
+
+Inputs are read by shape (SDK pydantic objects, TypedDicts / dicts, strings, lists); the `anthropic` package is
+never imported. Binary media is never copied onto a span: a base64 image or PDF becomes a `blob` part whose
+`content` is a placeholder naming the media type and size.
+
+Byte budget: each attribute's UTF-8 JSON is at most `max_bytes`. A larger value is cut while staying valid JSON
+(the longest strings are trimmed to a common length and marked `…[truncated N bytes]`; if that is not enough the
+oldest messages are dropped) and `tokentrail.content.truncated` is set to true.
+
+Redaction: `redact(attribute_name, value)` is called with the structured value (the list of messages / parts /
+tool definitions, before JSON); its return value replaces it (`None` drops the attribute). If it raises, that
+attribute is dropped. Content handling never raises into the instrumented call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.instrumentation.settings import CaptureMode, Redactor, Settings
+
+__all__ = ["ContentPolicy"]
+
+log = logging.getLogger(__name__)
+
+_MIN_KEEP = 32
+"""Strings are never trimmed below this many bytes (ids, roles and types stay intact)."""
+_MARKER_BYTES = 32
+"""Upper bound of the bytes a truncation marker adds."""
+
+
+# --- reading SDK objects and dicts by shape -----------------------------------------------------------------
+
+
+def _get(obj: Any, key: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _is_given(value: Any) -> bool:
+    """False for None, empty values and the SDK's NOT_GIVEN / Omit sentinels (which are falsy)."""
+    try:
+        return bool(value)
+    except Exception:  # an object whose truthiness raises is still a value
+        return True
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of an arbitrary value (SDK models become dicts; base64 sources are elided)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        if value.get("type") == "base64" and "data" in value:
+            return {**{k: _plain(v) for k, v in value.items() if k != "data"}, "data": _media_placeholder(value)}
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes omitted>"
+    to_dict = getattr(value, "model_dump", None) or getattr(value, "to_dict", None)
+    if callable(to_dict):
+        try:
+            return _plain(to_dict())
+        except Exception:
+            log.debug("tokentrail: could not convert %s to a dict", type(value).__name__, exc_info=True)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _media_placeholder(source: Any) -> str:
+    """`<image/png, 12345 bytes omitted>` for a base64 source (size of the decoded data when known)."""
+    media_type = _get(source, "media_type") or "binary data"
+    data = _get(source, "data")
+    size: int | None = None
+    if isinstance(data, str):
+        padding = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
+        size = len(data) * 3 // 4 - padding
+    elif isinstance(data, bytes | bytearray | memoryview):
+        size = len(data)
+    return f"<{media_type}, {size} bytes omitted>" if size is not None else f"<{media_type} omitted>"
+
+
+def _media_part(block: Any, modality: str) -> dict[str, Any]:
+    source = _get(block, "source")
+    kind = _get(source, "type")
+    part: dict[str, Any]
+    if kind == "base64":
+        part = {"type": "blob", "modality": modality, "content": _media_placeholder(source)}
+        if media_type := _get(source, "media_type"):
+            part["mime_type"] = media_type
+    elif kind == "url":
+        part = {"type": "uri", "modality": modality, "uri": _get(source, "url")}
+    elif kind == "file":
+        part = {"type": "file", "modality": modality, "file_id": _get(source, "file_id")}
+    elif kind == "text":
+        part = {
+            "type": "text",
+            "content": _get(source, "data") or "",
+            "modality": modality,
+            "mime_type": _get(source, "media_type") or "text/plain",
+        }
+    elif kind == "content":
+        inner = _get(source, "content")
+        part = {"type": "document", "modality": modality, "parts": _parts(inner)}
+    else:
+        part = {"type": str(_get(block, "type") or modality), "modality": modality, "source": _plain(source)}
+    if title := _get(block, "title"):
+        part["title"] = title
+    return part
+
+
+def _tool_response(content: Any) -> Any:
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, Iterable):
+        return [_part(block) for block in content]
+    return _plain(content)
+
+
+def _part_text(block: Any) -> dict[str, Any]:
+    return {"type": "text", "content": _get(block, "text") or ""}
+
+
+def _part_image(block: Any) -> dict[str, Any]:
+    return _media_part(block, "image")
+
+
+def _part_document(block: Any) -> dict[str, Any]:
+    return _media_part(block, "document")
+
+
+def _part_thinking(block: Any) -> dict[str, Any]:
+    return {"type": "reasoning", "content": _get(block, "thinking") or ""}
+
+
+def _part_redacted_thinking(block: Any) -> dict[str, Any]:
+    return {"type": "reasoning", "content": "", "redacted": True}
+
+
+def _part_tool_use(block: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": _get(block, "id"), "name": _get(block, "name"), "arguments": _input(block)}
+
+
+def _part_server_tool_use(block: Any) -> dict[str, Any]:
+    name = _get(block, "name")
+    return {
+        "type": "server_tool_call",
+        "id": _get(block, "id"),
+        "name": name,
+        "server_tool_call": {"type": name or _get(block, "type"), "arguments": _input(block)},
+    }
+
+
+def _part_tool_result(block: Any) -> dict[str, Any]:
+    part = {
+        "type": "tool_call_response",
+        "id": _get(block, "tool_use_id"),
+        "response": _tool_response(_get(block, "content")),
+    }
+    if _get(block, "is_error"):
+        part["is_error"] = True
+    return part
+
+
+def _part_server_tool_result(block: Any) -> dict[str, Any]:
+    kind = _get(block, "type")
+    return {
+        "type": "server_tool_call_response",
+        "id": _get(block, "tool_use_id"),
+        "server_tool_call_response": {"type": kind, "content": _plain(_get(block, "content"))},
+    }
+
+
+def _part_search_result(block: Any) -> dict[str, Any]:
+    return {
+        "type": "search_result",
+        "source": _get(block, "source"),
+        "title": _get(block, "title"),
+        "parts": _parts(_get(block, "content")),
+    }
+
+
+def _part_container_upload(block: Any) -> dict[str, Any]:
+    return {"type": "file", "modality": "document", "file_id": _get(block, "file_id")}
+
+
+def _input(block: Any) -> Any:
+    value = _get(block, "input")
+    return value if isinstance(value, dict) and all(isinstance(k, str) for k in value) else _plain(value)
+
+
+_PART_CONVERTERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "text": _part_text,
+    "image": _part_image,
+    "document": _part_document,
+    "thinking": _part_thinking,
+    "redacted_thinking": _part_redacted_thinking,
+    "tool_use": _part_tool_use,
+    "server_tool_use": _part_server_tool_use,
+    "mcp_tool_use": _part_server_tool_use,
+    "tool_result": _part_tool_result,
+    "mcp_tool_result": _part_server_tool_result,
+    "search_result": _part_search_result,
+    "container_upload": _part_container_upload,
+}
+
+
+def _part(block: Any) -> dict[str, Any]:
+    if isinstance(block, str):
+        return {"type": "text", "content": block}
+    kind = _get(block, "type")
+    converter = _PART_CONVERTERS.get(kind) if isinstance(kind, str) else None
+    if converter is not None:
+        return converter(block)
+    if isinstance(kind, str) and kind.endswith("_tool_result"):
+        return _part_server_tool_result(block)
+    plain = _plain(block)
+    if isinstance(plain, dict):
+        plain.setdefault("type", str(kind or "unknown"))
+        return plain
+    return {"type": str(kind or "unknown"), "content": plain}
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    if isinstance(content, Iterable) and not isinstance(content, Mapping):
+        return [_part(block) for block in content]
+    return [_part(content)]
+
+
+def _reiterable(value: Any) -> bool:
+    """True for lists, tuples and other containers; False for one-shot iterators we must not consume."""
+    if isinstance(value, list | tuple):
+        return True
+    try:
+        return iter(value) is not value
+    except TypeError:
+        return False
+
+
+def _system(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"type": "text", "content": value}]
+    if not _reiterable(value):
+        raise TypeError(f"system of type {type(value).__name__} is not a re-iterable container")
+    return [_part(block) for block in value]
+
+
+def _message(message: Any) -> dict[str, Any]:
+    if isinstance(message, str):
+        return {"role": "user", "parts": [{"type": "text", "content": message}]}
+    role = _get(message, "role") or "user"
+    return {"role": role if isinstance(role, str) else str(role), "parts": _parts(_get(message, "content"))}
+
+
+def _messages(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [_message(value)]
+    if not _reiterable(value):
+        raise TypeError(f"messages of type {type(value).__name__} is a one-shot iterator; not consumed")
+    return [_message(message) for message in value]
+
+
+def _tool(tool: Any) -> dict[str, Any]:
+    if not isinstance(tool, dict):
+        to_dict = getattr(tool, "to_dict", None)
+        if callable(to_dict) and not hasattr(tool, "model_fields"):  # the SDK's function-tool helpers
+            tool = to_dict()
+    kind = _get(tool, "type")
+    name = _get(tool, "name")
+    schema = _get(tool, "input_schema")
+    if kind in (None, "custom") or schema is not None:
+        definition: dict[str, Any] = {"type": "function", "name": name}
+        description = _get(tool, "description")
+        if description is not None:
+            definition["description"] = description
+        if schema is not None:
+            definition["parameters"] = schema if isinstance(schema, dict) else _plain(schema)
+        return definition
+    return {"type": str(kind), "name": name}
+
+
+def _tools(value: Any) -> list[dict[str, Any]]:
+    if not _reiterable(value):
+        raise TypeError(f"tools of type {type(value).__name__} is a one-shot iterator; not consumed")
+    return [_tool(tool) for tool in value]
+
+
+def _output_messages(message: Any) -> list[dict[str, Any]]:
+    role = _get(message, "role") or "assistant"
+    out: dict[str, Any] = {
+        "role": role if isinstance(role, str) else str(role),
+        "parts": _parts(_get(message, "content")),
+    }
+    stop_reason = _get(message, "stop_reason")
+    if isinstance(stop_reason, str) and stop_reason:
+        out["finish_reason"] = anthropic_contract.STOP_REASON_TO_FINISH.get(stop_reason, stop_reason)
+    return [out]
+
+
+# --- JSON and the byte budget -------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    return _plain(value)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default, check_circular=False)
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _encoder() -> Callable[[Any], str]:
+    """`_ENCODER.encode`, with the C encoder made once: `JSONEncoder.encode` builds a new one for every value,
+    which costs as much as encoding a call's messages. Same output (the arguments are `_ENCODER`'s); without
+    the `_json` accelerator, `_ENCODER.encode` itself. No circular-reference check (a shared check would not be
+    thread-safe): a circular value ends in RecursionError, which `_record` catches like any encoding failure."""
+    if _c_make_encoder is None:
+        return _ENCODER.encode
+    try:  # a private CPython interface: any surprise falls back to the public one
+        make = _c_make_encoder(None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+        def encode(value: Any) -> str:
+            return "".join(make(value, 0))
+
+        probe = {"probe": ["é", 1, 2.5, None, True]}
+        if encode(probe) != _ENCODER.encode(probe):
+            return _ENCODER.encode
+    except Exception:
+        log.debug("tokentrail: the C JSON encoder is not usable here; using json.JSONEncoder", exc_info=True)
+        return _ENCODER.encode
+    return encode
+
+
+_encode = _encoder()
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    """The longest prefix of `text` whose UTF-8 encoding fits in `limit` bytes."""
+    if text.isascii():
+        return text[:limit]
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def _string_lengths(value: Any, out: list[int]) -> None:
+    if isinstance(value, str):
+        if len(value) > _MIN_KEEP:
+            out.append(_utf8_len(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _string_lengths(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _string_lengths(item, out)
+
+
+def _trim(value: Any, cap: int) -> Any:
+    """A copy of `value` with every string longer than `cap` bytes cut to `cap` bytes and marked."""
+    if isinstance(value, str):
+        size = _utf8_len(value)
+        if size <= cap:
+            return value
+        kept = _cut_utf8(value, cap)
+        return f"{kept}…[truncated {size - _utf8_len(kept)} bytes]"
+    if isinstance(value, dict):
+        return {key: _trim(item, cap) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_trim(item, cap) for item in value]
+    return value
+
+
+def _water_level(lengths: list[int], excess: int) -> int:
+    """The cap at which cutting every longer string (plus its marker) removes at least `excess` bytes."""
+    lengths = sorted(lengths, reverse=True)
+    total = 0
+    for count, length in enumerate(lengths, start=1):
+        total += length
+        following = lengths[count] if count < len(lengths) else 0
+        removable = total - count * following - count * _MARKER_BYTES
+        if removable >= excess:
+            return max(_MIN_KEEP, (total - count * _MARKER_BYTES - excess) // count)
+    return _MIN_KEEP
+
+
+def _fit(value: Any, encoded: str, max_bytes: int) -> str:
+    """Valid JSON of at most `max_bytes` UTF-8 bytes derived from `value` (whose JSON is `encoded`)."""
+    plain = json.loads(encoded)  # a plain copy: redactors may return any JSON-able objects
+    size = _utf8_len(encoded)
+    for _ in range(6):
+        lengths: list[int] = []
+        _string_lengths(plain, lengths)
+        if not lengths:
+            break
+        cap = _water_level(lengths, size - max_bytes)
+        trimmed = _trim(plain, cap)
+        candidate = _encode(trimmed)
+        size = _utf8_len(candidate)
+        plain = trimmed
+        if size <= max_bytes:
+            return candidate
+        if cap <= _MIN_KEEP:
+            break
+    # Still too large: the structure itself is big. Drop the oldest list items, keeping the newest.
+    if isinstance(plain, list):
+        items = list(plain)
+        while len(items) > 1:
+            items.pop(0)
+            candidate = _encode(items)
+            if _utf8_len(candidate) <= max_bytes:
+                return candidate
+        plain = items
+    candidate = _encode(plain)
+    if _utf8_len(candidate) <= max_bytes:
+        return candidate
+    return _cut_utf8(candidate, max_bytes)  # last resort: valid UTF-8, no longer valid JSON
+
+
+# --- the policy ---------------------------------------------------------------------------------------------
+
+_SYSTEM_MEMO_SIZE = 16
+_SYSTEM_MEMO_MAX_CHARS = 65536
+"""At most 16 system prompts of up to 64 Ki characters are remembered (a few MiB at worst); longer ones are
+encoded on every call."""
+
+_REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system),
+    ("messages", semconv.GEN_AI_INPUT_MESSAGES, _messages),
+    ("tools", semconv.GEN_AI_TOOL_DEFINITIONS, _tools),
+)
+
+
+class ContentPolicy:
+    """Whether and how prompt and completion content is recorded on spans."""
+
+    __slots__ = ("_system_memo", "enabled", "max_bytes", "mode", "redact")
+
+    def __init__(self, mode: CaptureMode, max_bytes: int = 65536, redact: Redactor | None = None) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.mode = mode
+        self.enabled: bool = mode.on_span
+        self.max_bytes = max_bytes
+        self.redact = redact
+        self._system_memo: dict[str, dict[str, AttributeValue]] = {}
+        """A string system prompt's attributes (applications send the same few, often long, again and again)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ContentPolicy:
+        return cls(settings.capture_content, settings.content_max_bytes, settings.redact)
+
+    def request_attributes(self, params: Mapping[str, Any]) -> dict[str, AttributeValue]:
+        """Content attributes from `messages.create` keyword arguments; empty when content capture is off."""
+        if not self.enabled:
+            return {}
+        attributes: dict[str, AttributeValue] = {}
+        for key, name, convert in _REQUEST_FIELDS:
+            raw = params.get(key)
+            if (
+                type(raw) is str
+                and raw
+                and key == "system"
+                and self.redact is None
+                and len(raw) <= _SYSTEM_MEMO_MAX_CHARS
+            ):
+                attributes.update(self._system_attributes(raw))
+                continue
+            if not _is_given(raw):
+                continue
+            try:
+                value = convert(raw)
+            except Exception:
+                log.debug("tokentrail: could not read %r for %s", key, name, exc_info=True)
+                continue
+            self._record(attributes, name, value)
+        return attributes
+
+    def _system_attributes(self, system: str) -> dict[str, AttributeValue]:
+        """The attributes of a string system prompt, encoded once per distinct prompt (no redactor: a redactor
+        may answer differently each time)."""
+        memo = self._system_memo
+        found = memo.get(system)
+        if found is None:
+            found = {}
+            self._record(found, semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system(system))
+            if len(memo) >= _SYSTEM_MEMO_SIZE:
+                memo.clear()
+            memo[system] = found
+        return found
+
+    def response_attributes(self, message: Any) -> dict[str, AttributeValue]:
+        """`gen_ai.output.messages` from a final Message (SDK object or dict); empty when capture is off."""
+        if not self.enabled or message is None:
+            return {}
+        attributes: dict[str, AttributeValue] = {}
+        try:
+            value = _output_messages(message)
+        except Exception:
+            log.debug("tokentrail: could not read the response content", exc_info=True)
+            return attributes
+        self._record(attributes, semconv.GEN_AI_OUTPUT_MESSAGES, value)
+        return attributes
+
+    def _record(self, attributes: dict[str, AttributeValue], name: str, value: Any) -> None:
+        if self.redact is not None:
+            try:
+                value = self.redact(name, value)
+            except Exception:
+                log.debug("tokentrail: the redaction hook raised for %s; attribute dropped", name, exc_info=True)
+                attributes[semconv.CONTENT_REDACTED] = True
+                return
+            attributes[semconv.CONTENT_REDACTED] = True
+            if value is None:
+                return
+        try:
+            encoded = _encode(value)
+            if _utf8_len(encoded) > self.max_bytes:
+                encoded = _fit(value, encoded, self.max_bytes)
+                attributes[semconv.CONTENT_TRUNCATED] = True
+        except Exception:
+            log.debug("tokentrail: could not serialise %s", name, exc_info=True)
+            return
+        attributes[name] = encoded
