@@ -49,6 +49,8 @@ Run it with `python -m tokentrail.dev.standin --host 127.0.0.1 --port 0 [--laten
 from __future__ import annotations
 
 from tokentrail.dev.standin._cli import main
+from tokentrail.dev.standin._recording import RecordedRequest
+from tokentrail.dev.standin._scenarios import LATENCY_HEADER, SCENARIO_HEADER
 from tokentrail.dev.standin._scripts import (
     ContentBlock,
     Delay,
@@ -63,7 +65,7 @@ from tokentrail.dev.standin._scripts import (
     ToolUseBlock,
     Usage,
 )
-from tokentrail.dev.standin._server import LATENCY_HEADER, SCENARIO_HEADER, RecordedRequest, StandinServer
+from tokentrail.dev.standin._server import StandinServer
 
 __all__ = [
     "LATENCY_HEADER",

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tokentrail.dev.standin._replies import CacheTracker, build_message, error_body, new_id
+from tokentrail.dev.standin._replies import build_message, error_body, new_id
+from tokentrail.dev.standin._usage import CacheTracker
 
 __all__ = ["Batch", "BatchError", "BatchStore"]
 

@@ -1,18 +1,14 @@
-"""Message bodies: the default reply derived from a request, scripted replies, and their SSE event sequences.
+"""Message bodies: the default reply derived from a request, scripted replies, and the error envelope.
 
-Everything here is pure (no I/O) except the prompt-cache bookkeeping, which is guarded by a lock.
+Everything here is pure (no I/O) except the prompt-cache bookkeeping (in `_usage`), which is guarded by a lock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import random
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from tokentrail.dev.standin._scripts import (
@@ -22,129 +18,20 @@ from tokentrail.dev.standin._scripts import (
     TextBlock,
     ThinkingBlock,
     ToolUseBlock,
-    Usage,
 )
+from tokentrail.dev.standin._usage import CHARS_PER_TOKEN, CacheTracker, estimate_tokens, output_chars, usage_json
 
-__all__ = [
-    "SCENARIOS",
-    "CacheTracker",
-    "build_message",
-    "error_body",
-    "estimate_input_tokens",
-    "new_id",
-    "sse",
-    "stream_events",
-]
-
-SCENARIOS = frozenset(
-    {
-        "overloaded",
-        "rate_limit",
-        "rate_limit_once",
-        "server_error",
-        "invalid_request",
-        "authentication",
-        "stream_error",
-        "stream_cut",
-        "tool_use",
-        "thinking",
-        "cache",
-        "max_tokens",
-    }
-)
+__all__ = ["build_message", "error_body", "new_id"]
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_WORD = re.compile(r"\S+\s*")
 _SPACES = re.compile(r"\s+")
 _SNIPPET_CHARS = 80
-_DEFAULT_DELTA_CHARS = 16
-_CHARS_PER_TOKEN = 4
 _THINKING_TYPES = frozenset({"enabled", "adaptive"})
 
 
 def new_id(prefix: str) -> str:
     """An id shaped like the API's (`msg_01…`, `toolu_01…`, `req_01…`): prefix, `01`, 22 base58 characters."""
     return prefix + "01" + "".join(random.choices(_ALPHABET, k=22))
-
-
-def estimate_tokens(chars: int) -> int:
-    return max(1, math.ceil(chars / _CHARS_PER_TOKEN))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _prompt_elements(body: Mapping[str, Any]) -> list[Any]:
-    """The parts of a request that count as input, in the order the API caches them: tools, system, messages."""
-    elements: list[Any] = []
-    tools = body.get("tools")
-    if isinstance(tools, list):
-        elements.extend(tools)
-    system = body.get("system")
-    if isinstance(system, list):
-        elements.extend(system)
-    elif system:
-        elements.append(system)
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for message in messages:
-            content = message.get("content") if isinstance(message, Mapping) else None
-            if isinstance(content, list):
-                elements.extend(content)
-            else:
-                elements.append(message)
-    return elements
-
-
-def estimate_input_tokens(body: Mapping[str, Any]) -> int:
-    """Input tokens of a request, estimated from its size (4 characters a token); count_tokens agrees with it."""
-    return estimate_tokens(len(_dumps(_prompt_elements(body))))
-
-
-class CacheTracker:
-    """Remembers which prompt prefixes (up to the last `cache_control` breakpoint) were written to the cache."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._seen.clear()
-
-    def hit(self, key: str) -> bool:
-        """True if `key` was cached before; records it either way."""
-        with self._lock:
-            if key in self._seen:
-                self._seen.move_to_end(key)
-                return True
-            self._seen[key] = None
-            if len(self._seen) > self._capacity:
-                self._seen.popitem(last=False)
-            return False
-
-
-def _cache_split(body: Mapping[str, Any], total: int, forced: bool, cache: CacheTracker) -> tuple[int, int, int]:
-    """(cache_read, cache_write_5m, cache_write_1h) for a request whose whole input is `total` tokens."""
-    if forced:
-        return total * 6 // 10, total * 3 // 10, 0
-    elements = _prompt_elements(body)
-    last = -1
-    for index, element in enumerate(elements):
-        if isinstance(element, Mapping) and isinstance(element.get("cache_control"), Mapping):
-            last = index
-    if last < 0:
-        return 0, 0, 0
-    prefix = _dumps(elements[: last + 1])
-    tokens = min(total, estimate_tokens(len(prefix)))
-    key = hashlib.sha256(f"{body.get('model')}\n{prefix}".encode()).hexdigest()
-    if cache.hit(key):
-        return tokens, 0, 0
-    if elements[last]["cache_control"].get("ttl") == "1h":
-        return 0, 0, tokens
-    return 0, tokens, 0
 
 
 def _text_of(content: Any) -> tuple[str, bool]:
@@ -288,21 +175,6 @@ def _block_json(block: ContentBlock) -> dict[str, Any]:
     return dict(block)
 
 
-def _output_chars(blocks: Iterable[Mapping[str, Any]]) -> int:
-    chars = 0
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "text":
-            chars += len(block.get("text", ""))
-        elif kind == "thinking":
-            chars += len(block.get("thinking", ""))
-        elif kind == "tool_use":
-            chars += len(block.get("name", "")) + len(_dumps(block.get("input", {})))
-        else:
-            chars += len(_dumps(block))
-    return chars
-
-
 def _apply_limits(body: Mapping[str, Any], blocks: list[dict[str, Any]]) -> tuple[str, str | None]:
     """Cut default content at a stop sequence or at max_tokens, as the model would; return the stop reason."""
     stops = body.get("stop_sequences")
@@ -317,11 +189,11 @@ def _apply_limits(body: Mapping[str, Any], blocks: list[dict[str, Any]]) -> tupl
                 del blocks[blocks.index(block) + 1 :]
                 return "stop_sequence", sequence
     max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, int) and max_tokens > 0 and estimate_tokens(_output_chars(blocks)) > max_tokens:
-        budget = max_tokens * _CHARS_PER_TOKEN
+    if isinstance(max_tokens, int) and max_tokens > 0 and estimate_tokens(output_chars(blocks)) > max_tokens:
+        budget = max_tokens * CHARS_PER_TOKEN
         kept: list[dict[str, Any]] = []
         for block in blocks:
-            size = _output_chars([block])
+            size = output_chars([block])
             if block["type"] in ("text", "thinking") and size > budget:
                 key = block["type"]
                 kept.append({**block, key: block[key][: max(budget, 0)]})
@@ -355,12 +227,12 @@ def build_message(
     else:
         blocks = _default_content(body, scenarios)
         if "max_tokens" in scenarios:
-            limit = max(1, estimate_tokens(_output_chars(blocks)) // 2)
+            limit = max(1, estimate_tokens(output_chars(blocks)) // 2)
             derived_stop, stop_sequence = _apply_limits({**body, "max_tokens": limit}, blocks)
         else:
             derived_stop, stop_sequence = _apply_limits(body, blocks)
         stop_sequence = reply.stop_sequence or stop_sequence
-    usage = _usage(body, reply.usage, blocks, scenarios, cache)
+    usage = usage_json(body, reply.usage, blocks, scenarios, cache)
     return {
         "id": reply.id or new_id(id_prefix),
         "type": "message",
@@ -371,107 +243,6 @@ def build_message(
         "stop_sequence": stop_sequence,
         "usage": usage,
     }
-
-
-def _usage(
-    body: Mapping[str, Any],
-    given: Usage,
-    blocks: Sequence[Mapping[str, Any]],
-    scenarios: frozenset[str],
-    cache: CacheTracker | None,
-) -> dict[str, Any]:
-    read, write_5m, write_1h = given.cache_read_input_tokens, 0, given.ephemeral_1h_input_tokens
-    write_total = given.cache_creation_input_tokens
-    if given.input_tokens is None:
-        total = estimate_input_tokens(body)
-        if not (read or write_total or write_1h):
-            read, write_5m, write_1h = _cache_split(body, total, "cache" in scenarios, cache or CacheTracker())
-            write_total = write_5m + write_1h
-        input_tokens = max(0, total - read - write_total)
-    else:
-        input_tokens = given.input_tokens
-    if given.ephemeral_5m_input_tokens is not None:
-        write_5m = given.ephemeral_5m_input_tokens
-    elif not write_5m:
-        write_5m = max(0, write_total - write_1h)
-    output = given.output_tokens if given.output_tokens is not None else estimate_tokens(_output_chars(blocks))
-    usage: dict[str, Any] = {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": write_total,
-        "cache_read_input_tokens": read,
-        "cache_creation": {"ephemeral_5m_input_tokens": write_5m, "ephemeral_1h_input_tokens": write_1h},
-        "output_tokens": output,
-    }
-    if given.service_tier is not None:
-        usage["service_tier"] = given.service_tier
-    return usage
-
-
-def _pieces(text: str, size: int) -> list[str]:
-    """`text` in pieces of about `size` characters, split after whitespace so words stay whole."""
-    if not text:
-        return []
-    pieces: list[str] = []
-    current = ""
-    for word in _WORD.findall(text) or [text]:
-        current += word
-        if len(current) >= size:
-            pieces.append(current)
-            current = ""
-    if current:
-        pieces.append(current)
-    return pieces
-
-
-def stream_events(message: Mapping[str, Any], delta_chars: int | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """The SSE events (name, data) the API streams for `message`, several deltas per block."""
-    size = delta_chars or _DEFAULT_DELTA_CHARS
-    usage = dict(message["usage"])
-    start_usage = {**usage, "output_tokens": 1}
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}
-    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
-    for index, block in enumerate(message["content"]):
-        kind = block.get("type")
-        deltas: list[dict[str, Any]] = []
-        if kind == "text":
-            opening: dict[str, Any] = {"type": "text", "text": ""}
-            deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"], size)]
-            if block.get("citations"):
-                opening["citations"] = []
-                deltas += [{"type": "citations_delta", "citation": citation} for citation in block["citations"]]
-        elif kind == "thinking":
-            opening = {"type": "thinking", "thinking": "", "signature": ""}
-            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in _pieces(block["thinking"], size)]
-            deltas.append({"type": "signature_delta", "signature": block["signature"]})
-        elif kind == "tool_use":
-            opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-            raw = _dumps(block["input"])
-            deltas = [{"type": "input_json_delta", "partial_json": ""}]
-            deltas += [
-                {"type": "input_json_delta", "partial_json": raw[i : i + size]} for i in range(0, len(raw), size)
-            ]
-        else:
-            opening = dict(block)
-        events.append(
-            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening})
-        )
-        if index == 0:
-            events.append(("ping", {"type": "ping"}))
-        events.extend(
-            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}) for delta in deltas
-        )
-        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    if not message["content"]:
-        events.append(("ping", {"type": "ping"}))
-    final_usage = {k: v for k, v in usage.items() if k not in ("cache_creation", "service_tier")}
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
-    events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage}))
-    events.append(("message_stop", {"type": "message_stop"}))
-    return events
-
-
-def sse(name: str, data: Mapping[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {_dumps(data)}\n\n".encode()
 
 
 def error_body(error_type: str, message: str, request_id: str | None) -> dict[str, Any]:
