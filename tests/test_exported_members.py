@@ -79,7 +79,9 @@ def test_cli_commands_and_flags() -> None:
 
 
 def test_sink_http_surface() -> None:
-    from tokentrail.sink.server import Sink, SinkConfig, build_app
+    from tokentrail.sink.config import SinkConfig
+    from tokentrail.sink.http import build_app
+    from tokentrail.sink.pipeline import Sink
 
     app = build_app(Sink(SinkConfig(database_url="postgresql://127.0.0.1:1/none")))
     routes = {(route.path, tuple(sorted(route.methods or ()))) for route in app.routes}  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ PROG: Final = "tokentrail"
 # Kept in step with tokentrail.reports.GROUPINGS (a test checks); listed here so --help needs no import.
 GROUPINGS: Final = ("day", "model", "user", "session", "service", "call-type", "prompt-version", "tag")
 _DELEGATES: Final = {
-    "sink": ("tokentrail.sink.server", "run the OTLP sink that stores spans in Postgres", "sink"),
+    "sink": ("tokentrail.sink.main", "run the OTLP sink that stores spans in Postgres", "sink"),
     "standin": ("tokentrail.dev.standin", "run the local stand-in for the Anthropic API", "dev"),
     "demo": ("tokentrail.dev.demo", "run the demo application against the stand-in", "dev"),
 }

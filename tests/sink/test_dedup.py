@@ -17,7 +17,7 @@ from tests.fixtures import otlp
 from tests.sink.conftest import SinkFactory
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
-from tokentrail.sink.server import BackgroundSink
+from tokentrail.sink.background import BackgroundSink
 
 pytestmark = pytest.mark.postgres
 

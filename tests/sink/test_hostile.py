@@ -20,7 +20,7 @@ from tests.fixtures import otlp
 from tests.fixtures.processes import reset_peak, sink_process, status_kib
 from tests.sink.conftest import SinkFactory
 from tokentrail.contract import semconv
-from tokentrail.sink.server import BackgroundSink
+from tokentrail.sink.background import BackgroundSink
 
 MiB = 1 << 20
 TOKEN = "s3cret"

@@ -21,8 +21,8 @@ from tests.fixtures import otlp
 from tests.sink.conftest import SinkFactory
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
+from tokentrail.sink.background import BackgroundSink
 from tokentrail.sink.decode import Format, media_format
-from tokentrail.sink.server import BackgroundSink
 from tokentrail.sink.values import IDENTIFIER_MAX
 
 pytestmark = pytest.mark.postgres

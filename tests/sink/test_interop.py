@@ -26,7 +26,7 @@ from tokentrail.sink.interop import SOURCES, to_contract
 if TYPE_CHECKING:
     import anthropic
 
-    from tokentrail.sink.server import BackgroundSink
+    from tokentrail.sink.background import BackgroundSink
 
 MODEL = "claude-sonnet-4-6"
 RESPONSE_MODEL = "claude-sonnet-4-6-20260101"

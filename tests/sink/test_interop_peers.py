@@ -31,7 +31,7 @@ from tokentrail.sink.interop import to_contract
 if TYPE_CHECKING:
     import anthropic
 
-    from tokentrail.sink.server import BackgroundSink
+    from tokentrail.sink.background import BackgroundSink
 
 pytestmark = pytest.mark.interop
 

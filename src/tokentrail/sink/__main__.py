@@ -1,5 +1,5 @@
 """`python -m tokentrail.sink`: the same as `tokentrail sink`."""
 
-from tokentrail.sink.server import main
+from tokentrail.sink.main import main
 
 raise SystemExit(main())
