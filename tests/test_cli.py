@@ -148,6 +148,20 @@ def test_database_url_from_the_environment(
     assert json.loads(out)[0]["calls"] == 3
 
 
+def test_a_bad_sink_variable_does_not_stop_a_report(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    conn: psycopg.Connection[Any],
+    database_url: str,
+) -> None:
+    insert(conn, sample())
+    monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
+    monkeypatch.setenv("TOKENTRAIL_SINK_PORT", "abc")  # meant for the sink, and wrong: not the report's business
+    code, out, _ = run(capsys, "stats", *RANGE, "--format", "json")
+    assert code == 0
+    assert json.loads(out)[0]["calls"] == 3
+
+
 def test_database_without_schema_points_to_db_upgrade(capsys: pytest.CaptureFixture[str], pg_cluster: Any) -> None:
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = pg_cluster.create_database(name)

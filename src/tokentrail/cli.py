@@ -179,13 +179,10 @@ def _delegate(name: str, rest: list[str]) -> int:
 def _database_url(args: argparse.Namespace) -> str:
     if args.database_url:
         return str(args.database_url)
+    from tokentrail.db import settings
     from tokentrail.reports import connect
-    from tokentrail.sink import settings
 
-    try:
-        current = settings.load()
-    except ValueError as exc:
-        raise CommandError(f"bad configuration: {exc}", 2) from None
+    current = settings.load()
     return connect.locate(current.database_url, current.data_dir)
 
 

@@ -1,5 +1,5 @@
-"""The server side's settings: the sink, its database and the embedded cluster, from `TOKENTRAIL_DATABASE_URL`,
-`TOKENTRAIL_DATA_DIR` and `TOKENTRAIL_SINK_*`, overridable by keyword.
+"""The sink's settings: `TOKENTRAIL_SINK_*`, plus where its database is (`tokentrail.db.settings`:
+`TOKENTRAIL_DATABASE_URL`, `TOKENTRAIL_DATA_DIR`), overridable by keyword.
 
 Kept apart from the application's settings (`tokentrail.instrumentation.settings`): nothing meant for the sink
 in an application's environment can make `tokentrail.instrument()` fail, and nothing meant for the application
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail._env import positive_int, positive_seconds
+from tokentrail.db import settings as database
+from tokentrail.db.settings import DEFAULT_DATA_DIR
 
 __all__ = ["DEFAULT_DATA_DIR", "SinkSettings", "load"]
-
-DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "tokentrail"
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,10 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> SinkSettings
     env = os.environ if env is None else env
     grpc_port = env.get("TOKENTRAIL_SINK_GRPC_PORT")
     defaults = SinkSettings
+    db = database.load(env)
     values: dict[str, Any] = {
-        "database_url": env.get("TOKENTRAIL_DATABASE_URL") or None,
-        "data_dir": Path(env["TOKENTRAIL_DATA_DIR"]) if env.get("TOKENTRAIL_DATA_DIR") else DEFAULT_DATA_DIR,
+        "database_url": db.database_url,
+        "data_dir": db.data_dir,
         "sink_host": env.get("TOKENTRAIL_SINK_HOST") or defaults.sink_host,
         "sink_port": positive_int(env, "TOKENTRAIL_SINK_PORT", defaults.sink_port),
         "sink_grpc_port": positive_int(env, "TOKENTRAIL_SINK_GRPC_PORT", 4317) if grpc_port else None,
