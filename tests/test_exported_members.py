@@ -30,8 +30,8 @@ def test_the_package_exports_exactly_its_public_api() -> None:
             "tokentrail_anthropic",
             "tokentrail.instrumentation.anthropic:AnthropicInstrumentor",
         ),
-        ("opentelemetry_distro", "tokentrail", "tokentrail.instrumentation.setup:TokentrailDistro"),
-        ("opentelemetry_configurator", "tokentrail", "tokentrail.instrumentation.setup:TokentrailConfigurator"),
+        ("opentelemetry_distro", "tokentrail", "tokentrail.instrumentation.distro:TokentrailDistro"),
+        ("opentelemetry_configurator", "tokentrail", "tokentrail.instrumentation.distro:TokentrailConfigurator"),
         ("console_scripts", "tokentrail", "tokentrail.cli:main"),
     ],
 )

@@ -1,6 +1,7 @@
 """`tokentrail.instrument()` / `uninstrument()` in-process, with the application's own (in-memory) providers.
 
-Paths that install global providers and export over OTLP run in subprocesses: see tests/test_zero_code.py.
+Paths that install global providers and export over OTLP run in subprocesses (tests/instrumentation/test_zero_code.py);
+the `opentelemetry-instrument` distro and configurator are tested in tests/instrumentation/test_distro.py.
 """
 
 from __future__ import annotations
@@ -185,15 +186,3 @@ def test_an_unknown_otlp_protocol_is_a_configuration_error(monkeypatch: pytest.M
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
     with pytest.raises(ValueError, match="carrier-pigeon"):
         tokentrail.instrument()
-
-
-def test_distro_sets_otlp_http_defaults_without_overriding(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
-    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-    setup.TokentrailDistro().configure()
-    assert os.environ["OTEL_TRACES_EXPORTER"] == "otlp"
-    assert os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
-    assert os.environ["OTEL_METRICS_EXPORTER"] == "none"

@@ -6,6 +6,8 @@ never answers, like a hung collector), makes three calls to the stand-in Anthrop
 waiting to be exported) and exits. Times run from the application's last line to its exit, so the interpreter's
 start-up does not count. The bounds are generous: the deadline plus several seconds of slack.
 
+The zero-code path (`opentelemetry-instrument`, no `instrument()` call) is bounded the same way by the configurator.
+
 Python 3.12+ starts no thread from an exit hook; the application can make this interpreter do the same
 (`NO_THREADS_AT_EXIT`), so that path is covered here too, against a live receiver as well as a dead endpoint.
 """
@@ -64,6 +66,19 @@ APP = textwrap.dedent(
     print(json.dumps({{"uninstrument_s": took}}), flush=True)
     """
 )
+
+ZERO_CODE_APP = textwrap.dedent(
+    f"""
+    import json, os
+    import anthropic
+
+    client = anthropic.Anthropic(api_key="test", base_url=os.environ["STANDIN_URL"], max_retries=0)
+    for _ in range(3):
+        client.messages.create(model="{MODEL}", max_tokens=16, messages=[{{"role": "user", "content": "Hi."}}])
+    print(json.dumps({{"uninstrument_s": None}}), flush=True)
+    """
+)
+"""The application run under `opentelemetry-instrument`: the endpoint comes from `OTEL_EXPORTER_OTLP_ENDPOINT`."""
 
 
 @dataclass
@@ -162,9 +177,11 @@ def run_app(
     instrument: dict[str, Any],
     env: dict[str, str] | None = None,
     uninstrument: bool = False,
+    zero_code: bool = False,
 ) -> Run:
     script = tmp_path / "app.py"
-    script.write_text(APP, encoding="utf-8")
+    script.write_text(ZERO_CODE_APP if zero_code else APP, encoding="utf-8")
+    command = [str(Path(sys.executable).parent / "opentelemetry-instrument")] if zero_code else []
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
     full_env = {
         **clean,
@@ -177,7 +194,7 @@ def run_app(
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
-            [sys.executable, str(script)], env=full_env, stdout=subprocess.PIPE, stderr=stderr, text=True
+            [*command, sys.executable, str(script)], env=full_env, stdout=subprocess.PIPE, stderr=stderr, text=True
         )
         try:
             assert process.stdout is not None
@@ -253,3 +270,12 @@ def test_without_threads_at_exit_the_exit_is_still_bounded(
 ) -> None:
     run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": blackhole}, env={"NO_THREADS_AT_EXIT": "1"})
     assert run.exit_s < BOUND
+
+
+def test_opentelemetry_instrument_exits_promptly_when_the_collector_is_dead(
+    tmp_path: Path, standin: StandinServer, dead_endpoint: str
+) -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint, "OTEL_EXPORTER_OTLP_TIMEOUT": "30"}
+    run = run_app(tmp_path, standin, BOUND, instrument={}, env=env, zero_code=True)
+    assert run.exit_s < BOUND
+    assert len(standin.requests) == 3  # the calls went through
