@@ -25,7 +25,7 @@ SDK_GENERATIONS = {
 def sdk(session: nox.Session, sdk: str) -> None:
     session.install("-e", ".[dev,sink]", *SDK_GENERATIONS[sdk])
     session.run("python", "-c", "import anthropic; print('anthropic', anthropic.__version__)")
-    session.run("pytest", "tests/instrumentation", "tests/test_setup.py", "tests/standin", *session.posargs)
+    session.run("pytest", "tests/instrumentation", "tests/contract", "tests/dev/standin", *session.posargs)
 
 
 # Each peer instrumentation in its own environment (their pins conflict), with the newest anthropic it supports.
