@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind
 
 from tests.fixtures import otlp
 from tests.fixtures.processes import sink_process
-from tests.sink.conftest import SinkFactory
+from tests.fixtures.sink import SinkFactory
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.sink import decode

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
+from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.sink.decode import DecodedSpan
 from tokentrail.sink.interop import to_contract
 from tokentrail.sink.values import (
@@ -40,11 +41,7 @@ from tokentrail.sink.values import (
 __all__ = [
     "CONTENT_ATTRIBUTES",
     "LINKS_ATTRIBUTE",
-    "Batch",
-    "BlobRow",
-    "LlmCallRow",
     "Normaliser",
-    "SpanRow",
     "contract_of",
 ]
 
@@ -52,7 +49,6 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ERROR_MESSAGE_MAX = 1000
-_MAX_WARNINGS = 5
 
 SPAN_NAME_ATTRIBUTE = "tokentrail.span.name"
 """A span name longer than the `spans.name` column keeps (`values.IDENTIFIER_MAX`) is kept whole here."""
@@ -70,126 +66,6 @@ LINKS_ATTRIBUTE = "tokentrail.span.links"
 
 SOURCE_TOKENTRAIL = "tokentrail"
 SOURCE_OTEL_GENAI = "otel-genai"
-
-
-class SpanRow(NamedTuple):
-    """A `spans` row; field names are the column names (the store copies them in this order)."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    start_time: datetime
-    end_time: datetime
-    duration_ms: float
-    name: str
-    kind: int
-    status_code: int
-    status_message: str | None
-    service_name: str | None
-    scope_name: str | None
-    scope_version: str | None
-    attributes: str  # JSON text
-    resource_attributes: str
-    events: str | None
-    is_llm: bool
-
-
-class LlmCallRow(NamedTuple):
-    """An `llm_calls` row; field names are the column names."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    start_time: datetime
-    duration_ms: float
-    time_to_first_chunk_ms: float | None
-    service_name: str | None
-    source: str
-    operation: str
-    provider: str | None
-    request_model: str | None
-    response_model: str | None
-    streaming: bool | None
-    status: str
-    error_type: str | None
-    error_message: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    reasoning_tokens: int | None
-    cost_usd: Decimal | None
-    cost_source: str | None
-    finish_reasons: list[str] | None
-    response_id: str | None
-    user_id: str | None
-    session_id: str | None
-    conversation_id: str | None
-    tags: list[str] | None
-    prompt_name: str | None
-    prompt_version: str | None
-    workflow_name: str | None
-    system_sha256: bytes | None
-    input_sha256: bytes | None
-    output_sha256: bytes | None
-    tools_sha256: bytes | None
-    content_truncated: bool
-    attributes: str  # JSON text
-    sources: list[str]
-    """Every instrumentation that reported this call (more than one when several spans were merged into it)."""
-    member_span_ids: list[str] | None
-    """The span ids of the reports merged into this row; None for a call reported once."""
-
-
-class BlobRow(NamedTuple):
-    """A `content_blobs` row."""
-
-    sha256: bytes
-    body: str
-    bytes: int
-
-
-class Batch:
-    """The rows of one export request, content deduplicated within the batch, plus the days it touches."""
-
-    __slots__ = ("_resources", "blobs", "days", "llm_calls", "spans", "warnings")
-
-    def __init__(self) -> None:
-        self.spans: list[SpanRow] = []
-        self.llm_calls: list[LlmCallRow] = []
-        self.blobs: dict[bytes, BlobRow] = {}
-        self.days: set[date] = set()
-        self.warnings: dict[str, int] = {}
-        """Values dropped as impossible (the span and its call are stored without them): reason -> count."""
-        # JSON of each resource, by identity: the spans of one ResourceSpans share one decoded dict, which stays
-        # alive (so its id stays unique) as long as the batch is being built from them.
-        self._resources: dict[int, tuple[dict[str, Any], str]] = {}
-
-    def resource_json(self, resource: dict[str, Any]) -> str:
-        cached = self._resources.get(id(resource))
-        if cached is None or cached[0] is not resource:
-            cached = (resource, json_text(resource))
-            self._resources[id(resource)] = cached
-        return cached[1]
-
-    def __len__(self) -> int:
-        return len(self.spans)
-
-    def warn(self, reason: str) -> None:
-        self.warnings[reason] = self.warnings.get(reason, 0) + 1
-
-    @property
-    def warning_message(self) -> str:
-        """The warnings as one line for `partial_success.error_message` (empty when there are none)."""
-        if not self.warnings:
-            return ""
-        parts = [f"{reason} ({count})" for reason, count in list(self.warnings.items())[:_MAX_WARNINGS]]
-        return f"{sum(self.warnings.values())} value(s) dropped as impossible: " + "; ".join(parts)
-
-    @property
-    def content_bytes(self) -> int:
-        """UTF-8 bytes of the distinct content bodies in this batch."""
-        return sum(blob.bytes for blob in self.blobs.values())
 
 
 def contract_of(name: str, scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -229,6 +105,15 @@ def _looks_like_a_call(attributes: Mapping[str, Any]) -> bool:
             semconv.GEN_AI_REQUEST_MODEL,
         )
     )
+
+
+def _resource_json(batch: Batch, resource: dict[str, Any]) -> str:
+    """The JSON of a span's resource, made once per resource of the batch."""
+    cached = batch.resources.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        cached = (resource, json_text(resource))
+        batch.resources[id(resource)] = cached
+    return cached[1]
 
 
 def _time(ns: int) -> datetime:
@@ -339,7 +224,7 @@ class Normaliser:
                 scope_name=as_identifier(span.scope_name),
                 scope_version=as_identifier(span.scope_version),
                 attributes=json_text(attributes),
-                resource_attributes=batch.resource_json(span.resource_attributes),
+                resource_attributes=_resource_json(batch, span.resource_attributes),
                 events=json_text(span.events) if span.events else None,
                 is_llm=llm is not None,
             )

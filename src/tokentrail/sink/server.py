@@ -48,6 +48,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from tokentrail.db import migrate
+from tokentrail.db.rows import Batch
 from tokentrail.db.store import Store, StoreUnavailable
 from tokentrail.errors import BodyTimeout, ReceiveBudgetExhausted
 from tokentrail.sink import settings as settings_module
@@ -63,7 +64,7 @@ from tokentrail.sink.decode import (
 )
 from tokentrail.sink.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tokentrail.sink.metrics import SinkMetrics
-from tokentrail.sink.normalise import Batch, Normaliser
+from tokentrail.sink.normalise import Normaliser
 
 __all__ = ["BackgroundSink", "ExportOutcome", "Sink", "SinkConfig", "build_app", "main", "serve"]
 
