@@ -20,16 +20,14 @@ from decimal import Decimal
 from typing import Any
 
 from tokentrail.contract import anthropic as anthropic_contract
-from tokentrail.contract import semconv
+from tokentrail.contract import coerce, semconv
 from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.sink.decode import DecodedSpan
 from tokentrail.sink.interop import to_contract
 from tokentrail.sink.values import (
     OutOfRange,
-    as_bool,
     as_cost,
     as_count,
-    as_float,
     as_identifier,
     as_strings,
     as_text,
@@ -294,7 +292,7 @@ class Normaliser:
         response_model = text(semconv.GEN_AI_RESPONSE_MODEL)
         error_type = text(semconv.ERROR_TYPE)
         failed = span.status_code == _STATUS_ERROR or error_type is not None
-        ttfc = as_float(attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        ttfc = coerce.real(attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         input_tokens = count(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         output_tokens = count(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         cache_read = count(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
@@ -323,7 +321,7 @@ class Normaliser:
                 cost, cost_source = computed
 
         operation = text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT
-        streaming = as_bool(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
+        streaming = coerce.flag(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
         absent = semconv.GEN_AI_REQUEST_STREAM not in attrs
         if absent and source == "tokentrail" and operation == semconv.OP_CHAT:
             streaming = False  # our contract sets gen_ai.request.stream on streaming calls only
@@ -364,7 +362,7 @@ class Normaliser:
             input_sha256=digests.get("input_sha256"),
             output_sha256=digests.get("output_sha256"),
             tools_sha256=digests.get("tools_sha256"),
-            content_truncated=as_bool(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
+            content_truncated=coerce.flag(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
             attributes=json_text(extra),
             sources=[source],
             member_span_ids=None,
@@ -392,7 +390,7 @@ class Normaliser:
         if write_5m is None:
             write_5m = max(cache_write - write_1h, 0)
         usage = Usage(
-            input_tokens=max(input_tokens - cache_read - cache_write, 0),
+            input_tokens=anthropic_contract.uncached_input(input_tokens, cache_read, cache_write),
             output_tokens=output_tokens,
             cache_read_tokens=cache_read,
             cache_write_5m_tokens=write_5m,
