@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv as sc
 from tokentrail.dev.standin import ErrorReply, MessageReply, StandinServer, TextBlock, Usage
-from tokentrail.sink.interop import SOURCES, to_contract
+from tokentrail.sink.peers import SOURCES, to_contract
 
 if TYPE_CHECKING:
     import anthropic

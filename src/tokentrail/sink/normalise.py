@@ -23,7 +23,7 @@ from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import coerce, semconv
 from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.sink.decode import DecodedSpan
-from tokentrail.sink.interop import to_contract
+from tokentrail.sink.peers import to_contract
 from tokentrail.sink.values import (
     OutOfRange,
     as_cost,
