@@ -1,4 +1,4 @@
-"""`tokentrail.sink.interop.to_contract`: the Anthropic SDK's own spans (real, from the installed SDK), tokentrail's
+"""`tokentrail.sink.peers.to_contract`: the Anthropic SDK's own spans (real, from the installed SDK), tokentrail's
 own, the rules that need no peer installed, and totality on any input.
 
 The peers' real spans are tested in test_interop_peers.py, each in its own `nox -s interop` environment.

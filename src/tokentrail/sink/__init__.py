@@ -2,5 +2,6 @@
 
 Modules: `server` (the service and `main`), `decode` (OTLP/HTTP bodies), `normalise` (spans -> rows),
 `store` (batched idempotent writes), `migrate` (schema migrations), `metrics`, `embedded` (a private Postgres),
-`interop` (other instrumentations' conventions). Needs the `sink` extra: `pip install 'tokentrail[sink]'`.
+`peers` (other instrumentations' conventions, one module per source). Needs the `sink` extra:
+`pip install 'tokentrail[sink]'`.
 """

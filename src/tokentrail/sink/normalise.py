@@ -1,8 +1,7 @@
 """Decoded spans -> rows: every span a `spans` row, LLM spans also an `llm_calls` row, content bodies as blobs.
 
-Spans written by other instrumentations are first translated to tokentrail's span contract by
-`tokentrail.sink.interop.to_contract` (when that module is present); spans that already follow the GenAI
-conventions (`gen_ai.operation.name` with `gen_ai.provider.name` or `gen_ai.system`) are LLM spans as they are.
+Which spans are LLM calls, and their attributes in tokentrail's span contract, is `tokentrail.sink.peers`'s
+verdict (`contract_of`: every known instrumentation's conventions, ours and plain GenAI included).
 Content attributes (system instructions, input/output messages, tool definitions) are stored once in
 `content_blobs` by SHA-256 and replaced in both tables' attributes by `{"sha256": "<hex>"}`.
 
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,7 @@ from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import coerce, semconv
 from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.sink.decode import DecodedSpan
-from tokentrail.sink.peers import to_contract
+from tokentrail.sink.peers import contract_of
 from tokentrail.sink.values import (
     OutOfRange,
     as_cost,
@@ -40,7 +39,6 @@ __all__ = [
     "CONTENT_ATTRIBUTES",
     "LINKS_ATTRIBUTE",
     "Normaliser",
-    "contract_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,48 +59,6 @@ CONTENT_ATTRIBUTES: dict[str, str] = {
 
 LINKS_ATTRIBUTE = "tokentrail.span.links"
 """The schema has no links column: a span's links are kept in its `spans.attributes` under this key."""
-
-SOURCE_TOKENTRAIL = "tokentrail"
-SOURCE_OTEL_GENAI = "otel-genai"
-
-
-def contract_of(name: str, scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(source, attributes in tokentrail's contract names) for an LLM span, None for any other span.
-
-    `interop.to_contract` decides (it knows every instrumentation's conventions, ours and plain GenAI included);
-    only if it fails does the plain GenAI-convention check stand in, so one bad span never blocks a batch.
-    """
-    try:
-        found = to_contract(name, scope_name, attributes)
-    except Exception:
-        log.exception("interop.to_contract failed on span %r (scope %r); using the GenAI conventions", name, scope_name)
-        return _by_genai_conventions(scope_name, attributes)
-    if found is not None and _looks_like_a_call(found[1]):
-        return found
-    return None
-
-
-def _by_genai_conventions(scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
-    provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME) or attributes.get(semconv.GEN_AI_SYSTEM)
-    if isinstance(operation, str) and operation and provider:
-        source = SOURCE_TOKENTRAIL if scope_name == anthropic_contract.INSTRUMENTATION_SCOPE else SOURCE_OTEL_GENAI
-        return source, dict(attributes)
-    return None
-
-
-def _looks_like_a_call(attributes: Mapping[str, Any]) -> bool:
-    """A translated span is an LLM call only if it names an operation, a provider or a model (a span of a known
-    scope without any of them, e.g. an internal helper span, stays a plain span)."""
-    return any(
-        attributes.get(key)
-        for key in (
-            semconv.GEN_AI_OPERATION_NAME,
-            semconv.GEN_AI_PROVIDER_NAME,
-            semconv.GEN_AI_SYSTEM,
-            semconv.GEN_AI_REQUEST_MODEL,
-        )
-    )
 
 
 def _resource_json(batch: Batch, resource: dict[str, Any]) -> str:

@@ -46,6 +46,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.sink.peers import (
     anthropic_sdk,
     logfire,
@@ -67,6 +69,7 @@ __all__ = [
     "SOURCE_OPENLLMETRY",
     "SOURCE_OTEL_GENAI",
     "SOURCE_TOKENTRAIL",
+    "contract_of",
     "to_contract",
 ]
 
@@ -146,3 +149,42 @@ def _detect(name: str, scope: str, attrs: Mapping[str, Any]) -> Peer | None:
         if peer.resembles(attrs):
             return peer
     return None
+
+
+def contract_of(name: str, scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(source, attributes in tokentrail's contract names) for an LLM span, None for any other span.
+
+    `to_contract` decides (it knows every instrumentation's conventions, ours and plain GenAI included);
+    only if it fails does the plain GenAI-convention check stand in, so one bad span never blocks a batch.
+    """
+    try:
+        found = to_contract(name, scope_name, attributes)
+    except Exception:
+        log.exception("to_contract failed on span %r (scope %r); using the GenAI conventions", name, scope_name)
+        return _by_genai_conventions(scope_name, attributes)
+    if found is not None and _looks_like_a_call(found[1]):
+        return found
+    return None
+
+
+def _by_genai_conventions(scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+    provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME) or attributes.get(semconv.GEN_AI_SYSTEM)
+    if isinstance(operation, str) and operation and provider:
+        source = SOURCE_TOKENTRAIL if scope_name == anthropic_contract.INSTRUMENTATION_SCOPE else SOURCE_OTEL_GENAI
+        return source, dict(attributes)
+    return None
+
+
+def _looks_like_a_call(attributes: Mapping[str, Any]) -> bool:
+    """A translated span is an LLM call only if it names an operation, a provider or a model (a span of a known
+    scope without any of them, e.g. an internal helper span, stays a plain span)."""
+    return any(
+        attributes.get(key)
+        for key in (
+            semconv.GEN_AI_OPERATION_NAME,
+            semconv.GEN_AI_PROVIDER_NAME,
+            semconv.GEN_AI_SYSTEM,
+            semconv.GEN_AI_REQUEST_MODEL,
+        )
+    )
