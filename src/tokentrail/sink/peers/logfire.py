@@ -27,7 +27,7 @@ def resembles(attrs: Attributes) -> bool:
     return False
 
 
-_LOGFIRE_ERROR_LEVEL: Final = 17  # logfire's level number for `error`
+_ERROR_LEVEL: Final = 17  # logfire's level number for `error`
 
 
 def translate(name: str, attrs: Attributes) -> Translated | None:
@@ -41,7 +41,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
         for key in (sc.GEN_AI_RESPONSE_ID, sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_OUTPUT_MESSAGES, "gen_ai.usage.raw")
     )
     level = coerce.integer(attrs.get("logfire.level_num"))
-    failed = level is not None and level >= _LOGFIRE_ERROR_LEVEL
+    failed = level is not None and level >= _ERROR_LEVEL
     if not is_log and not has_response and not failed:
         # The span around a streaming request ends when the stream is handed back; logfire records the call
         # (output, usage) in the `streaming response ...` log it writes when the stream ends.

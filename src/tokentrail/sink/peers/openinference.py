@@ -28,14 +28,14 @@ def resembles(attrs: Attributes) -> bool:
     return "openinference.span.kind" in attrs
 
 
-_OPENINFERENCE_TOKENS: Final = (
+_TOKENS: Final = (
     ("llm.token_count.prompt", sc.GEN_AI_USAGE_INPUT_TOKENS),
     ("llm.token_count.completion", sc.GEN_AI_USAGE_OUTPUT_TOKENS),
     ("llm.token_count.prompt_details.cache_read", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
     ("llm.token_count.prompt_details.cache_write", sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
     ("llm.token_count.completion_details.reasoning", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
 )
-_OPENINFERENCE_PARAMS: Final = (
+_PARAMS: Final = (
     ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS, coerce.integer),
     ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE, coerce.real),
     ("top_p", sc.GEN_AI_REQUEST_TOP_P, coerce.real),
@@ -70,7 +70,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
     if provider:
         out[sc.GEN_AI_PROVIDER_NAME] = provider
     common.copy_semconv(attrs, out)
-    for source_key, contract in _OPENINFERENCE_TOKENS:
+    for source_key, contract in _TOKENS:
         consumed.add(source_key)
         count = coerce.integer(attrs.get(source_key))
         if count is not None:
@@ -78,7 +78,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
 
     params = coerce.json_value(attrs.get("llm.invocation_parameters"))
     params = params if isinstance(params, Mapping) else {}
-    for field, contract, convert in _OPENINFERENCE_PARAMS:
+    for field, contract, convert in _PARAMS:
         value = convert(params.get(field))
         if value is not None:
             out.setdefault(contract, value)
@@ -105,7 +105,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
         system: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
         for entry in inputs:
-            role, parts = _openinference_message(entry)
+            role, parts = _message(entry)
             if role == "system":
                 system.extend(parts)
             else:
@@ -118,7 +118,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
         finish_reason = anthropic_contract.finish_reason(finish) if finish else None
         produced = []
         for entry in outputs:
-            role, parts = _openinference_message(entry)
+            role, parts = _message(entry)
             message: dict[str, Any] = {"role": role if role != "user" else "assistant", "parts": parts}
             if finish_reason:
                 message["finish_reason"] = finish_reason
@@ -139,7 +139,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
     return common.finish(attrs, out, consumed)
 
 
-def _openinference_message(entry: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def _message(entry: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """One `llm.{input,output}_messages.N.*` group as (role, parts)."""
     role = coerce.text(entry.get("message.role")) or "user"
     parts: list[dict[str, Any]] = []

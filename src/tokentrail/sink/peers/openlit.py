@@ -26,7 +26,7 @@ def resembles(attrs: Attributes) -> bool:
     return False
 
 
-_OPENLIT_PLACEHOLDERS: Final = {
+_PLACEHOLDERS: Final = {
     sc.GEN_AI_REQUEST_TEMPERATURE: 1.0,
     sc.GEN_AI_REQUEST_TOP_P: 1.0,
     sc.GEN_AI_REQUEST_TOP_K: 1,
@@ -51,7 +51,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
     common.copy_semconv(attrs, out)
     if sc.GEN_AI_SYSTEM_INSTRUCTIONS in out:
         _drop_system_messages(out)  # OpenLIT repeats the system prompt as the first input message
-    for key, placeholder in _OPENLIT_PLACEHOLDERS.items():
+    for key, placeholder in _PLACEHOLDERS.items():
         if out.get(key) == placeholder:
             del out[key]  # indistinguishable from "not given": the contract never records placeholders
     consumed = {

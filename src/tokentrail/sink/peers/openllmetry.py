@@ -31,7 +31,7 @@ def resembles(attrs: Attributes) -> bool:
     return "llm.request.type" in attrs or "gen_ai.prompt.0.role" in attrs or "gen_ai.completion.0.role" in attrs
 
 
-_OPENLLMETRY_RENAMES: Final = (
+_RENAMES: Final = (
     # (legacy names, contract name, converter)
     (("gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"), sc.GEN_AI_USAGE_INPUT_TOKENS, coerce.integer),
     (("gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"), sc.GEN_AI_USAGE_OUTPUT_TOKENS, coerce.integer),
@@ -59,7 +59,7 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
     if provider:
         out[sc.GEN_AI_PROVIDER_NAME] = provider
     common.copy_semconv(attrs, out)
-    for legacy, contract, convert in _OPENLLMETRY_RENAMES:
+    for legacy, contract, convert in _RENAMES:
         consumed.update(legacy)
         if contract not in out:
             value = common.first(attrs, legacy, convert)
