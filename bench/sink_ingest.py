@@ -55,8 +55,9 @@ from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.db import migrate
 from tokentrail.db.embedded import EmbeddedPostgres
+from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.sink import decode
-from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, Normaliser, SpanRow
+from tokentrail.sink.normalise import Normaliser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"

@@ -14,9 +14,10 @@ import pytest
 from tests.fixtures import otlp
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
+from tokentrail.db.rows import Batch
 from tokentrail.db.store import Store, StoreUnavailable
 from tokentrail.sink import decode
-from tokentrail.sink.normalise import Batch, Normaliser
+from tokentrail.sink.normalise import Normaliser
 
 SYSTEM = "You are the support agent of ACME. Follow the policy below.\n" + "Policy line.\n" * 200
 DAY_NS = 86_400 * 10**9

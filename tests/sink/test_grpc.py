@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.fixtures import otlp
-from tests.sink.conftest import SinkFactory, sdk_spans
+from tests.fixtures.sink import SinkFactory, sdk_spans
 
 
 def test_otlp_grpc_exporter(sink_factory: SinkFactory, database_url: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.fixtures import otlp
 from tests.fixtures.processes import reset_peak, sink_process, status_kib
-from tests.sink.conftest import SinkFactory
+from tests.fixtures.sink import SinkFactory
 from tokentrail.contract import semconv
 from tokentrail.sink.background import BackgroundSink
 

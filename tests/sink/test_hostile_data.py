@@ -18,7 +18,7 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.fixtures import otlp
-from tests.sink.conftest import SinkFactory
+from tests.fixtures.sink import SinkFactory
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.sink.background import BackgroundSink

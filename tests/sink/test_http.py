@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.fixtures import otlp
-from tests.sink.conftest import SinkFactory, post, sdk_spans
+from tests.fixtures.sink import SinkFactory, post, sdk_spans
 from tokentrail.contract import semconv
 from tokentrail.sink import decode
 from tokentrail.sink.background import BackgroundSink

@@ -1,4 +1,4 @@
-"""`tokentrail.sink.interop.to_contract`: the Anthropic SDK's own spans (real, from the installed SDK), tokentrail's
+"""`tokentrail.sink.peers.to_contract`: the Anthropic SDK's own spans (real, from the installed SDK), tokentrail's
 own, the rules that need no peer installed, and totality on any input.
 
 The peers' real spans are tested in test_interop_peers.py, each in its own `nox -s interop` environment.
@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv as sc
 from tokentrail.dev.standin import ErrorReply, MessageReply, StandinServer, TextBlock, Usage
-from tokentrail.sink.interop import SOURCES, to_contract
+from tokentrail.sink.peers import SOURCES, to_contract
 
 if TYPE_CHECKING:
     import anthropic

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv as sc
 from tokentrail.dev.standin import ErrorReply, MessageReply, StandinServer, TextBlock, ToolUseBlock, Usage
-from tokentrail.sink.interop import to_contract
+from tokentrail.sink.peers import to_contract
 
 if TYPE_CHECKING:
     import anthropic

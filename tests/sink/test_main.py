@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.fixtures import otlp
 from tests.fixtures.processes import sink_process
-from tests.sink.conftest import sdk_spans
+from tests.fixtures.sink import sdk_spans
 from tokentrail.sink.main import main
 
 

@@ -12,9 +12,10 @@ import pytest
 from tests.fixtures import otlp
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
+from tokentrail.db.rows import Batch
 from tokentrail.pricing import PriceBook
 from tokentrail.sink import decode
-from tokentrail.sink.normalise import LINKS_ATTRIBUTE, Batch, Normaliser
+from tokentrail.sink.normalise import LINKS_ATTRIBUTE, Normaliser
 
 SYSTEM = "You are a careful assistant. " * 20
 INPUT = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "What is 2+2?"}]}])

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 
 from tests.fixtures import otlp
-from tests.sink.conftest import SinkFactory, post
+from tests.fixtures.sink import SinkFactory, post
 from tokentrail.sink.background import BackgroundSink
 
 # --- backpressure and outages -----------------------------------------------------------------------------------

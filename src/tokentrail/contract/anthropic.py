@@ -30,6 +30,7 @@ __all__ = [
     "finish_reason",
     "read_usage",
     "token_attributes",
+    "total_input",
     "uncached_input",
 ]
 
@@ -148,6 +149,11 @@ def token_attributes(
             out[CACHE_WRITE_1H] = write_1h or 0
     if reasoning is not None:
         out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+
+
+def total_input(uncached: int, cache_read: int, cache_write: int) -> int:
+    """The contract's rule: `gen_ai.usage.input_tokens` from Anthropic's uncached input and the cache tokens."""
+    return uncached + cache_read + cache_write
 
 
 def uncached_input(total_input: int, cache_read: int, cache_write: int) -> int:

@@ -31,10 +31,9 @@ import psycopg.errors
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from tokentrail.db import migrate
+from tokentrail.db import dedup, migrate
+from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.errors import StoreUnavailable
-from tokentrail.sink import dedup
-from tokentrail.sink.normalise import Batch, BlobRow, LlmCallRow, SpanRow
 
 __all__ = ["Store", "StoreUnavailable", "WriteResult"]
 

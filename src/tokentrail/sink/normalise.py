@@ -1,8 +1,7 @@
 """Decoded spans -> rows: every span a `spans` row, LLM spans also an `llm_calls` row, content bodies as blobs.
 
-Spans written by other instrumentations are first translated to tokentrail's span contract by
-`tokentrail.sink.interop.to_contract` (when that module is present); spans that already follow the GenAI
-conventions (`gen_ai.operation.name` with `gen_ai.provider.name` or `gen_ai.system`) are LLM spans as they are.
+Which spans are LLM calls, and their attributes in tokentrail's span contract, is `tokentrail.sink.peers`'s
+verdict (`contract_of`: every known instrumentation's conventions, ours and plain GenAI included).
 Content attributes (system instructions, input/output messages, tool definitions) are stored once in
 `content_blobs` by SHA-256 and replaced in both tables' attributes by `{"sha256": "<hex>"}`.
 
@@ -14,21 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from tokentrail.contract import anthropic as anthropic_contract
-from tokentrail.contract import semconv
+from tokentrail.contract import coerce, semconv
+from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
 from tokentrail.sink.decode import DecodedSpan
-from tokentrail.sink.interop import to_contract
+from tokentrail.sink.peers import contract_of
 from tokentrail.sink.values import (
     OutOfRange,
-    as_bool,
     as_cost,
     as_count,
-    as_float,
     as_identifier,
     as_strings,
     as_text,
@@ -40,19 +38,13 @@ from tokentrail.sink.values import (
 __all__ = [
     "CONTENT_ATTRIBUTES",
     "LINKS_ATTRIBUTE",
-    "Batch",
-    "BlobRow",
-    "LlmCallRow",
     "Normaliser",
-    "SpanRow",
-    "contract_of",
 ]
 
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ERROR_MESSAGE_MAX = 1000
-_MAX_WARNINGS = 5
 
 SPAN_NAME_ATTRIBUTE = "tokentrail.span.name"
 """A span name longer than the `spans.name` column keeps (`values.IDENTIFIER_MAX`) is kept whole here."""
@@ -68,167 +60,14 @@ CONTENT_ATTRIBUTES: dict[str, str] = {
 LINKS_ATTRIBUTE = "tokentrail.span.links"
 """The schema has no links column: a span's links are kept in its `spans.attributes` under this key."""
 
-SOURCE_TOKENTRAIL = "tokentrail"
-SOURCE_OTEL_GENAI = "otel-genai"
 
-
-class SpanRow(NamedTuple):
-    """A `spans` row; field names are the column names (the store copies them in this order)."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    start_time: datetime
-    end_time: datetime
-    duration_ms: float
-    name: str
-    kind: int
-    status_code: int
-    status_message: str | None
-    service_name: str | None
-    scope_name: str | None
-    scope_version: str | None
-    attributes: str  # JSON text
-    resource_attributes: str
-    events: str | None
-    is_llm: bool
-
-
-class LlmCallRow(NamedTuple):
-    """An `llm_calls` row; field names are the column names."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    start_time: datetime
-    duration_ms: float
-    time_to_first_chunk_ms: float | None
-    service_name: str | None
-    source: str
-    operation: str
-    provider: str | None
-    request_model: str | None
-    response_model: str | None
-    streaming: bool | None
-    status: str
-    error_type: str | None
-    error_message: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    reasoning_tokens: int | None
-    cost_usd: Decimal | None
-    cost_source: str | None
-    finish_reasons: list[str] | None
-    response_id: str | None
-    user_id: str | None
-    session_id: str | None
-    conversation_id: str | None
-    tags: list[str] | None
-    prompt_name: str | None
-    prompt_version: str | None
-    workflow_name: str | None
-    system_sha256: bytes | None
-    input_sha256: bytes | None
-    output_sha256: bytes | None
-    tools_sha256: bytes | None
-    content_truncated: bool
-    attributes: str  # JSON text
-    sources: list[str]
-    """Every instrumentation that reported this call (more than one when several spans were merged into it)."""
-    member_span_ids: list[str] | None
-    """The span ids of the reports merged into this row; None for a call reported once."""
-
-
-class BlobRow(NamedTuple):
-    """A `content_blobs` row."""
-
-    sha256: bytes
-    body: str
-    bytes: int
-
-
-class Batch:
-    """The rows of one export request, content deduplicated within the batch, plus the days it touches."""
-
-    __slots__ = ("_resources", "blobs", "days", "llm_calls", "spans", "warnings")
-
-    def __init__(self) -> None:
-        self.spans: list[SpanRow] = []
-        self.llm_calls: list[LlmCallRow] = []
-        self.blobs: dict[bytes, BlobRow] = {}
-        self.days: set[date] = set()
-        self.warnings: dict[str, int] = {}
-        """Values dropped as impossible (the span and its call are stored without them): reason -> count."""
-        # JSON of each resource, by identity: the spans of one ResourceSpans share one decoded dict, which stays
-        # alive (so its id stays unique) as long as the batch is being built from them.
-        self._resources: dict[int, tuple[dict[str, Any], str]] = {}
-
-    def resource_json(self, resource: dict[str, Any]) -> str:
-        cached = self._resources.get(id(resource))
-        if cached is None or cached[0] is not resource:
-            cached = (resource, json_text(resource))
-            self._resources[id(resource)] = cached
-        return cached[1]
-
-    def __len__(self) -> int:
-        return len(self.spans)
-
-    def warn(self, reason: str) -> None:
-        self.warnings[reason] = self.warnings.get(reason, 0) + 1
-
-    @property
-    def warning_message(self) -> str:
-        """The warnings as one line for `partial_success.error_message` (empty when there are none)."""
-        if not self.warnings:
-            return ""
-        parts = [f"{reason} ({count})" for reason, count in list(self.warnings.items())[:_MAX_WARNINGS]]
-        return f"{sum(self.warnings.values())} value(s) dropped as impossible: " + "; ".join(parts)
-
-    @property
-    def content_bytes(self) -> int:
-        """UTF-8 bytes of the distinct content bodies in this batch."""
-        return sum(blob.bytes for blob in self.blobs.values())
-
-
-def contract_of(name: str, scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(source, attributes in tokentrail's contract names) for an LLM span, None for any other span.
-
-    `interop.to_contract` decides (it knows every instrumentation's conventions, ours and plain GenAI included);
-    only if it fails does the plain GenAI-convention check stand in, so one bad span never blocks a batch.
-    """
-    try:
-        found = to_contract(name, scope_name, attributes)
-    except Exception:
-        log.exception("interop.to_contract failed on span %r (scope %r); using the GenAI conventions", name, scope_name)
-        return _by_genai_conventions(scope_name, attributes)
-    if found is not None and _looks_like_a_call(found[1]):
-        return found
-    return None
-
-
-def _by_genai_conventions(scope_name: str | None, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
-    provider = attributes.get(semconv.GEN_AI_PROVIDER_NAME) or attributes.get(semconv.GEN_AI_SYSTEM)
-    if isinstance(operation, str) and operation and provider:
-        source = SOURCE_TOKENTRAIL if scope_name == anthropic_contract.INSTRUMENTATION_SCOPE else SOURCE_OTEL_GENAI
-        return source, dict(attributes)
-    return None
-
-
-def _looks_like_a_call(attributes: Mapping[str, Any]) -> bool:
-    """A translated span is an LLM call only if it names an operation, a provider or a model (a span of a known
-    scope without any of them, e.g. an internal helper span, stays a plain span)."""
-    return any(
-        attributes.get(key)
-        for key in (
-            semconv.GEN_AI_OPERATION_NAME,
-            semconv.GEN_AI_PROVIDER_NAME,
-            semconv.GEN_AI_SYSTEM,
-            semconv.GEN_AI_REQUEST_MODEL,
-        )
-    )
+def _resource_json(batch: Batch, resource: dict[str, Any]) -> str:
+    """The JSON of a span's resource, made once per resource of the batch."""
+    cached = batch.resources.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        cached = (resource, json_text(resource))
+        batch.resources[id(resource)] = cached
+    return cached[1]
 
 
 def _time(ns: int) -> datetime:
@@ -339,7 +178,7 @@ class Normaliser:
                 scope_name=as_identifier(span.scope_name),
                 scope_version=as_identifier(span.scope_version),
                 attributes=json_text(attributes),
-                resource_attributes=batch.resource_json(span.resource_attributes),
+                resource_attributes=_resource_json(batch, span.resource_attributes),
                 events=json_text(span.events) if span.events else None,
                 is_llm=llm is not None,
             )
@@ -409,7 +248,7 @@ class Normaliser:
         response_model = text(semconv.GEN_AI_RESPONSE_MODEL)
         error_type = text(semconv.ERROR_TYPE)
         failed = span.status_code == _STATUS_ERROR or error_type is not None
-        ttfc = as_float(attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        ttfc = coerce.real(attrs.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         input_tokens = count(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         output_tokens = count(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         cache_read = count(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
@@ -438,7 +277,7 @@ class Normaliser:
                 cost, cost_source = computed
 
         operation = text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT
-        streaming = as_bool(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
+        streaming = coerce.flag(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
         absent = semconv.GEN_AI_REQUEST_STREAM not in attrs
         if absent and source == "tokentrail" and operation == semconv.OP_CHAT:
             streaming = False  # our contract sets gen_ai.request.stream on streaming calls only
@@ -479,7 +318,7 @@ class Normaliser:
             input_sha256=digests.get("input_sha256"),
             output_sha256=digests.get("output_sha256"),
             tools_sha256=digests.get("tools_sha256"),
-            content_truncated=as_bool(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
+            content_truncated=coerce.flag(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
             attributes=json_text(extra),
             sources=[source],
             member_span_ids=None,
@@ -507,7 +346,7 @@ class Normaliser:
         if write_5m is None:
             write_5m = max(cache_write - write_1h, 0)
         usage = Usage(
-            input_tokens=max(input_tokens - cache_read - cache_write, 0),
+            input_tokens=anthropic_contract.uncached_input(input_tokens, cache_read, cache_write),
             output_tokens=output_tokens,
             cache_read_tokens=cache_read,
             cache_write_5m_tokens=write_5m,

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tokentrail.db import migrate
+from tokentrail.db.rows import Batch
 from tokentrail.db.store import Store, StoreUnavailable
 from tokentrail.errors import ReceiveBudgetExhausted
 from tokentrail.sink.config import SinkConfig
 from tokentrail.sink.decode import Extracted, Format, RequestError, extract_spans
 from tokentrail.sink.metrics import SinkMetrics
-from tokentrail.sink.normalise import Batch, Normaliser
+from tokentrail.sink.normalise import Normaliser
 
 __all__ = ["ExportOutcome", "Sink"]
 

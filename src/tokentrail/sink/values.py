@@ -11,7 +11,8 @@ Postgres refuse a row (which would fail the whole export and have the collector 
 - counts and money: a token count above `TOKENS_MAX` or a cost above `COST_MAX_USD` is not a real call; the value
   is dropped (kept in `attributes`, reported as a warning) so that one absurd span cannot overflow a day's sums.
 
-All functions are total: odd input gives `None`, never an exception.
+All functions are total: odd input gives `None`, never an exception (or `OutOfRange`, said where). What a value
+means (a number, a flag) is `tokentrail.contract.coerce`'s rule; this module adds what Postgres needs.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from typing import Any, Final
 
 import orjson
 
+from tokentrail.contract import coerce
+
 __all__ = [
     "COST_MAX_USD",
     "IDENTIFIER_MAX",
     "STRINGS_MAX",
     "TOKENS_MAX",
     "OutOfRange",
-    "as_bool",
     "as_cost",
     "as_count",
-    "as_float",
     "as_identifier",
     "as_strings",
     "as_text",
@@ -130,44 +131,16 @@ def as_strings(value: Any) -> list[str] | None:
     return [item for item in kept if item is not None]
 
 
-def _number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str) and len(value) < 64:
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                return float(text)
-            except ValueError:
-                return None
-    return None
-
-
-def as_float(value: Any) -> float | None:
-    number = _number(value)
-    if number is None:
-        return None
-    try:
-        real = float(number)
-    except OverflowError:
-        return None
-    return real if math.isfinite(real) else None
-
-
 class OutOfRange(ValueError):
     """A number that no real call can have (negative, or above its bound)."""
 
 
 def as_count(value: Any) -> int | None:
     """A token count: `None` when absent or not a number; `OutOfRange` when negative or above `TOKENS_MAX`."""
-    number = _number(value)
-    if number is None or (isinstance(number, float) and not math.isfinite(number)):
+    found = coerce.number(value)
+    if found is None or (isinstance(found, float) and not math.isfinite(found)):
         return None
-    count = int(number)
+    count = int(found)
     if not 0 <= count <= TOKENS_MAX:
         raise OutOfRange(f"token count {value!r} is outside 0..{TOKENS_MAX}")
     return count
@@ -176,21 +149,13 @@ def as_count(value: Any) -> int | None:
 def as_cost(value: Any) -> Decimal | None:
     """A cost in USD with 10 decimals: `None` when absent or not a number; `OutOfRange` when negative or above
     `COST_MAX_USD`."""
-    number = as_float(value)
-    if number is None:
+    amount = coerce.real(value)
+    if amount is None:
         return None
-    if not 0 <= number <= COST_MAX_USD:
+    if not 0 <= amount <= COST_MAX_USD:
         raise OutOfRange(f"cost {value!r} USD is outside 0..{COST_MAX_USD}")
     try:
-        cost = Decimal(repr(number)).quantize(Decimal("1e-10"))
+        cost = Decimal(repr(amount)).quantize(Decimal("1e-10"))
     except InvalidOperation:
         return None
     return cost
-
-
-def as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None

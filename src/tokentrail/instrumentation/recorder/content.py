@@ -1,13 +1,10 @@
-"""Prompt and completion content on spans: capture policy, semconv JSON message schema, byte budget, redaction.
+"""Prompt and completion content on spans: capture policy, byte budget, redaction, JSON encoding.
 
 `ContentPolicy.request_attributes(kwargs)` turns the keyword arguments of `messages.create` into
 `gen_ai.system_instructions`, `gen_ai.input.messages` and `gen_ai.tool.definitions`, and
 `ContentPolicy.response_attributes(message)` turns the final message into `gen_ai.output.messages`, each a JSON
-string following the OpenTelemetry GenAI message schema (`{"role": ..., "parts": [...]}`).
-
-Inputs are read by shape (SDK pydantic objects, TypedDicts / dicts, strings, lists); the `anthropic` package is
-never imported. Binary media is never copied onto a span: a base64 image or PDF becomes a `blob` part whose
-`content` is a placeholder naming the media type and size.
+string following the OpenTelemetry GenAI message schema (`{"role": ..., "parts": [...]}`), converted by
+`tokentrail.contract.messages` (the converter the sink shares; binary media becomes a size placeholder there).
 
 Byte budget: each attribute's UTF-8 JSON is at most `max_bytes`. A larger value is cut while staying valid JSON
 (the longest strings are trimmed to a common length and marked `…[truncated N bytes]`; if that is not enough the
@@ -22,13 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from tokentrail.contract import anthropic as anthropic_contract
-from tokentrail.contract import semconv
+from tokentrail.contract import messages, semconv
 from tokentrail.instrumentation.settings import CaptureMode, Redactor, Settings
 
 __all__ = ["ContentPolicy"]
@@ -41,13 +37,7 @@ _MARKER_BYTES = 32
 """Upper bound of the bytes a truncation marker adds."""
 
 
-# --- reading SDK objects and dicts by shape -----------------------------------------------------------------
-
-
-def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
+# --- given or not ---------------------------------------------------------------------------------------------
 
 
 def _is_given(value: Any) -> bool:
@@ -58,268 +48,11 @@ def _is_given(value: Any) -> bool:
         return True
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-friendly copy of an arbitrary value (SDK models become dicts; base64 sources are elided)."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, dict):
-        if value.get("type") == "base64" and "data" in value:
-            return {**{k: _plain(v) for k, v in value.items() if k != "data"}, "data": _media_placeholder(value)}
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes | bytearray | memoryview):
-        return f"<{len(value)} bytes omitted>"
-    to_dict = getattr(value, "model_dump", None) or getattr(value, "to_dict", None)
-    if callable(to_dict):
-        try:
-            return _plain(to_dict())
-        except Exception:
-            log.debug("tokentrail: could not convert %s to a dict", type(value).__name__, exc_info=True)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)
-
-
-def _media_placeholder(source: Any) -> str:
-    """`<image/png, 12345 bytes omitted>` for a base64 source (size of the decoded data when known)."""
-    media_type = _get(source, "media_type") or "binary data"
-    data = _get(source, "data")
-    size: int | None = None
-    if isinstance(data, str):
-        padding = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
-        size = len(data) * 3 // 4 - padding
-    elif isinstance(data, bytes | bytearray | memoryview):
-        size = len(data)
-    return f"<{media_type}, {size} bytes omitted>" if size is not None else f"<{media_type} omitted>"
-
-
-def _media_part(block: Any, modality: str) -> dict[str, Any]:
-    source = _get(block, "source")
-    kind = _get(source, "type")
-    part: dict[str, Any]
-    if kind == "base64":
-        part = {"type": "blob", "modality": modality, "content": _media_placeholder(source)}
-        if media_type := _get(source, "media_type"):
-            part["mime_type"] = media_type
-    elif kind == "url":
-        part = {"type": "uri", "modality": modality, "uri": _get(source, "url")}
-    elif kind == "file":
-        part = {"type": "file", "modality": modality, "file_id": _get(source, "file_id")}
-    elif kind == "text":
-        part = {
-            "type": "text",
-            "content": _get(source, "data") or "",
-            "modality": modality,
-            "mime_type": _get(source, "media_type") or "text/plain",
-        }
-    elif kind == "content":
-        inner = _get(source, "content")
-        part = {"type": "document", "modality": modality, "parts": _parts(inner)}
-    else:
-        part = {"type": str(_get(block, "type") or modality), "modality": modality, "source": _plain(source)}
-    if title := _get(block, "title"):
-        part["title"] = title
-    return part
-
-
-def _tool_response(content: Any) -> Any:
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, Iterable):
-        return [_part(block) for block in content]
-    return _plain(content)
-
-
-def _part_text(block: Any) -> dict[str, Any]:
-    return {"type": "text", "content": _get(block, "text") or ""}
-
-
-def _part_image(block: Any) -> dict[str, Any]:
-    return _media_part(block, "image")
-
-
-def _part_document(block: Any) -> dict[str, Any]:
-    return _media_part(block, "document")
-
-
-def _part_thinking(block: Any) -> dict[str, Any]:
-    return {"type": "reasoning", "content": _get(block, "thinking") or ""}
-
-
-def _part_redacted_thinking(block: Any) -> dict[str, Any]:
-    return {"type": "reasoning", "content": "", "redacted": True}
-
-
-def _part_tool_use(block: Any) -> dict[str, Any]:
-    return {"type": "tool_call", "id": _get(block, "id"), "name": _get(block, "name"), "arguments": _input(block)}
-
-
-def _part_server_tool_use(block: Any) -> dict[str, Any]:
-    name = _get(block, "name")
-    return {
-        "type": "server_tool_call",
-        "id": _get(block, "id"),
-        "name": name,
-        "server_tool_call": {"type": name or _get(block, "type"), "arguments": _input(block)},
-    }
-
-
-def _part_tool_result(block: Any) -> dict[str, Any]:
-    part = {
-        "type": "tool_call_response",
-        "id": _get(block, "tool_use_id"),
-        "response": _tool_response(_get(block, "content")),
-    }
-    if _get(block, "is_error"):
-        part["is_error"] = True
-    return part
-
-
-def _part_server_tool_result(block: Any) -> dict[str, Any]:
-    kind = _get(block, "type")
-    return {
-        "type": "server_tool_call_response",
-        "id": _get(block, "tool_use_id"),
-        "server_tool_call_response": {"type": kind, "content": _plain(_get(block, "content"))},
-    }
-
-
-def _part_search_result(block: Any) -> dict[str, Any]:
-    return {
-        "type": "search_result",
-        "source": _get(block, "source"),
-        "title": _get(block, "title"),
-        "parts": _parts(_get(block, "content")),
-    }
-
-
-def _part_container_upload(block: Any) -> dict[str, Any]:
-    return {"type": "file", "modality": "document", "file_id": _get(block, "file_id")}
-
-
-def _input(block: Any) -> Any:
-    value = _get(block, "input")
-    return value if isinstance(value, dict) and all(isinstance(k, str) for k in value) else _plain(value)
-
-
-_PART_CONVERTERS: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "text": _part_text,
-    "image": _part_image,
-    "document": _part_document,
-    "thinking": _part_thinking,
-    "redacted_thinking": _part_redacted_thinking,
-    "tool_use": _part_tool_use,
-    "server_tool_use": _part_server_tool_use,
-    "mcp_tool_use": _part_server_tool_use,
-    "tool_result": _part_tool_result,
-    "mcp_tool_result": _part_server_tool_result,
-    "search_result": _part_search_result,
-    "container_upload": _part_container_upload,
-}
-
-
-def _part(block: Any) -> dict[str, Any]:
-    if isinstance(block, str):
-        return {"type": "text", "content": block}
-    kind = _get(block, "type")
-    converter = _PART_CONVERTERS.get(kind) if isinstance(kind, str) else None
-    if converter is not None:
-        return converter(block)
-    if isinstance(kind, str) and kind.endswith("_tool_result"):
-        return _part_server_tool_result(block)
-    plain = _plain(block)
-    if isinstance(plain, dict):
-        plain.setdefault("type", str(kind or "unknown"))
-        return plain
-    return {"type": str(kind or "unknown"), "content": plain}
-
-
-def _parts(content: Any) -> list[dict[str, Any]]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    if isinstance(content, Iterable) and not isinstance(content, Mapping):
-        return [_part(block) for block in content]
-    return [_part(content)]
-
-
-def _reiterable(value: Any) -> bool:
-    """True for lists, tuples and other containers; False for one-shot iterators we must not consume."""
-    if isinstance(value, list | tuple):
-        return True
-    try:
-        return iter(value) is not value
-    except TypeError:
-        return False
-
-
-def _system(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return [{"type": "text", "content": value}]
-    if not _reiterable(value):
-        raise TypeError(f"system of type {type(value).__name__} is not a re-iterable container")
-    return [_part(block) for block in value]
-
-
-def _message(message: Any) -> dict[str, Any]:
-    if isinstance(message, str):
-        return {"role": "user", "parts": [{"type": "text", "content": message}]}
-    role = _get(message, "role") or "user"
-    return {"role": role if isinstance(role, str) else str(role), "parts": _parts(_get(message, "content"))}
-
-
-def _messages(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return [_message(value)]
-    if not _reiterable(value):
-        raise TypeError(f"messages of type {type(value).__name__} is a one-shot iterator; not consumed")
-    return [_message(message) for message in value]
-
-
-def _tool(tool: Any) -> dict[str, Any]:
-    if not isinstance(tool, dict):
-        to_dict = getattr(tool, "to_dict", None)
-        if callable(to_dict) and not hasattr(tool, "model_fields"):  # the SDK's function-tool helpers
-            tool = to_dict()
-    kind = _get(tool, "type")
-    name = _get(tool, "name")
-    schema = _get(tool, "input_schema")
-    if kind in (None, "custom") or schema is not None:
-        definition: dict[str, Any] = {"type": "function", "name": name}
-        description = _get(tool, "description")
-        if description is not None:
-            definition["description"] = description
-        if schema is not None:
-            definition["parameters"] = schema if isinstance(schema, dict) else _plain(schema)
-        return definition
-    return {"type": str(kind), "name": name}
-
-
-def _tools(value: Any) -> list[dict[str, Any]]:
-    if not _reiterable(value):
-        raise TypeError(f"tools of type {type(value).__name__} is a one-shot iterator; not consumed")
-    return [_tool(tool) for tool in value]
-
-
-def _output_messages(message: Any) -> list[dict[str, Any]]:
-    role = _get(message, "role") or "assistant"
-    out: dict[str, Any] = {
-        "role": role if isinstance(role, str) else str(role),
-        "parts": _parts(_get(message, "content")),
-    }
-    stop_reason = _get(message, "stop_reason")
-    if isinstance(stop_reason, str) and stop_reason:
-        out["finish_reason"] = anthropic_contract.STOP_REASON_TO_FINISH.get(stop_reason, stop_reason)
-    return [out]
-
-
 # --- JSON and the byte budget -------------------------------------------------------------------------------
 
 
 def _json_default(value: Any) -> Any:
-    return _plain(value)
+    return messages.plain(value)
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default, check_circular=False)
@@ -443,9 +176,9 @@ _SYSTEM_MEMO_MAX_CHARS = 65536
 encoded on every call."""
 
 _REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-    ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system),
-    ("messages", semconv.GEN_AI_INPUT_MESSAGES, _messages),
-    ("tools", semconv.GEN_AI_TOOL_DEFINITIONS, _tools),
+    ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, messages.system_instructions),
+    ("messages", semconv.GEN_AI_INPUT_MESSAGES, messages.input_messages),
+    ("tools", semconv.GEN_AI_TOOL_DEFINITIONS, messages.tool_definitions),
 )
 
 
@@ -501,7 +234,7 @@ class ContentPolicy:
         found = memo.get(system)
         if found is None:
             found = {}
-            self._record(found, semconv.GEN_AI_SYSTEM_INSTRUCTIONS, _system(system))
+            self._record(found, semconv.GEN_AI_SYSTEM_INSTRUCTIONS, messages.system_instructions(system))
             if len(memo) >= _SYSTEM_MEMO_SIZE:
                 memo.clear()
             memo[system] = found
@@ -513,7 +246,7 @@ class ContentPolicy:
             return {}
         attributes: dict[str, AttributeValue] = {}
         try:
-            value = _output_messages(message)
+            value = messages.output_messages(message)
         except Exception:
             log.debug("tokentrail: could not read the response content", exc_info=True)
             return attributes

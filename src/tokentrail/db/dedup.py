@@ -26,8 +26,8 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from tokentrail.sink.merge import merge_calls
-from tokentrail.sink.normalise import LlmCallRow
+from tokentrail.db.merge import merge_calls
+from tokentrail.db.rows import LlmCallRow
 
 __all__ = ["Window", "keep_single_rows", "lock_traces", "recompute", "traces_to_merge", "window_of"]
 

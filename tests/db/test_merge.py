@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from tokentrail.sink.merge import merge_calls
-from tokentrail.sink.normalise import LlmCallRow
+from tokentrail.db.merge import merge_calls
+from tokentrail.db.rows import LlmCallRow
 
 T0 = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
 TRACE = "ab" * 16

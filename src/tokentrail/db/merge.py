@@ -32,7 +32,7 @@ from typing import Final
 
 import orjson
 
-from tokentrail.sink.normalise import LlmCallRow
+from tokentrail.db.rows import LlmCallRow
 
 __all__ = ["PRIORITY", "merge_calls"]
 
