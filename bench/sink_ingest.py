@@ -56,8 +56,8 @@ from tokentrail.contract import semconv
 from tokentrail.db import migrate
 from tokentrail.db.embedded import EmbeddedPostgres
 from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
-from tokentrail.sink import decode
 from tokentrail.sink.normalise import Normaliser
+from tokentrail.sink.spans import extract_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     total_spans = args.requests * args.spans
 
     normaliser = Normaliser(None)
-    batches = [normaliser.batch(decode.extract_spans(r).spans) for r in requests[1:]]
+    batches = [normaliser.batch(extract_spans(r).spans) for r in requests[1:]]
     measured_spans = (args.requests - 1) * args.spans
     sink_runs: list[dict[str, Any]] = []
     copy_rates: list[float] = []

@@ -16,8 +16,8 @@ from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.db.rows import Batch
 from tokentrail.db.store import Store, StoreUnavailable
-from tokentrail.sink import decode
 from tokentrail.sink.normalise import Normaliser
+from tokentrail.sink.spans import extract_spans
 
 SYSTEM = "You are the support agent of ACME. Follow the policy below.\n" + "Policy line.\n" * 200
 DAY_NS = 86_400 * 10**9
@@ -30,7 +30,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 def _batch(*spans: Any, scope: str = anthropic_contract.INSTRUMENTATION_SCOPE) -> Batch:
-    extracted = decode.extract_spans(otlp.request(list(spans), scope=scope))
+    extracted = extract_spans(otlp.request(list(spans), scope=scope))
     return Normaliser(None).batch(extracted.spans)
 
 

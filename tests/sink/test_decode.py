@@ -15,15 +15,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tests.fixtures import otlp
 from tokentrail.sink import decode
 from tokentrail.sink.decode import BadRequest, Format, PayloadTooLarge, RequestError, UnsupportedMediaType
+from tokentrail.sink.spans import Extracted, extract_spans
 
 LIMIT = 1 << 20
 
 
-def _extract(
-    body: bytes, content_type: str = "application/x-protobuf", encoding: str | None = None
-) -> decode.Extracted:
+def _extract(body: bytes, content_type: str = "application/x-protobuf", encoding: str | None = None) -> Extracted:
     _, request = decode.decode_request(body, content_type, encoding, LIMIT)
-    return decode.extract_spans(request)
+    return extract_spans(request)
 
 
 def test_protobuf_span_is_extracted_with_resource_scope_and_typed_attributes() -> None:

@@ -24,6 +24,7 @@ from tests.fixtures.sink import SinkFactory, post, sdk_spans
 from tokentrail.contract import semconv
 from tokentrail.sink import decode
 from tokentrail.sink.background import BackgroundSink
+from tokentrail.sink.spans import extract_spans
 
 # --- the happy paths ---------------------------------------------------------------------------------------------
 
@@ -222,5 +223,5 @@ def test_fuzz_server_never_fails_and_stores_only_valid_spans(
         assert stored == 0
     else:
         fmt = decode.media_format(content_type)
-        extracted = decode.extract_spans(decode.parse(decode.decompress(body, encoding, 1 << 24), fmt))
+        extracted = extract_spans(decode.parse(decode.decompress(body, encoding, 1 << 24), fmt))
         assert stored <= len(extracted.spans)  # fewer only when a random span repeats an earlier key

@@ -14,16 +14,16 @@ from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.db.rows import Batch
 from tokentrail.pricing import PriceBook
-from tokentrail.sink import decode
 from tokentrail.sink.normalise import LINKS_ATTRIBUTE, Normaliser
+from tokentrail.sink.spans import DecodedSpan, extract_spans
 
 SYSTEM = "You are a careful assistant. " * 20
 INPUT = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "What is 2+2?"}]}])
 OUTPUT = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "4"}], "finish_reason": "stop"}])
 
 
-def _decoded(*spans: Any, scope: str = anthropic_contract.INSTRUMENTATION_SCOPE) -> list[decode.DecodedSpan]:
-    extracted = decode.extract_spans(otlp.request(list(spans), scope=scope))
+def _decoded(*spans: Any, scope: str = anthropic_contract.INSTRUMENTATION_SCOPE) -> list[DecodedSpan]:
+    extracted = extract_spans(otlp.request(list(spans), scope=scope))
     assert extracted.rejected == 0
     return extracted.spans
 

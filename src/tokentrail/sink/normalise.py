@@ -21,8 +21,8 @@ from typing import Any
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import coerce, semconv
 from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
-from tokentrail.sink.decode import DecodedSpan
 from tokentrail.sink.peers import contract_of
+from tokentrail.sink.spans import DecodedSpan
 from tokentrail.sink.values import (
     OutOfRange,
     as_cost,

@@ -27,9 +27,10 @@ from tokentrail.db.rows import Batch
 from tokentrail.db.store import Store, StoreUnavailable
 from tokentrail.errors import ReceiveBudgetExhausted
 from tokentrail.sink.config import SinkConfig
-from tokentrail.sink.decode import Extracted, Format, RequestError, extract_spans
+from tokentrail.sink.decode import Format, RequestError
 from tokentrail.sink.metrics import SinkMetrics
 from tokentrail.sink.normalise import Normaliser
+from tokentrail.sink.spans import Extracted, extract_spans
 
 __all__ = ["ExportOutcome", "Sink"]
 
