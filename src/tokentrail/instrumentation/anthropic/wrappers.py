@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import context as context_api
-
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.instrumentation.anthropic import requests
@@ -23,6 +21,8 @@ from tokentrail.instrumentation.anthropic.batches import BatchResultsAccumulator
 from tokentrail.instrumentation.anthropic.responses import count_tokens_response, message_response
 from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy
 from tokentrail.instrumentation.recorder.call import LLMCall, active_span
+from tokentrail.instrumentation.recorder.call import attach as _attach
+from tokentrail.instrumentation.recorder.call import detach as _detach
 from tokentrail.instrumentation.recorder.recorder import Recorder
 from tokentrail.instrumentation.recorder.records import Request
 from tokentrail.instrumentation.recorder.streams import wrap_stream
@@ -31,8 +31,6 @@ __all__ = ["Adapters", "Operation"]
 
 log = logging.getLogger(__name__)
 
-_attach = context_api.attach
-_detach = context_api.detach
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 RequestOf = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], Request]

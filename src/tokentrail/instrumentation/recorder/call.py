@@ -14,9 +14,11 @@ call is never marked ERROR because telemetry failed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable
+from contextvars import Token
 from typing import TYPE_CHECKING
 
 from opentelemetry import context as context_api
@@ -34,7 +36,16 @@ if TYPE_CHECKING:
     from tokentrail.instrumentation.recorder.recorder import Recorder
     from tokentrail.instrumentation.recorder.records import Accumulator, Request, Response
 
-__all__ = ["ACTIVE_CALL_KEY", "ActiveCall", "LLMCall", "active_call", "active_span", "qualified_name"]
+__all__ = [
+    "ACTIVE_CALL_KEY",
+    "ActiveCall",
+    "LLMCall",
+    "active_call",
+    "active_span",
+    "attach",
+    "detach",
+    "qualified_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,25 @@ call's context is built in one step (`LLMCall.__init__`)."""
 
 _NOT_ERRORS: tuple[type[BaseException], ...] = (asyncio.CancelledError, GeneratorExit)
 """Exceptions that end a call without making it an error: cancellation and a closed generator."""
+
+_Attach = Callable[[context_api.Context], Token[context_api.Context]]
+_Detach = Callable[[Token[context_api.Context]], None]
+
+
+def _context_switch() -> tuple[_Attach, _Detach]:
+    """`attach` / `detach` of the OpenTelemetry context. With the default runtime context (a context variable) they
+    are that variable's own `set` / `reset`: the API's functions add two Python calls to each, and they run around
+    every stream read. The pairs are always made in one frame (no token crosses a context), which is what `reset`
+    needs; any other runtime context (`OTEL_PYTHON_CONTEXT`) goes through the API."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if type(runtime).__name__ == "ContextVarsRuntimeContext" and isinstance(variable, contextvars.ContextVar):
+        return variable.set, variable.reset
+    return context_api.attach, context_api.detach
+
+
+attach, detach = _context_switch()
+"""Make a call's context current around the SDK's work, and restore the previous one (see `_context_switch`)."""
 
 _NS_PER_S = 1e9
 _CUT_SHORT: tuple[str, ...] = (semconv.FINISH_ERROR,)

@@ -16,9 +16,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import wrapt
-from opentelemetry import context as context_api
 
 from tokentrail.instrumentation.recorder.call import LLMCall
+from tokentrail.instrumentation.recorder.call import attach as _attach
+from tokentrail.instrumentation.recorder.call import detach as _detach
 from tokentrail.instrumentation.recorder.records import Accumulator
 
 __all__ = ["AsyncStreamProxy", "StreamProxy", "StreamProxyBase", "wrap_stream"]
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     _ObjectProxy = wrapt.ObjectProxy[Any]
 else:  # wrapt < 2 has no subscriptable proxy at run time
     _ObjectProxy = wrapt.ObjectProxy
-
-_attach = context_api.attach
-_detach = context_api.detach
 
 
 def _abandoned(call: LLMCall, accumulator: Accumulator) -> None:
