@@ -315,4 +315,4 @@ def test_attach_and_detach_switch_the_current_context(monkeypatch):
         call_module.detach(token)
     assert context_api.get_value("k") is None
     monkeypatch.setattr(context_api, "_RUNTIME_CONTEXT", object())  # another runtime context: the API's functions
-    assert call_module._context_switch() == (context_api.attach, context_api.detach)
+    assert call_module._context_switch() == (context_api.attach, context_api.detach, context_api.get_current)

@@ -32,12 +32,12 @@ def priced_usage(usage: anthropic_contract.Usage) -> Usage | None:
     """The counts of `usage` to price; `None` when it has neither an input nor an output count."""
     if usage.input_tokens is None and usage.output_tokens is None:
         return None
-    return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_read_tokens=usage.cache_read_tokens or 0,
-        cache_write_5m_tokens=usage.cache_write_5m_tokens or 0,
-        cache_write_1h_tokens=usage.cache_write_1h_tokens or 0,
+    return Usage(  # positional: input, output, cache read, 5-minute and 1-hour cache writes
+        usage.input_tokens or 0,
+        usage.output_tokens or 0,
+        usage.cache_read_tokens or 0,
+        usage.cache_write_5m_tokens or 0,
+        usage.cache_write_1h_tokens or 0,
     )
 
 

@@ -61,21 +61,22 @@ _NOT_ERRORS: tuple[type[BaseException], ...] = (asyncio.CancelledError, Generato
 
 _Attach = Callable[[context_api.Context], Token[context_api.Context]]
 _Detach = Callable[[Token[context_api.Context]], None]
+_Current = Callable[[], context_api.Context]
 
 
-def _context_switch() -> tuple[_Attach, _Detach]:
-    """`attach` / `detach` of the OpenTelemetry context. With the default runtime context (a context variable) they
-    are that variable's own `set` / `reset`: the API's functions add two Python calls to each, and they run around
-    every stream read. The pairs are always made in one frame (no token crosses a context), which is what `reset`
-    needs; any other runtime context (`OTEL_PYTHON_CONTEXT`) goes through the API."""
+def _context_switch() -> tuple[_Attach, _Detach, _Current]:
+    """`attach`, `detach` and `get_current` of the OpenTelemetry context. With the default runtime context (a context
+    variable) they are that variable's own `set`, `reset` and `get`: the API's functions add two Python calls to
+    each, and they run around every stream read. The pairs are always made in one frame (no token crosses a
+    context), which is what `reset` needs; any other runtime context (`OTEL_PYTHON_CONTEXT`) goes through the API."""
     runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
     variable = getattr(runtime, "_current_context", None)
     if type(runtime).__name__ == "ContextVarsRuntimeContext" and isinstance(variable, contextvars.ContextVar):
-        return variable.set, variable.reset
-    return context_api.attach, context_api.detach
+        return variable.set, variable.reset, variable.get
+    return context_api.attach, context_api.detach, context_api.get_current
 
 
-attach, detach = _context_switch()
+attach, detach, _get_current = _context_switch()
 """Make a call's context current around the SDK's work, and restore the previous one (see `_context_switch`)."""
 
 _NS_PER_S = 1e9
@@ -98,7 +99,7 @@ class ActiveCall:
 
 def active_call() -> ActiveCall | None:
     """The tokentrail call whose SDK work runs in the current context, if any."""
-    call: ActiveCall | None = context_api.get_value(ACTIVE_CALL_KEY)  # type: ignore[assignment]
+    call: ActiveCall | None = _get_current().get(ACTIVE_CALL_KEY)  # type: ignore[assignment]
     return call
 
 
@@ -130,7 +131,7 @@ class LLMCall:
         try:
             # What `set_value(ACTIVE_CALL_KEY, ..., set_span_in_context(span))` builds, in one copy.
             self.context = context_api.Context(
-                {**context_api.get_current(), _SPAN_KEY: span, ACTIVE_CALL_KEY: ActiveCall(span, request)}
+                {**_get_current(), _SPAN_KEY: span, ACTIVE_CALL_KEY: ActiveCall(span, request)}
             )
         except Exception:  # pragma: no cover - context API failures are not expected
             log.debug("tokentrail: could not build the call context", exc_info=True)

@@ -36,8 +36,8 @@ class Request:
     server_address: str | None = None
     server_port: int | None = None
     signed: bool = False
-    """The client signs or authorises each request after building it (Bedrock, Vertex, ...): trace headers must
-    be added after that step (see `instrumentation.anthropic.native`)."""
+    """The client signs or authorises each request after building it (cloud platform clients): trace headers
+    must be added after that step (the adapter's concern; the recorder only carries the flag)."""
 
 
 @dataclass(slots=True)
