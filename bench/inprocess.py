@@ -58,7 +58,7 @@ def _switch(subject: str, tracer_provider: Any, meter_provider: Any) -> Callable
     if subject in ("reference", "span-only"):
         overhead._reference_span(tracer_provider, meter_provider, attributes=subject == "reference")
     else:
-        from tokentrail.instrumentation.recorder import recording
+        from tokentrail.instrumentation.recorder import recorder as recording
 
         instrumentor = overhead.instrument_tokentrail(tracer_provider, meter_provider)
         if subject in PARTS:

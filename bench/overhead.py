@@ -214,7 +214,7 @@ def _tokentrail_deferred(tracer_provider: Any, meter_provider: Any) -> dict[str,
     import threading
     from collections import deque
 
-    from tokentrail.instrumentation.recorder import recording
+    from tokentrail.instrumentation.recorder import call as recording
 
     options = _tokentrail(tracer_provider, meter_provider)
     end = recording.LLMCall._end

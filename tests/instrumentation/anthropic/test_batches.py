@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace as NS
+
 import pytest
 
 from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
+from tokentrail.instrumentation.anthropic.batches import BatchResultsAccumulator
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 
@@ -60,3 +63,22 @@ async def test_async_results(async_anthropic_client, span_exporter):
     spans = llm_spans(span_exporter)
     assert [s.name.split(" ")[0] for s in spans] == ["batch.create", "batch.results"]
     assert attrs(spans[1])[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == _usage_total(results)[1]
+
+
+def test_batch_results_accumulator_sums_per_model():
+    def item(model: str, inp: int, out: int, kind: str = "succeeded"):
+        message = {"id": "m", "model": model, "usage": {"input_tokens": inp, "output_tokens": out}}
+        return NS(result=NS(type=kind, message=message if kind == "succeeded" else None))
+
+    accumulator = BatchResultsAccumulator()
+    for entry in (item("a", 1, 2), item("b", 10, 20), item("a", 100, 200), item("a", 5, 5, "errored")):
+        assert accumulator.add(entry) is False
+    accumulator.finish()
+    response = accumulator.response()
+    assert accumulator.complete
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (111, 222)
+    a = response.attributes
+    assert (a[semconv.GEN_AI_USAGE_INPUT_TOKENS], a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (111, 222)
+    assert response.usage_by_model["a"].input_tokens == 101
+    assert response.usage_by_model["b"].output_tokens == 20
+    assert response.model is None

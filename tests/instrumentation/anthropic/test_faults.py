@@ -12,7 +12,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, Trace
 from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span
 from tokentrail.contract import semconv
 from tokentrail.dev.standin import MessageReply, Usage
-from tokentrail.instrumentation.anthropic import AnthropicInstrumentor, extract
+from tokentrail.instrumentation.anthropic import AnthropicInstrumentor, requests
+from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator
 from tokentrail.instrumentation.recorder.content import ContentPolicy
 from tokentrail.pricing import PriceBook
 
@@ -53,7 +54,7 @@ def test_content_fault_keeps_the_rest(anthropic_client, span_exporter, standin, 
 
 @pytest.mark.usefixtures("instrumented")
 def test_request_extraction_fault_runs_the_call_unrecorded(anthropic_client, span_exporter, monkeypatch):
-    monkeypatch.setattr(extract, "chat_request", _raise)
+    monkeypatch.setattr(requests, "chat_request", _raise)
     message = anthropic_client.messages.create(model=MODEL, max_tokens=20, messages=USER)
     assert message.content
     assert llm_spans(span_exporter) == []
@@ -61,7 +62,7 @@ def test_request_extraction_fault_runs_the_call_unrecorded(anthropic_client, spa
 
 @pytest.mark.usefixtures("instrumented")
 def test_stream_accounting_fault_keeps_the_stream(anthropic_client, span_exporter, standin, monkeypatch):
-    monkeypatch.setattr(extract.MessageAccumulator, "add", _raise)
+    monkeypatch.setattr(MessageAccumulator, "add", _raise)
     standin.enqueue(REPLY)
     with anthropic_client.messages.stream(model=MODEL, max_tokens=200, messages=USER) as stream:
         text = stream.get_final_text()

@@ -9,7 +9,7 @@ from tests.fixtures.spans import USER, attrs, only_span
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.dev.standin import MessageReply, Usage
-from tokentrail.instrumentation.anthropic import extract
+from tokentrail.instrumentation.anthropic.client import platform_of, server_of
 
 BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 VERTEX_MODEL = "claude-haiku-4-5@20251001"
@@ -79,9 +79,9 @@ def test_real_endpoints():
     bedrock = anthropic.AnthropicBedrock(aws_access_key="a", aws_secret_key="b", aws_region="eu-west-3")
     vertex = anthropic.AnthropicVertex(access_token="t", project_id="p", region="us-east5")
     direct = anthropic.Anthropic(api_key="k")
-    assert extract.server_of(bedrock) == ("bedrock-runtime.eu-west-3.amazonaws.com", 443)
-    assert extract.server_of(vertex) == ("us-east5-aiplatform.googleapis.com", 443)
-    assert extract.server_of(direct) == ("api.anthropic.com", 443)
-    assert [extract.platform_of(c) for c in (bedrock, vertex, direct)] == ["bedrock", "vertex", "anthropic"]
+    assert server_of(bedrock) == ("bedrock-runtime.eu-west-3.amazonaws.com", 443)
+    assert server_of(vertex) == ("us-east5-aiplatform.googleapis.com", 443)
+    assert server_of(direct) == ("api.anthropic.com", 443)
+    assert [platform_of(c) for c in (bedrock, vertex, direct)] == ["bedrock", "vertex", "anthropic"]
     for client in (bedrock, vertex, direct):
         client.close()

@@ -27,9 +27,10 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from tokentrail._version import __version__
 from tokentrail.contract import anthropic as anthropic_contract
-from tokentrail.instrumentation.anthropic import extract, native
+from tokentrail.instrumentation.anthropic import native
+from tokentrail.instrumentation.anthropic.errors import error_description, error_type
 from tokentrail.instrumentation.anthropic.wrappers import Adapters, Operation, Wrapper
-from tokentrail.instrumentation.recorder.recording import Recorder
+from tokentrail.instrumentation.recorder.recorder import Recorder
 from tokentrail.instrumentation.settings import Settings
 
 __all__ = ["AnthropicInstrumentor"]
@@ -95,8 +96,8 @@ def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> 
         pricebook=pricebook,
         content=content,
         context_attributes=current_attributes,
-        error_type=extract.error_type,
-        describe_error=extract.error_description,
+        error_type=error_type,
+        describe_error=error_description,
     )
     return recorder, bool(content is not None and content.enabled)
 

@@ -1,13 +1,13 @@
 """One span per call on SDKs that trace their own calls (1.14+: `anthropic._base_client.start_api_call_span`).
 
-While a tokentrail call's SDK work runs (`recording.ACTIVE_CALL_KEY` is in the context), the SDK gets no call
+While a tokentrail call's SDK work runs (`recorder.call.ACTIVE_CALL_KEY` is in the context), the SDK gets no call
 span of its own: the hook answers `None`, which the SDK treats as "this call has no span" and runs the call
 untraced. Our span is already current around the SDK's work, so HTTP client spans nest under it. What the SDK
 would have done with its span besides recording it, sending the trace context to the server when the client's
 `propagation` option is on, tokentrail does instead: it adds the trace headers of its span (from the
 application's propagator, `opentelemetry.propagate.inject`) to the request's options, in place of any there.
 
-Clients that change each request after the SDK built it (`extract.signs_requests`: AWS signatures, Google
+Clients that change each request after the SDK built it (`client.signs_requests`: AWS signatures, Google
 credentials) keep the SDK's own propagation, which adds the headers after that step: for them the hook answers a
 non-recording span that carries our span's context, so nothing of the SDK's span is exported but the SDK still
 propagates our context. That path costs more (the SDK's tracing work runs around a span that records nothing),
@@ -28,7 +28,7 @@ from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
 from opentelemetry.trace import NonRecordingSpan
 
-from tokentrail.instrumentation.recorder.recording import ActiveCall, active_call
+from tokentrail.instrumentation.recorder.call import ActiveCall, active_call
 
 __all__ = ["HOOK_MODULE", "HOOK_NAME", "take_place_of_sdk_span"]
 

@@ -1,31 +1,27 @@
-"""The stream proxy: one base that ends a streamed call's span exactly once, however the stream ends.
-
-`StreamProxy` / `AsyncStreamProxy` wrap the SDK's raw `Stream` / `AsyncStream` of events (and the batch
-results decoders). They own iteration, `close`, context-manager exit, exceptions, cancellation and garbage
-collection of an abandoned stream (`weakref.finalize` on the proxy, whose callback holds only the call and
-its accumulator). The call's context (its span, current) is attached only while the SDK works inside a read,
-never between the application's reads.
+"""`messages.stream()`: the stream managers' proxy, over the recorder's stream proxies.
 
 `StreamManagerProxy` wraps the managers `messages.stream()` returns: entering it starts the call and makes
-the request; the `MessageStream` it returns reads its events from our proxy (its `_raw_stream` is replaced),
-so `text_stream`, `get_final_message`, `get_final_text`, `until_done`, iteration and `close` all feed the
-same accumulator as `create(stream=True)`.
+the request; the `MessageStream` it returns reads its events from the recorder's proxy (its `_raw_stream` is
+replaced), so `text_stream`, `get_final_message`, `get_final_text`, `until_done`, iteration and `close` all feed
+the same accumulator as `create(stream=True)`.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import wrapt
-from opentelemetry import context as context_api
 
-from tokentrail.instrumentation.recorder.recording import Accumulator, LLMCall
+from tokentrail.instrumentation.recorder.call import LLMCall
+from tokentrail.instrumentation.recorder.call import attach as _attach
+from tokentrail.instrumentation.recorder.call import detach as _detach
+from tokentrail.instrumentation.recorder.records import Accumulator
+from tokentrail.instrumentation.recorder.streams import StreamProxyBase, wrap_stream
 
-__all__ = ["AsyncStreamProxy", "StreamManagerProxy", "StreamProxy", "wrap_stream"]
+__all__ = ["StreamManagerProxy"]
 
 log = logging.getLogger(__name__)
 
@@ -33,164 +29,6 @@ if TYPE_CHECKING:
     _ObjectProxy = wrapt.ObjectProxy[Any]
 else:  # wrapt < 2 has no subscriptable proxy at run time
     _ObjectProxy = wrapt.ObjectProxy
-
-_attach = context_api.attach
-_detach = context_api.detach
-
-
-def _abandoned(call: LLMCall, accumulator: Accumulator) -> None:
-    """Finalizer of a stream proxy that was dropped before it ended."""
-    call.end_stream(accumulator)
-
-
-class _StreamProxyBase(_ObjectProxy):
-    """What the sync and async proxies share: the call, the accumulator, the finalizer and the one end."""
-
-    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_accumulator = accumulator
-        self._self_finalizer = weakref.finalize(self, _abandoned, call, accumulator)
-        # Bound once: each stream event touches these (the hot path of a stream).
-        self._self_context = call.context
-        self._self_add = accumulator.add
-        self._self_first_chunk = True  # until the first content chunk (time to first chunk) has been seen
-
-    def _self_end(self, error: BaseException | None = None) -> None:
-        finalizer = self._self_finalizer
-        if finalizer.alive:
-            finalizer.detach()
-        self._self_call.end_stream(self._self_accumulator, error)
-
-    def _self_exhausted(self) -> None:
-        try:
-            self._self_accumulator.finish()
-        except Exception:
-            log.debug("tokentrail: could not finish a stream", exc_info=True)
-        self._self_end(None)
-
-
-class StreamProxy(_StreamProxyBase):
-    """A synchronous stream of events (or batch results)."""
-
-    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
-        super().__init__(wrapped, call, accumulator)
-        self._self_next = wrapped.__next__
-
-    def __iter__(self) -> Iterator[Any]:
-        """A generator over the events: a `for` loop (and the SDK's stream helpers) resume it per event, which
-        costs about half of what a `__next__` of the proxy's own would (no proxy attribute lookups, state in
-        locals). `next(proxy)` reads one event through a fresh generator, from the same stream. The generator
-        holds the proxy, so an abandoned loop's proxy is finalized (the call cut short) once the generator is
-        dropped; when the generator is closed at its `yield` nothing ends, that is `close()`'s or the
-        finalizer's job."""
-        return self._self_events()
-
-    def _self_events(self) -> Iterator[Any]:
-        context, read, add, call = self._self_context, self._self_next, self._self_add, self._self_call
-        first = self._self_first_chunk
-        while True:
-            token = _attach(context)
-            try:
-                item = read()
-            except StopIteration:
-                self._self_exhausted()
-                return
-            except BaseException as exc:
-                self._self_end(exc)
-                raise
-            finally:
-                _detach(token)
-            try:
-                if add(item) and first:
-                    first = self._self_first_chunk = False
-                    call.chunk()
-            except Exception:
-                log.debug("tokentrail: could not account for a stream item", exc_info=True)
-            yield item
-
-    def __next__(self) -> Any:
-        # One event from a fresh generator (dropped at its first `yield`, which ends nothing): explicit `next()`
-        # calls are rare next to loops, and the per-event logic lives in one place.
-        return next(self._self_events())
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_end(None)
-
-    def __enter__(self) -> StreamProxy:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc is not None:
-            self._self_end(exc)
-        self.close()
-
-
-class AsyncStreamProxy(_StreamProxyBase):
-    """An asynchronous stream of events (or batch results).
-
-    Iteration stays on `__anext__` (no async generator as in the sync proxy): an async generator left in an
-    abandoned `async for` is finalized only through the event loop's asyncgen hooks (PEP 525), later and only
-    while a loop runs, and it would keep the proxy, and so the end of the call, alive until then."""
-
-    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
-        super().__init__(wrapped, call, accumulator)
-        self._self_anext = wrapped.__anext__
-
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
-
-    async def __anext__(self) -> Any:
-        token = _attach(self._self_context)
-        try:
-            item = await self._self_anext()
-        except StopAsyncIteration:
-            self._self_exhausted()
-            raise
-        except BaseException as exc:  # includes CancelledError: ended without ERROR by the recorder
-            self._self_end(exc)
-            raise
-        finally:
-            _detach(token)
-        try:  # the per-event path, inlined: a method call per event costs more than the work
-            if self._self_add(item) and self._self_first_chunk:
-                self._self_first_chunk = False
-                self._self_call.chunk()
-        except Exception:
-            log.debug("tokentrail: could not account for a stream item", exc_info=True)
-        return item
-
-    async def close(self) -> Any:
-        try:
-            return await self.__wrapped__.close()
-        finally:
-            self._self_end(None)
-
-    async def __aenter__(self) -> AsyncStreamProxy:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc is not None:
-            self._self_end(exc)
-        await self.close()
-
-
-def wrap_stream(stream: Any, call: LLMCall, accumulator: Accumulator) -> Any:
-    """The right proxy for `stream` (sync or async); a stream of neither shape ends the call now."""
-    if hasattr(stream, "__anext__"):
-        return AsyncStreamProxy(stream, call, accumulator)
-    if hasattr(stream, "__next__"):
-        return StreamProxy(stream, call, accumulator)
-    log.debug("tokentrail: %s is not a stream; ending the call", type(stream).__name__)
-    call.end_stream(accumulator)
-    return stream
 
 
 class StreamManagerProxy(_ObjectProxy):
@@ -205,7 +43,7 @@ class StreamManagerProxy(_ObjectProxy):
         super().__init__(wrapped)
         self._self_start = start
         self._self_accumulator = accumulator
-        self._self_stream: _StreamProxyBase | None = None
+        self._self_stream: StreamProxyBase | None = None
 
     def _self_adopt(self, message_stream: Any, call: LLMCall) -> Any:
         """Make the `MessageStream` read its raw events through our proxy; return what the user gets."""
@@ -214,14 +52,14 @@ class StreamManagerProxy(_ObjectProxy):
             raw = getattr(message_stream, "_raw_stream", None)
             if raw is not None:
                 proxy = wrap_stream(raw, call, accumulator)
-                if isinstance(proxy, _StreamProxyBase):
+                if isinstance(proxy, StreamProxyBase):
                     message_stream._raw_stream = proxy
                     self._self_stream = proxy
                 return message_stream
             # An SDK without `_raw_stream`: the helpers' own reads are invisible, plain iteration is not.
             log.debug("tokentrail: %s has no _raw_stream; proxying it", type(message_stream).__name__)
             proxy = wrap_stream(message_stream, call, accumulator)
-            if isinstance(proxy, _StreamProxyBase):
+            if isinstance(proxy, StreamProxyBase):
                 self._self_stream = proxy
             return proxy
         except Exception:

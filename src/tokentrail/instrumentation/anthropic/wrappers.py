@@ -13,20 +13,24 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import context as context_api
-
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
-from tokentrail.instrumentation.anthropic import extract
-from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy, wrap_stream
-from tokentrail.instrumentation.recorder.recording import LLMCall, Recorder, Request, active_span
+from tokentrail.instrumentation.anthropic import requests
+from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator
+from tokentrail.instrumentation.anthropic.batches import BatchResultsAccumulator, batch_request, batch_response
+from tokentrail.instrumentation.anthropic.responses import count_tokens_response, message_response
+from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy
+from tokentrail.instrumentation.recorder.call import LLMCall, active_span
+from tokentrail.instrumentation.recorder.call import attach as _attach
+from tokentrail.instrumentation.recorder.call import detach as _detach
+from tokentrail.instrumentation.recorder.recorder import Recorder
+from tokentrail.instrumentation.recorder.records import Request
+from tokentrail.instrumentation.recorder.streams import wrap_stream
 
 __all__ = ["Adapters", "Operation"]
 
 log = logging.getLogger(__name__)
 
-_attach = context_api.attach
-_detach = context_api.detach
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 RequestOf = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], Request]
@@ -49,9 +53,9 @@ class Adapters:
         self._recorder = recorder
         self._capture = capture_content
         self.chat = Operation(self._chat_request, self._complete_chat)
-        self.count_tokens = Operation(self._count_tokens_request, _stop_with(extract.count_tokens_response))
-        self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), _stop_with(extract.batch_response))
-        self.batch_retrieve = Operation(_batch(semconv.OP_BATCH_RETRIEVE), _stop_with(extract.batch_response))
+        self.count_tokens = Operation(self._count_tokens_request, _stop_with(count_tokens_response))
+        self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), _stop_with(batch_response))
+        self.batch_retrieve = Operation(_batch(semconv.OP_BATCH_RETRIEVE), _stop_with(batch_response))
         self.batch_results = Operation(_batch(semconv.OP_BATCH_RESULTS), self._complete_batch_results)
 
     def close(self) -> None:
@@ -130,21 +134,21 @@ class Adapters:
 
     @staticmethod
     def _chat_request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
-        return extract.chat_request(instance, kwargs, stream=kwargs.get("stream") is True)
+        return requests.chat_request(instance, kwargs, stream=kwargs.get("stream") is True)
 
     @property
     def _stream_operation(self) -> Operation:
         return _STREAM_OPERATION
 
-    def _message_accumulator(self) -> extract.MessageAccumulator:
-        return extract.MessageAccumulator(capture=self._capture)
+    def _message_accumulator(self) -> MessageAccumulator:
+        return MessageAccumulator(capture=self._capture)
 
     def _complete_chat(self, call: LLMCall, result: Any) -> Any:
         try:
             if call.request.stream:
                 _record_request_id(call, getattr(result, "response", None))
                 return wrap_stream(result, call, self._message_accumulator())
-            response = extract.message_response(result)
+            response = message_response(result)
             if response is None:
                 response = _raw_message(result)
             call.stop(response)
@@ -155,12 +159,12 @@ class Adapters:
 
     @staticmethod
     def _count_tokens_request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
-        return extract.count_tokens_request(instance, kwargs)
+        return requests.count_tokens_request(instance, kwargs)
 
     @staticmethod
     def _complete_batch_results(call: LLMCall, result: Any) -> Any:
         try:
-            return wrap_stream(result, call, extract.BatchResultsAccumulator())
+            return wrap_stream(result, call, BatchResultsAccumulator())
         except Exception:
             log.debug("tokentrail: could not follow batch results", exc_info=True)
             call.stop(None)
@@ -168,7 +172,7 @@ class Adapters:
 
 
 def _stream_request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
-    return extract.chat_request(instance, kwargs, stream=True)
+    return requests.chat_request(instance, kwargs, stream=True)
 
 
 def _unused_complete(call: LLMCall, result: Any) -> Any:  # the stream manager completes through its proxy
@@ -194,7 +198,7 @@ def _stop_with(response_of: Callable[[Any], Any]) -> Complete:
 
 def _batch(operation: str) -> RequestOf:
     def request(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Request:
-        return extract.batch_request(operation, instance, args, kwargs)
+        return batch_request(operation, instance, args, kwargs)
 
     return request
 
@@ -214,7 +218,7 @@ def _raw_message(result: Any) -> Any:
     if http_response is None or not getattr(http_response, "is_closed", False):
         return None  # `with_streaming_response`: the body belongs to the application
     try:
-        return extract.message_response(result.parse())
+        return message_response(result.parse())
     except Exception:
         log.debug("tokentrail: could not read a raw response", exc_info=True)
         return None

@@ -1,1 +1,2 @@
-"""The provider-neutral recorder: call records, the call lifecycle, content policy and the metric pump."""
+"""The provider-neutral recorder: `records` (what an adapter reports), `call` (one call's lifecycle), `recorder`
+(the factory of calls), `streams` (the stream proxy base), `metrics` and `metricpump`, and the content policy."""

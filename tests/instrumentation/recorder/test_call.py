@@ -1,4 +1,5 @@
-"""The recorder on its own: idempotent ends, status rules, token and cost arithmetic, metrics, fault isolation."""
+"""The recorder on its own: idempotent ends, status rules, neutral responses to attributes, cost, metrics, fault
+isolation (the Anthropic token arithmetic is tested with the adapter's `responses`)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,16 @@ from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
+from tests.fixtures.spans import points
 from tokentrail.contract import semconv
+from tokentrail.instrumentation.recorder.call import ACTIVE_CALL_KEY, ActiveCall, LLMCall, active_span, qualified_name
 from tokentrail.instrumentation.recorder.content import ContentPolicy
-from tokentrail.instrumentation.recorder.recording import (
-    ACTIVE_CALL_KEY,
-    LLMCall,
-    Recorder,
-    Request,
-    Response,
-    active_span,
-    qualified_name,
-)
+from tokentrail.instrumentation.recorder.recorder import Recorder
+from tokentrail.instrumentation.recorder.records import Request, Response
 from tokentrail.instrumentation.settings import CaptureMode
 from tokentrail.pricing import PriceBook, Usage
 
+PROVIDER = "anthropic"  # the price book's provider of MODEL
 MODEL = "claude-haiku-4-5"  # published: $1 in, $5 out, $0.10 cache read, $1.25 5m write, $2 1h write per MTok
 
 
@@ -45,6 +42,7 @@ def start(recorder: Recorder, *, operation: str = semconv.OP_CHAT, billable: boo
             operation,
             MODEL,
             attributes,
+            PROVIDER,
             params={"messages": [{"role": "user", "content": "hi"}]},
             billable=billable,
             server_address="h",
@@ -61,7 +59,7 @@ def finished(span_exporter):
 
 def test_ends_exactly_once(recorder, span_exporter):
     call = start(recorder)
-    call.stop(Response(id="m", input_tokens=1, output_tokens=1))
+    call.stop(Response(id="m", attributes={semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 1}))
     call.stop(Response(id="other"))
     call.fail(ValueError("late"))
     call.cut(None)
@@ -111,34 +109,53 @@ def test_span_start_attributes(recorder, span_exporter):
 
 def test_usage_and_cost(recorder, span_exporter, metric_reader):
     call = start(recorder)
+    tokens = {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 16_000,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 10_000,
+    }
     call.stop(
         Response(
             model=MODEL,
-            stop_reason="end_turn",
-            input_tokens=1000,
-            output_tokens=100,
-            cache_read_tokens=10_000,
-            cache_write_5m_tokens=2000,
-            cache_write_1h_tokens=3000,
-            reasoning_tokens=40,
+            finish_reason="stop",
+            attributes=dict(tokens),
+            usage=Usage(
+                input_tokens=1000,
+                output_tokens=100,
+                cache_read_tokens=10_000,
+                cache_write_5m_tokens=2000,
+                cache_write_1h_tokens=3000,
+            ),
         )
     )
     _, a = finished(span_exporter)
-    assert a[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 16_000
-    assert a[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 10_000
-    assert a[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 5000
-    assert a[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 40
+    assert {name: a[name] for name in tokens} == tokens
+    assert a[semconv.GEN_AI_RESPONSE_MODEL] == MODEL
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert a[semconv.COST_USD] == pytest.approx((1000 + 500 + 1000 * 0.1 * 10 + 2000 * 1.25 + 3000 * 2) / 1e6)
+    usage = sorted(
+        (dict(point.attributes)[semconv.GEN_AI_TOKEN_TYPE], point.sum)
+        for point in points(metric_reader, semconv.METRIC_TOKEN_USAGE)
+    )
+    assert usage == [(semconv.TOKEN_TYPE_INPUT, 16_000), (semconv.TOKEN_TYPE_OUTPUT, 100)]
+    (cost,) = points(metric_reader, semconv.METRIC_COST)
+    assert cost.value == pytest.approx(a[semconv.COST_USD])
+    assert dict(cost.attributes)[semconv.GEN_AI_PROVIDER_NAME] == PROVIDER
+
+
+def test_a_cut_call_finishes_with_error(recorder, span_exporter):
+    call = start(recorder)
+    call.cut(Response(id="m", finish_reason="stop"))
+    _, a = finished(span_exporter)
+    assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
 
 
 def test_batch_discount_and_usage_by_model(tracer_provider, span_exporter):
     recorder = Recorder(tracer_provider.get_tracer("t"), pricebook=PriceBook())
-    call = recorder.start(Request(semconv.OP_BATCH_RESULTS, None, {}, batch=True))
+    call = recorder.start(Request(semconv.OP_BATCH_RESULTS, None, {}, PROVIDER, batch=True))
     call.stop(
         Response(
-            input_tokens=2_000_000,
-            output_tokens=0,
+            usage=Usage(input_tokens=2_000_000),
             usage_by_model={MODEL: Usage(input_tokens=1_000_000), "claude-sonnet-4-6": Usage(input_tokens=1_000_000)},
         )
     )
@@ -148,7 +165,13 @@ def test_batch_discount_and_usage_by_model(tracer_provider, span_exporter):
 
 def test_unknown_model_has_tokens_but_no_cost(recorder, span_exporter):
     call = start(recorder)
-    call.stop(Response(model="not-a-real-model-xyz", input_tokens=5, output_tokens=5))
+    call.stop(
+        Response(
+            model="not-a-real-model-xyz",
+            attributes={semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5},
+            usage=Usage(input_tokens=5, output_tokens=5),
+        )
+    )
     _, a = finished(span_exporter)
     assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
     assert semconv.COST_USD not in a
@@ -156,7 +179,7 @@ def test_unknown_model_has_tokens_but_no_cost(recorder, span_exporter):
 
 def test_not_billable_has_no_cost_nor_token_metrics(recorder, span_exporter, metric_reader):
     call = start(recorder, operation=semconv.OP_COUNT_TOKENS, billable=False)
-    call.stop(Response(input_tokens=42))
+    call.stop(Response(attributes={semconv.GEN_AI_USAGE_INPUT_TOKENS: 42}, usage=Usage(input_tokens=42)))
     _, a = finished(span_exporter)
     assert a[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 42
     assert semconv.COST_USD not in a
@@ -196,9 +219,11 @@ def test_time_to_first_chunk(recorder, span_exporter, metric_reader):
     first = call._first_chunk_ns
     call.chunk()
     assert call._first_chunk_ns == first
-    call.stop(Response(input_tokens=1, output_tokens=1))
+    call.stop(Response(usage=Usage(input_tokens=1, output_tokens=1)))
     _, a = finished(span_exporter)
     assert a[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0
+    (point,) = points(metric_reader, semconv.METRIC_TIME_TO_FIRST_CHUNK)
+    assert point.sum == pytest.approx(a[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK])
 
 
 class _BrokenAccumulator:
@@ -242,7 +267,14 @@ def test_faulty_collaborators_never_raise(tracer_provider, span_exporter, meter_
         error_type=boom,
     )
     call = start(recorder)
-    call.stop(Response(model=MODEL, input_tokens=3, output_tokens=4, message={"role": "assistant", "content": []}))
+    call.stop(
+        Response(
+            model=MODEL,
+            attributes={semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 4},
+            usage=Usage(input_tokens=3, output_tokens=4),
+            message={"role": "assistant", "content": []},
+        )
+    )
     span, a = finished(span_exporter)
     assert span.status.status_code is StatusCode.UNSET
     assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 4
@@ -254,8 +286,6 @@ def test_faulty_collaborators_never_raise(tracer_provider, span_exporter, meter_
 
 def test_a_call_is_freed_without_the_cycle_collector(recorder):
     import gc
-
-    from tokentrail.instrumentation.recorder.recording import ActiveCall
 
     gc.collect()
     gc.disable()
@@ -272,3 +302,17 @@ def test_a_call_is_freed_without_the_cycle_collector(recorder):
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+def test_attach_and_detach_switch_the_current_context(monkeypatch):
+    from tokentrail.instrumentation.recorder import call as call_module
+
+    context = context_api.set_value("k", "v")
+    token = call_module.attach(context)
+    try:
+        assert context_api.get_current() is context
+    finally:
+        call_module.detach(token)
+    assert context_api.get_value("k") is None
+    monkeypatch.setattr(context_api, "_RUNTIME_CONTEXT", object())  # another runtime context: the API's functions
+    assert call_module._context_switch() == (context_api.attach, context_api.detach, context_api.get_current)

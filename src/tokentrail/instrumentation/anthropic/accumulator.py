@@ -1,0 +1,116 @@
+"""The Messages stream's accumulator: the recorder's stream hooks for `create(stream=True)` and `stream()`.
+
+Time to first chunk: the first `content_block_start` or `content_block_delta` event of a stream, i.e. the
+first event that carries generated content, relative to the start of the call (`message_start` and `ping`
+arrive before the model produced anything).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract.shapes import field
+from tokentrail.instrumentation.anthropic.responses import merge_usage, response_of
+from tokentrail.instrumentation.recorder.records import Response
+
+__all__ = ["MessageAccumulator"]
+
+_read_usage = anthropic_contract.read_usage
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+_BLOCK_FIELDS = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}
+
+
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+class MessageAccumulator:
+    """Builds the final `Response` of a Messages stream from its raw events (shared by `create(stream=True)`
+    and the `stream()` helpers).
+
+    Usage: `message_start` gives id, model and input/cache tokens; `message_delta` usage is cumulative and
+    replaces (never adds to) earlier values, so the `message_start` output-token placeholder is never counted.
+    Content blocks are kept only when `capture` is on (content capture enabled).
+    """
+
+    __slots__ = ("_blocks", "_capture", "_id", "_model", "_stop_reason", "_usage", "complete")
+
+    def __init__(self, *, capture: bool) -> None:
+        self._capture = capture
+        self._id: str | None = None
+        self._model: str | None = None
+        self._stop_reason: str | None = None
+        self._usage: anthropic_contract.Usage | None = None
+        self._blocks: list[list[Any]] = []  # [type, parts: list[str], extra: dict]
+        self.complete = False
+
+    def add(self, event: Any) -> bool:
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":  # the hot path: most events of a stream
+            if self._capture:
+                delta = getattr(event, "delta", None)
+                name = _DELTA_FIELDS.get(getattr(delta, "type", ""))
+                if name is not None:
+                    text = getattr(delta, name, None)
+                    blocks = self._blocks
+                    if type(text) is str and blocks:
+                        index = getattr(event, "index", None)
+                        block = blocks[index] if type(index) is int and 0 <= index < len(blocks) else blocks[-1]
+                        block[1].append(text)
+            return True
+        if kind == "content_block_start":
+            if self._capture:
+                self._start_block(event)
+            return True
+        if kind == "message_start":
+            message = getattr(event, "message", None)
+            self._id = _str(field(message, "id"))
+            self._model = _str(field(message, "model"))
+            usage = merge_usage(self._usage, _read_usage(field(message, "usage")))
+            # the output count is a placeholder until message_delta's cumulative count
+            self._usage = None if usage is None else usage._replace(output_tokens=None)
+        elif kind == "message_delta":
+            stop_reason = _str(field(getattr(event, "delta", None), "stop_reason"))
+            if stop_reason is not None:
+                self._stop_reason = stop_reason
+            self._usage = merge_usage(self._usage, _read_usage(getattr(event, "usage", None)))
+        elif kind == "message_stop":
+            self.complete = True
+        return False
+
+    def finish(self) -> None:
+        """Read to the end: complete only if `message_stop` arrived (a body that just stops was cut)."""
+
+    def _start_block(self, event: Any) -> None:
+        block = getattr(event, "content_block", None)
+        kind = _str(field(block, "type")) or "unknown"
+        text_field = _BLOCK_FIELDS.get(kind)
+        initial = field(block, text_field) if text_field else None
+        extra: dict[str, Any] = {}
+        if kind in ("tool_use", "server_tool_use"):
+            extra = {"id": field(block, "id"), "name": field(block, "name")}
+        self._blocks.append([kind, [initial] if type(initial) is str and initial else [], extra])
+
+    def response(self) -> Response:
+        message = None
+        if self._capture and self._blocks:
+            message = {
+                "role": "assistant",
+                "content": [self._block_dict(kind, parts, extra) for kind, parts, extra in self._blocks],
+                "stop_reason": self._stop_reason,
+            }
+        return response_of(self._id, self._model, self._stop_reason, self._usage, message=message)
+
+    @staticmethod
+    def _block_dict(kind: str, parts: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+        text = "".join(parts)
+        if kind in ("tool_use", "server_tool_use"):
+            try:
+                arguments: Any = json.loads(text) if text else {}
+            except ValueError:
+                arguments = text
+            return {"type": kind, **extra, "input": arguments}
+        name = _BLOCK_FIELDS.get(kind)
+        return {"type": kind, name: text} if name else {"type": kind}

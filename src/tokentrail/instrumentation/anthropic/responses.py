@@ -1,0 +1,135 @@
+"""Anthropic results as the recorder's neutral `Response`: messages, token counts, and their usage.
+
+`response_of` is the one mapping from what an Anthropic result says (id, model, `stop_reason`, `usage`) onto the
+span contract: the finish reason (`contract.anthropic.finish_reason`), the token attributes
+(`contract.anthropic.token_attributes`, the one place of the cache arithmetic), the `anthropic.*` attributes,
+and the `Usage` to price.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from opentelemetry.util.types import AttributeValue
+
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract.shapes import field, reader
+from tokentrail.instrumentation.recorder.records import Response
+from tokentrail.pricing import Usage
+
+__all__ = ["count_tokens_response", "merge_usage", "message_response", "priced_usage", "response_of"]
+
+_read_usage = anthropic_contract.read_usage
+_token_attributes = anthropic_contract.token_attributes
+_finish_reason = anthropic_contract.finish_reason
+_STOP_REASON = anthropic_contract.STOP_REASON
+_SERVICE_TIER = anthropic_contract.SERVICE_TIER
+_REQUEST_ID = anthropic_contract.REQUEST_ID
+_T = TypeVar("_T")
+
+
+def priced_usage(usage: anthropic_contract.Usage) -> Usage | None:
+    """The counts of `usage` to price; `None` when it has neither an input nor an output count."""
+    if usage.input_tokens is None and usage.output_tokens is None:
+        return None
+    return Usage(  # positional: input, output, cache read, 5-minute and 1-hour cache writes
+        usage.input_tokens or 0,
+        usage.output_tokens or 0,
+        usage.cache_read_tokens or 0,
+        usage.cache_write_5m_tokens or 0,
+        usage.cache_write_1h_tokens or 0,
+    )
+
+
+def response_of(
+    response_id: str | None,
+    model: str | None,
+    stop_reason: str | None,
+    usage: anthropic_contract.Usage | None,
+    *,
+    message: Any = None,
+    attributes: dict[str, AttributeValue] | None = None,
+) -> Response:
+    """The neutral `Response` of an Anthropic result (`attributes`: extra ones, owned from now on)."""
+    out: dict[str, AttributeValue] = {} if attributes is None else attributes
+    finish = None
+    if stop_reason:
+        out[_STOP_REASON] = stop_reason
+        finish = _finish_reason(stop_reason)
+    priced = None
+    if usage is not None:
+        _token_attributes(
+            out,
+            uncached=usage.input_tokens,
+            output=usage.output_tokens,
+            cache_read=usage.cache_read_tokens,
+            write_5m=usage.cache_write_5m_tokens,
+            write_1h=usage.cache_write_1h_tokens,
+            reasoning=usage.reasoning_tokens,
+        )
+        if usage.service_tier:
+            out[_SERVICE_TIER] = usage.service_tier
+        priced = priced_usage(usage)
+    return Response(response_id, model, finish, out, priced, None, message)
+
+
+def merge_usage(
+    earlier: anthropic_contract.Usage | None, later: anthropic_contract.Usage | None
+) -> anthropic_contract.Usage | None:
+    """`later`'s counts over `earlier`'s: a stream's usage is cumulative, so a count replaces, never adds; a count
+    `later` does not give is kept."""
+    if earlier is None:
+        return later
+    if later is None:
+        return earlier
+    return anthropic_contract.Usage(
+        _later(later.input_tokens, earlier.input_tokens),
+        _later(later.output_tokens, earlier.output_tokens),
+        _later(later.cache_read_tokens, earlier.cache_read_tokens),
+        _later(later.cache_write_5m_tokens, earlier.cache_write_5m_tokens),
+        _later(later.cache_write_1h_tokens, earlier.cache_write_1h_tokens),
+        _later(later.reasoning_tokens, earlier.reasoning_tokens),
+        _later(later.service_tier, earlier.service_tier),
+    )
+
+
+def _later(later: _T, earlier: _T) -> _T:
+    return earlier if later is None else later
+
+
+def message_response(message: Any) -> Response | None:
+    """A final `Message` (or `ParsedMessage`, or its dict form); `None` when `message` has no message shape."""
+    get = reader(message)
+    usage = get("usage")
+    message_id = get("id")
+    if usage is None and message_id is None:
+        return None
+    model = get("model")
+    stop_reason = get("stop_reason")
+    request_id = _request_id(message)
+    return response_of(
+        message_id if type(message_id) is str else None,
+        model if type(model) is str else None,
+        stop_reason if type(stop_reason) is str else None,
+        _read_usage(usage),
+        message=message,
+        attributes={_REQUEST_ID: request_id} if type(request_id) is str else None,
+    )
+
+
+def _request_id(message: Any) -> Any:
+    """The SDK's `_request_id` of a response object, read from the instance's stores: a miss through `getattr`
+    goes through pydantic's `__getattr__` and a caught AttributeError, which costs more than all the rest."""
+    stored = getattr(message, "__dict__", None)
+    if type(stored) is dict and "_request_id" in stored:
+        return stored["_request_id"]
+    private = getattr(message, "__pydantic_private__", None)
+    return private.get("_request_id") if type(private) is dict else None
+
+
+def count_tokens_response(result: Any) -> Response | None:
+    """A `MessageTokensCount`: its input tokens."""
+    tokens = field(result, "input_tokens")
+    if type(tokens) is not int:
+        return None
+    return response_of(None, None, None, anthropic_contract.Usage(input_tokens=tokens))

@@ -1,0 +1,95 @@
+"""contract.anthropic: finish reasons, reading a usage object, and the one usage -> token attributes rule."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("pause_turn", "stop"),
+        ("max_tokens", "length"),
+        ("model_context_window_exceeded", "length"),
+        ("tool_use", "tool_call"),
+        ("refusal", "content_filter"),
+        ("stop", "stop"),  # already a finish reason
+        ("something_new", "something_new"),
+    ],
+)
+def test_finish_reason(stop_reason, finish):
+    assert anthropic_contract.finish_reason(stop_reason) == finish
+
+
+def test_read_usage_from_a_dict_and_an_attribute_object_alike():
+    data = {
+        "input_tokens": 5,
+        "output_tokens": 9,
+        "cache_read_input_tokens": 100,
+        "cache_creation_input_tokens": 30,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
+        "output_tokens_details": {"reasoning_tokens": 4},
+        "service_tier": "priority",
+    }
+    expected = anthropic_contract.Usage(5, 9, 100, 10, 20, 4, "priority")
+    assert anthropic_contract.read_usage(data) == expected
+    nested = NS(
+        **{**data, "cache_creation": NS(**data["cache_creation"]), "output_tokens_details": NS(reasoning_tokens=4)}
+    )
+    assert anthropic_contract.read_usage(nested) == expected
+    assert anthropic_contract.read_usage(None) is None
+
+
+def test_read_usage_cache_write_rules():
+    only_total = anthropic_contract.read_usage({"input_tokens": 1, "cache_creation_input_tokens": 70})
+    assert (only_total.cache_write_5m_tokens, only_total.cache_write_1h_tokens) == (70, None)
+    partial = anthropic_contract.read_usage(
+        {"cache_creation_input_tokens": 70, "cache_creation": {"ephemeral_1h_input_tokens": 20}}
+    )
+    assert (partial.cache_write_5m_tokens, partial.cache_write_1h_tokens) == (50, 20)  # the rest is a 5m write
+    wrong = anthropic_contract.read_usage({"input_tokens": True, "output_tokens": "9", "service_tier": 3})
+    assert wrong == anthropic_contract.Usage()
+
+
+def _tokens(**counts):
+    out = {}
+    anthropic_contract.token_attributes(
+        out,
+        **{"uncached": None, "output": None, "cache_read": None, "write_5m": None, "write_1h": None, "reasoning": None}
+        | counts,
+    )
+    return out
+
+
+def test_token_attributes_count_the_cache_into_the_input():
+    assert _tokens(uncached=1000, output=100, cache_read=10_000, write_5m=2000, write_1h=3000, reasoning=40) == {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 16_000,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 10_000,
+        semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 5000,
+        anthropic_contract.CACHE_WRITE_5M: 2000,
+        anthropic_contract.CACHE_WRITE_1H: 3000,
+        semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 40,
+    }
+
+
+def test_token_attributes_leave_out_what_is_unknown():
+    assert _tokens() == {}
+    assert _tokens(output=3) == {semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 3}
+    # a zero cache write is recorded, its TTL breakdown is not
+    assert _tokens(uncached=5, write_5m=0, write_1h=0) == {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 5,
+        semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 0,
+    }
+
+
+def test_uncached_input_reverses_the_rule():
+    assert anthropic_contract.uncached_input(16_000, 10_000, 5000) == 1000
+    assert anthropic_contract.uncached_input(10, 8, 5) == 0
