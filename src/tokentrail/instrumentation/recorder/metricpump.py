@@ -1,9 +1,8 @@
 """Metric points recorded off the caller's thread.
 
-Recording one histogram point through the OpenTelemetry Python SDK costs about 8 µs on this project's
-benchmark machine (the SDK cleans, sorts and hashes the attribute set on every record), and a call records
-four or five: more than everything else tokentrail does on the call's thread put together. So the call's
-thread only appends one tuple to a deque (~0.1 µs), and the points are recorded:
+Recording a histogram point through the OpenTelemetry Python SDK is costly (the SDK cleans, sorts and hashes the
+attribute set on every record; docs/benchmarks.md has the figure), and a call records four or five. So the call's
+thread only appends one tuple to a deque, and the points are recorded:
 
 - by a daemon thread, woken when more than `DRAIN_AT` points are waiting, and every `IDLE_DRAIN` seconds
   otherwise: it bounds the queue without waking a quiet process several times a second (a point only has to be
