@@ -58,17 +58,25 @@ def test_read_usage_cache_write_rules():
     assert wrong == anthropic_contract.Usage()
 
 
+_FIELDS = {
+    "uncached": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_tokens",
+    "write_5m": "cache_write_5m_tokens",
+    "write_1h": "cache_write_1h_tokens",
+    "reasoning": "reasoning_tokens",
+}
+
+
 def _tokens(**counts):
     out = {}
-    anthropic_contract.token_attributes(
-        out,
-        **{"uncached": None, "output": None, "cache_read": None, "write_5m": None, "write_1h": None, "reasoning": None}
-        | counts,
+    anthropic_contract.usage_attributes(
+        anthropic_contract.Usage(**{_FIELDS[name]: value for name, value in counts.items()}), out
     )
     return out
 
 
-def test_token_attributes_count_the_cache_into_the_input():
+def test_usage_attributes_count_the_cache_into_the_input():
     assert _tokens(uncached=1000, output=100, cache_read=10_000, write_5m=2000, write_1h=3000, reasoning=40) == {
         semconv.GEN_AI_USAGE_INPUT_TOKENS: 16_000,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
@@ -80,7 +88,7 @@ def test_token_attributes_count_the_cache_into_the_input():
     }
 
 
-def test_token_attributes_leave_out_what_is_unknown():
+def test_usage_attributes_leave_out_what_is_unknown():
     assert _tokens() == {}
     assert _tokens(output=3) == {semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 3}
     # a zero cache write is recorded, its TTL breakdown is not

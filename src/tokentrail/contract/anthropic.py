@@ -29,7 +29,7 @@ __all__ = [
     "Usage",
     "finish_reason",
     "read_usage",
-    "token_attributes",
+    "usage_attributes",
     "total_input",
     "uncached_input",
 ]
@@ -124,31 +124,26 @@ def read_usage(usage: Any) -> Usage | None:
     )
 
 
-def token_attributes(
-    out: dict[str, Any],
-    *,
-    uncached: int | None,
-    output: int | None,
-    cache_read: int | None,
-    write_5m: int | None,
-    write_1h: int | None,
-    reasoning: int | None,
-) -> None:
-    """Write the contract's token attributes for Anthropic counts into `out` (the one usage → tokens rule)."""
+def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:
+    """Write the contract's attributes for an Anthropic usage into `out`: the tokens (the one usage → tokens rule,
+    `total_input`), the TTL breakdown of cache writes, and the service tier."""
+    uncached, output, cache_read, write_5m, write_1h, reasoning, tier = usage
+    written = (write_5m or 0) + (write_1h or 0)
     if uncached is not None:
-        out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = uncached + (cache_read or 0) + (write_5m or 0) + (write_1h or 0)
+        out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = total_input(uncached, cache_read or 0, written)
     if output is not None:
         out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
     if cache_read is not None:
         out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
     if write_5m is not None or write_1h is not None:
-        written = (write_5m or 0) + (write_1h or 0)
         out[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = written
         if written:  # the TTL breakdown only when something was written
             out[CACHE_WRITE_5M] = write_5m or 0
             out[CACHE_WRITE_1H] = write_1h or 0
     if reasoning is not None:
         out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    if tier:
+        out[SERVICE_TIER] = tier
 
 
 def total_input(uncached: int, cache_read: int, cache_write: int) -> int:

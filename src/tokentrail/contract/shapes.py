@@ -33,9 +33,23 @@ def fields(obj: Any) -> dict[str, Any] | None:
     if type(obj) is dict:
         return obj
     stored = getattr(obj, "__dict__", None)
-    if type(stored) is not dict or not hasattr(type(obj), "model_fields"):
+    if type(stored) is not dict or not _is_model(type(obj)):
         return None
     return None if getattr(obj, "__pydantic_extra__", None) else stored
+
+
+_MODEL_TYPES: dict[type, bool] = {}
+_MAX_MODEL_TYPES = 1024
+
+
+def _is_model(cls: type) -> bool:
+    """Whether `cls` is a pydantic model class, memoised per class (`model_fields` is a slow class property)."""
+    known = _MODEL_TYPES.get(cls)
+    if known is None:
+        known = hasattr(cls, "model_fields")
+        if len(_MODEL_TYPES) < _MAX_MODEL_TYPES:
+            _MODEL_TYPES[cls] = known
+    return known
 
 
 def reader(obj: Any) -> Callable[[str], Any]:

@@ -2,7 +2,7 @@
 
 `response_of` is the one mapping from what an Anthropic result says (id, model, `stop_reason`, `usage`) onto the
 span contract: the finish reason (`contract.anthropic.finish_reason`), the token attributes
-(`contract.anthropic.token_attributes`, the one place of the cache arithmetic), the `anthropic.*` attributes,
+(`contract.anthropic.usage_attributes`, the one place of the cache arithmetic), the `anthropic.*` attributes,
 and the `Usage` to price.
 """
 
@@ -20,10 +20,9 @@ from tokentrail.pricing import Usage
 __all__ = ["count_tokens_response", "merge_usage", "message_response", "priced_usage", "response_of"]
 
 _read_usage = anthropic_contract.read_usage
-_token_attributes = anthropic_contract.token_attributes
+_usage_attributes = anthropic_contract.usage_attributes
 _finish_reason = anthropic_contract.finish_reason
 _STOP_REASON = anthropic_contract.STOP_REASON
-_SERVICE_TIER = anthropic_contract.SERVICE_TIER
 _REQUEST_ID = anthropic_contract.REQUEST_ID
 _T = TypeVar("_T")
 
@@ -58,17 +57,7 @@ def response_of(
         finish = _finish_reason(stop_reason)
     priced = None
     if usage is not None:
-        _token_attributes(
-            out,
-            uncached=usage.input_tokens,
-            output=usage.output_tokens,
-            cache_read=usage.cache_read_tokens,
-            write_5m=usage.cache_write_5m_tokens,
-            write_1h=usage.cache_write_1h_tokens,
-            reasoning=usage.reasoning_tokens,
-        )
-        if usage.service_tier:
-            out[_SERVICE_TIER] = usage.service_tier
+        _usage_attributes(usage, out)
         priced = priced_usage(usage)
     return Response(response_id, model, finish, out, priced, None, message)
 

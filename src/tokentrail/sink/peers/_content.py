@@ -3,7 +3,7 @@
 Peers record Anthropic content as raw request and response bodies, as JSON strings, or as lists of blocks; each
 becomes semconv message parts through `tokentrail.contract.messages` (the converter the instrumentor uses), and an
 Anthropic `usage` becomes token attributes through `tokentrail.contract.anthropic` (`read_usage`,
-`token_attributes`). What is peer-specific stays here: JSON strings decoded first, OpenAI-style tool wrappers.
+`usage_attributes`). What is peer-specific stays here: JSON strings decoded first, OpenAI-style tool wrappers.
 """
 
 from __future__ import annotations
@@ -112,17 +112,7 @@ def usage_from_anthropic(usage: Mapping[str, Any], out: Translated) -> None:
     read = anthropic_contract.read_usage(usage)
     if read is None:
         return
-    tokens: dict[str, Any] = {}
-    anthropic_contract.token_attributes(
-        tokens,
-        uncached=read.input_tokens,
-        output=read.output_tokens,
-        cache_read=read.cache_read_tokens,
-        write_5m=read.cache_write_5m_tokens,
-        write_1h=read.cache_write_1h_tokens,
-        reasoning=read.reasoning_tokens,
-    )
-    for key, value in tokens.items():
+    said: dict[str, Any] = {}
+    anthropic_contract.usage_attributes(read, said)
+    for key, value in said.items():
         out.setdefault(key, value)
-    if read.service_tier:
-        out.setdefault(anthropic_contract.SERVICE_TIER, read.service_tier)
