@@ -116,5 +116,8 @@ def test_views(conn: psycopg.Connection[Any]) -> None:
         "llm_errors_daily",
         "llm_latency_by_model",
         "llm_prompt_versions",
+        "llm_retried_calls",
+        "llm_token_counts_daily",
+        "llm_tool_calls",
     ]
     assert all(comment for _, comment in comments)
