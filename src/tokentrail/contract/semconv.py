@@ -95,6 +95,8 @@ RETRY_WAIT: Final = "tokentrail.retry.wait_s"
 HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 REQUEST_ID_HEADER: Final = "x-request-id"
 """The incoming request header whose value the read side finds calls by (captured on the HTTP server span)."""
+REQUEST_ID_ATTRIBUTE: Final = "http.request.header.x_request_id"
+"""Where the OpenTelemetry HTTP server instrumentations put that header: a string array on the SERVER span."""
 
 # --- metrics (semconv names and bucket boundaries) -----------------------------------------------------
 METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"

@@ -135,3 +135,20 @@ WHERE c.attempts > 1;
 COMMENT ON VIEW llm_retried_calls IS
     'Calls the SDK retried (attempts > 1); each failed attempt is a tokentrail.retry event on the call''s span '
     '(spans.events).';
+
+-- Finding a request's calls by its X-Request-ID: the header as the HTTP server instrumentation captures it
+-- (a string array under http.request.header.x_request_id on the SERVER span, kind 2) is indexed there.
+CREATE INDEX spans_request_id_idx ON spans USING gin ((attributes -> 'http.request.header.x_request_id'))
+WHERE kind = 2 AND attributes ? 'http.request.header.x_request_id';
+
+-- Searching prompt and completion text: a trigram index over the content bodies when pg_trgm can be created
+-- (a trusted extension since Postgres 13: the database owner may create it). Without it the search still works,
+-- by scanning.
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE INDEX content_blobs_body_trgm_idx ON content_blobs USING gin (body gin_trgm_ops);
+EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported THEN
+    RAISE NOTICE 'pg_trgm is not available: content search scans the bodies';
+END;
+$$;
