@@ -28,7 +28,21 @@ __all__ = ["main"]
 
 PROG: Final = "tokentrail"
 # Kept in step with tokentrail.reports.GROUPINGS (a test checks); listed here so --help needs no import.
-GROUPINGS: Final = ("day", "model", "user", "session", "service", "call-type", "prompt-version", "tag")
+GROUPINGS: Final = (
+    "day",
+    "hour",
+    "model",
+    "user",
+    "session",
+    "service",
+    "workflow",
+    "call-type",
+    "operation",
+    "error-type",
+    "prompt-version",
+    "tag",
+    "tool",
+)
 _DELEGATES: Final = {
     "sink": ("tokentrail.sink.main", "run the OTLP sink that stores spans in Postgres", "sink"),
     "standin": ("tokentrail.dev.standin", "run the local stand-in for the Anthropic API", "dev"),
@@ -219,7 +233,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from tokentrail.reports import queries
 
     with _connect(args) as conn:
-        rows = queries.stats(conn, args.since, args.until, args.by)
+        rows = queries.stats(conn, queries.CallFilter(since=args.since, until=args.until), args.by)
     render.stats(rows, args.by, args.format)
     return 0
 

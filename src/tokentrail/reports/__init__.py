@@ -1,6 +1,8 @@
 """The read side: the queries the CLI and the web UI run against the store, and how their results are shown.
 
+- `callfilter`: `CallFilter`, the one filter every query, CLI flag and UI parameter shares, and its WHERE clause
 - `queries`: stats, the call list, prompt-version comparison (SELECT only, typed rows)
+- `export`: every column of the selected calls, streamed (JSONL/CSV exports)
 - `trace`: one trace as a tree of spans with their LLM calls
 - `content`: text out of stored message bodies (the prompt preview)
 - `filters`: parsing and checking filter values (durations, times, amounts, trace ids, ranges)
@@ -17,47 +19,62 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tokentrail.reports.callfilter import CallFilter
     from tokentrail.reports.content import last_user_text
+    from tokentrail.reports.export import export_calls
     from tokentrail.reports.queries import (
         GROUPINGS,
-        CallFilter,
+        SORTS,
         CallRow,
         Grouping,
         PromptVersionRow,
+        Sort,
         StatsRow,
         calls,
         compare_prompts,
+        count_calls,
+        parse_grouping,
         stats,
     )
     from tokentrail.reports.trace import LlmInfo, TreeNode, trace_tree
 
 __all__ = [
     "GROUPINGS",
+    "SORTS",
     "CallFilter",
     "CallRow",
     "Grouping",
     "LlmInfo",
     "PromptVersionRow",
+    "Sort",
     "StatsRow",
     "TreeNode",
     "calls",
     "compare_prompts",
+    "count_calls",
+    "export_calls",
     "last_user_text",
+    "parse_grouping",
     "stats",
     "trace_tree",
 ]
 
 _HOMES = {
     "content": ("last_user_text",),
+    "callfilter": ("CallFilter",),
+    "export": ("export_calls",),
     "queries": (
         "GROUPINGS",
-        "CallFilter",
+        "SORTS",
         "CallRow",
         "Grouping",
         "PromptVersionRow",
+        "Sort",
         "StatsRow",
         "calls",
         "compare_prompts",
+        "count_calls",
+        "parse_grouping",
         "stats",
     ),
     "trace": ("LlmInfo", "TreeNode", "trace_tree"),

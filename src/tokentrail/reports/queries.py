@@ -1,11 +1,12 @@
 """The read side's queries over `llm_calls`: stats, the call list and prompt-version comparison (SELECT only).
 
-Functions take an open psycopg connection and return typed rows; formatting belongs to the caller
-(`tokentrail.reports.render`). Time ranges are half-open, `since <= start_time < until`, on the call's start time;
-`None` leaves a side open. Grouping identifiers come from a fixed mapping: user input is only ever passed as a
-bound parameter, never spliced into SQL.
+Functions take an open psycopg connection and a `CallFilter` (`tokentrail.reports.callfilter`) and return typed
+rows; formatting belongs to the caller (`tokentrail.reports.render`, the web UI). Time ranges are half-open,
+`since <= start_time < until`, on the call's start time. Grouping and sort identifiers come from fixed mappings:
+user input is only ever passed as a bound parameter, never spliced into SQL.
 
-Latencies are in milliseconds; percentiles are continuous (`percentile_cont`), as in the SQL views.
+Latencies are in milliseconds; percentiles are continuous (`percentile_cont`), as in the SQL views. Token counting
+(`count_tokens`) is free: its tokens are left out of the token sums and counted apart (`counted_tokens`).
 """
 
 from __future__ import annotations
@@ -14,54 +15,108 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, dict_row
 
+from tokentrail.contract import semconv
+from tokentrail.reports.callfilter import CallFilter, Where, filter_conditions, parse_attr_key
 from tokentrail.reports.content import last_user_text, preview
 from tokentrail.reports.filters import check_range
 
-if TYPE_CHECKING:
-    from typing_extensions import LiteralString
-
 __all__ = [
     "GROUPINGS",
+    "SORTS",
     "CallFilter",
     "CallRow",
     "Connection",
     "Grouping",
     "PromptVersionRow",
+    "Sort",
     "StatsRow",
     "calls",
     "compare_prompts",
+    "count_calls",
+    "order_by",
+    "parse_grouping",
+    "parse_sort",
     "stats",
 ]
 
 Connection = psycopg.Connection[Any]
 
-Grouping = Literal["day", "model", "user", "session", "service", "call-type", "prompt-version", "tag"]
+Grouping = Literal[
+    "day",
+    "hour",
+    "model",
+    "user",
+    "session",
+    "service",
+    "workflow",
+    "call-type",
+    "operation",
+    "error-type",
+    "prompt-version",
+    "tag",
+    "tool",
+]
+"""The fixed groupings; `attr:KEY` (an app attribute, `tokentrail.attributes(KEY=...)`) is accepted besides."""
 GROUPINGS: Final[tuple[str, ...]] = get_args(Grouping)
+ATTR_GROUPING_PREFIX: Final = "attr:"
 
 _MODEL: Final = sql.SQL("coalesce(c.request_model, c.response_model)")
 _GROUP_KEYS: Final[Mapping[str, sql.Composable]] = {
     "day": sql.SQL("to_char(c.start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+    "hour": sql.SQL("to_char(date_trunc('hour', c.start_time AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:00')"),
     "model": _MODEL,
     "user": sql.SQL("c.user_id"),
     "session": sql.SQL("c.session_id"),
     "service": sql.SQL("c.service_name"),
-    "call-type": sql.SQL("c.operation"),
+    "workflow": sql.SQL("c.workflow_name"),
+    "call-type": sql.SQL("c.call_type"),
+    "operation": sql.SQL("c.operation"),
+    "error-type": sql.SQL("CASE WHEN c.status = 'error' THEN coalesce(c.error_type, '_OTHER') END"),
     "prompt-version": sql.SQL(
         "CASE WHEN c.prompt_name IS NOT NULL OR c.prompt_version IS NOT NULL "
         "THEN coalesce(c.prompt_name, '?') || '@' || coalesce(c.prompt_version, '?') END"
     ),
-    "tag": sql.SQL("t.tag"),
+    "tag": sql.SQL("u.item"),
+    "tool": sql.SQL("u.item"),
 }
-# A call with tags counts once under each distinct tag (the first occurrence of a repeated tag is kept); a call
-# without tags once under NULL.
-_TAG_JOIN: Final = sql.SQL(" LEFT JOIN LATERAL unnest(c.tags) WITH ORDINALITY AS t(tag, n) ON true")
-_TAG_FIRST: Final = "(t.n IS NULL OR array_position(c.tags, t.tag) = t.n)"
+# A call with tags (tools) counts once under each distinct one (the first occurrence of a repeat is kept); a call
+# without any once under NULL.
+_UNNEST_COLUMN: Final = {"tag": sql.SQL("c.tags"), "tool": sql.SQL("c.tool_names")}
+_ATTR_KEY: Final = sql.SQL("c.attributes ->> %(group_attr)s")
+_CHRONOLOGICAL: Final = frozenset({"day", "hour"})
+
+
+def parse_grouping(text: str) -> str:
+    """A grouping as typed: one of `GROUPINGS` or `attr:KEY`; raises ValueError naming the choices."""
+    value = text.strip()
+    if value in GROUPINGS:
+        return value
+    if value.startswith(ATTR_GROUPING_PREFIX):
+        return ATTR_GROUPING_PREFIX + parse_attr_key(value.removeprefix(ATTR_GROUPING_PREFIX))
+    raise ValueError(f"cannot group by {text!r}; choose one of {', '.join(GROUPINGS)} or attr:KEY")
+
+
+def _grouping(by: str | None, where: Where) -> tuple[sql.Composable, sql.Composable]:
+    """The key expression and the join a grouping needs; adds its conditions and parameters to `where`."""
+    if by is None:
+        return sql.SQL("NULL::text"), sql.SQL("")
+    by = parse_grouping(by)
+    if by.startswith(ATTR_GROUPING_PREFIX):
+        key = by.removeprefix(ATTR_GROUPING_PREFIX)
+        where.params["group_attr"] = semconv.APP_ATTRIBUTE_PREFIX + key
+        return _ATTR_KEY, sql.SQL("")
+    column = _UNNEST_COLUMN.get(by)
+    if column is None:
+        return _GROUP_KEYS[by], sql.SQL("")
+    where.add(sql.SQL("(u.n IS NULL OR array_position({col}, u.item) = u.n)").format(col=column))
+    join = sql.SQL(" LEFT JOIN LATERAL unnest({col}) WITH ORDINALITY AS u(item, n) ON true").format(col=column)
+    return _GROUP_KEYS[by], join
 
 
 # --- stats ------------------------------------------------------------------------------------------------
@@ -75,13 +130,19 @@ class StatsRow:
     calls: int
     errors: int
     error_rate: float
+    retried: int
+    """Calls the SDK retried (more than one HTTP attempt)."""
     input_tokens: int
-    """Including cache reads and writes, as on the span."""
+    """Including cache reads and writes, as on the span; token counting (count_tokens) left out."""
     output_tokens: int
     cache_read_tokens: int
+    cache_write_tokens: int
     cache_hit_ratio: float | None
     """cache_read_tokens / input_tokens; None when no input tokens were recorded."""
+    counted_tokens: int
+    """Tokens counted by count_tokens calls (free; not in input_tokens)."""
     cost_usd: Decimal
+    latency_mean_ms: float
     latency_p50_ms: float
     latency_p95_ms: float
     latency_p99_ms: float
@@ -90,99 +151,73 @@ class StatsRow:
     ttfc_p95_ms: float | None
 
 
-class _Where:
-    """WHERE conditions with their bound parameters (named placeholders; values never touch the SQL text)."""
-
-    def __init__(self) -> None:
-        self.conditions: list[sql.Composable] = []
-        self.params: dict[str, Any] = {}
-
-    def add(self, condition: LiteralString, **params: Any) -> None:
-        self.conditions.append(sql.SQL(condition))
-        self.params.update(params)
-
-    def time_range(self, since: datetime | None, until: datetime | None) -> _Where:
-        if since is not None:
-            self.add("c.start_time >= %(since)s", since=since)
-        if until is not None:
-            self.add("c.start_time < %(until)s", until=until)
-        return self
-
-    def clause(self) -> sql.Composable:
-        if not self.conditions:
-            return sql.SQL("")
-        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(self.conditions)
-
-
-def stats(
-    conn: Connection, since: datetime | None, until: datetime | None = None, by: Grouping | None = None
-) -> list[StatsRow]:
-    """Calls, tokens, cost, error rate, cache hit ratio and latency percentiles, per `by` group (or overall).
-
-    Rows come by day ascending for `day`, otherwise by cost (then calls) descending. Empty when no call matched.
+_STATS_COLUMNS: Final = sql.SQL(
     """
-    check_range(since, until)
-    if by is not None and by not in _GROUP_KEYS:
-        raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
-    key = _GROUP_KEYS[by] if by is not None else sql.SQL("NULL::text")
-    where = _Where().time_range(since, until)
-    if by == "tag":
-        where.add(_TAG_FIRST)
-    order = sql.SQL("key") if by == "day" else sql.SQL("cost_usd DESC, calls DESC, key ASC NULLS LAST")
-    query = sql.SQL(
-        """
-        SELECT {key} AS key,
-               count(*) AS calls,
-               count(*) FILTER (WHERE c.status = 'error') AS errors,
-               (count(*) FILTER (WHERE c.status = 'error'))::float8 / count(*) AS error_rate,
-               coalesce(sum(c.input_tokens), 0)::bigint AS input_tokens,
-               coalesce(sum(c.output_tokens), 0)::bigint AS output_tokens,
-               coalesce(sum(c.cache_read_tokens), 0)::bigint AS cache_read_tokens,
-               sum(c.cache_read_tokens)::float8 / nullif(sum(c.input_tokens), 0) AS cache_hit_ratio,
-               coalesce(sum(c.cost_usd), 0) AS cost_usd,
-               percentile_cont(0.50) WITHIN GROUP (ORDER BY c.duration_ms) AS latency_p50_ms,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY c.duration_ms) AS latency_p95_ms,
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY c.duration_ms) AS latency_p99_ms,
-               percentile_cont(0.50) WITHIN GROUP (ORDER BY c.time_to_first_chunk_ms) AS ttfc_p50_ms,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY c.time_to_first_chunk_ms) AS ttfc_p95_ms
-        FROM llm_calls AS c{join}{where}
-        GROUP BY 1
-        ORDER BY {order}
-        """
-    ).format(
-        key=key,
-        join=_TAG_JOIN if by == "tag" else sql.SQL(""),
-        where=where.clause(),
-        order=order,
-    )
+    count(*) AS calls,
+    count(*) FILTER (WHERE c.status = 'error') AS errors,
+    (count(*) FILTER (WHERE c.status = 'error'))::float8 / count(*) AS error_rate,
+    count(*) FILTER (WHERE c.attempts > 1) AS retried,
+    coalesce(sum(c.input_tokens) FILTER (WHERE c.operation <> 'count_tokens'), 0)::bigint AS input_tokens,
+    coalesce(sum(c.output_tokens), 0)::bigint AS output_tokens,
+    coalesce(sum(c.cache_read_tokens), 0)::bigint AS cache_read_tokens,
+    coalesce(sum(c.cache_write_tokens), 0)::bigint AS cache_write_tokens,
+    sum(c.cache_read_tokens)::float8
+        / nullif(sum(c.input_tokens) FILTER (WHERE c.operation <> 'count_tokens'), 0) AS cache_hit_ratio,
+    coalesce(sum(c.input_tokens) FILTER (WHERE c.operation = 'count_tokens'), 0)::bigint AS counted_tokens,
+    coalesce(sum(c.cost_usd), 0) AS cost_usd,
+    avg(c.duration_ms)::float8 AS latency_mean_ms,
+    percentile_cont(0.50) WITHIN GROUP (ORDER BY c.duration_ms) AS latency_p50_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY c.duration_ms) AS latency_p95_ms,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY c.duration_ms) AS latency_p99_ms,
+    percentile_cont(0.50) WITHIN GROUP (ORDER BY c.time_to_first_chunk_ms) AS ttfc_p50_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY c.time_to_first_chunk_ms) AS ttfc_p95_ms
+    """
+)
+
+
+def stats(conn: Connection, where: CallFilter | None = None, by: str | None = None) -> list[StatsRow]:
+    """Calls, tokens, cost, errors, retries, cache hit ratio and latency (mean, percentiles) of the calls `where`
+    selects, per `by` group (a `GROUPINGS` value or `attr:KEY`) or overall.
+
+    `where.limit` and `.offset` do not apply (every group is returned). Rows come in time order for `day` and
+    `hour`, otherwise by cost (then calls) descending. Empty when no call matched.
+    """
+    cond = filter_conditions(where or CallFilter())
+    key, join = _grouping(by, cond)
+    chronological = by in _CHRONOLOGICAL
+    order = sql.SQL("key") if chronological else sql.SQL("cost_usd DESC, calls DESC, key ASC NULLS LAST")
+    template = sql.SQL("SELECT {key} AS key, {columns} FROM llm_calls AS c{join}{where} GROUP BY 1 ORDER BY {order}")
+    query = template.format(key=key, columns=_STATS_COLUMNS, join=join, where=cond.clause(), order=order)
     with conn.cursor(row_factory=class_row(StatsRow)) as cur:
-        return cur.execute(query, where.params).fetchall()
+        return cur.execute(query, cond.params).fetchall()
 
 
 # --- calls ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CallFilter:
-    """Which calls `calls()` lists. Every given criterion must hold; `model` matches requested or answering model."""
+Sort = Literal["time", "-time", "cost", "-cost", "latency", "-latency", "tokens", "-tokens"]
+"""A sort key, descending with a leading `-`."""
+SORTS: Final[tuple[str, ...]] = get_args(Sort)
+_SORT_COLUMNS: Final[Mapping[str, sql.Composable]] = {
+    "time": sql.SQL("c.start_time"),
+    "cost": sql.SQL("c.cost_usd"),
+    "latency": sql.SQL("c.duration_ms"),
+    "tokens": sql.SQL("(coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0))"),
+}
 
-    since: datetime | None = None
-    until: datetime | None = None
-    status: Literal["ok", "error"] | None = None
-    model: str | None = None
-    user: str | None = None
-    session: str | None = None
-    tag: str | None = None
-    min_cost: Decimal | None = None
-    min_latency_ms: float | None = None
-    limit: int = 50
 
-    def __post_init__(self) -> None:
-        check_range(self.since, self.until)
-        if self.limit < 1:
-            raise ValueError("limit must be at least 1")
-        if self.status not in (None, "ok", "error"):
-            raise ValueError("status must be 'ok' or 'error'")
+def parse_sort(text: str) -> Sort:
+    value = text.strip()
+    if value not in SORTS:
+        raise ValueError(f"cannot sort by {text!r}; choose one of {', '.join(SORTS)}")
+    return value  # type: ignore[return-value]
+
+
+def order_by(sort: str) -> sql.Composable:
+    """The ORDER BY list of a `Sort` (ties broken newest first, then by span id, so pages are stable)."""
+    column = _SORT_COLUMNS[parse_sort(sort).removeprefix("-")]
+    direction = sql.SQL("DESC NULLS LAST" if sort.startswith("-") else "ASC NULLS FIRST")
+    return sql.SQL("{} {}, c.start_time DESC, c.span_id").format(column, direction)
 
 
 @dataclass(frozen=True)
@@ -203,47 +238,55 @@ class CallRow:
     user_id: str | None
     session_id: str | None
     service_name: str | None
+    workflow_name: str | None
+    call_type: str | None
+    prompt_name: str | None
+    prompt_version: str | None
+    tags: list[str] | None
+    tool_names: list[str] | None
+    attempts: int | None
     prompt_preview: str | None
     """The first characters of the last user message's text, when content was captured."""
 
 
-def calls(conn: Connection, where: CallFilter) -> list[CallRow]:
-    """The calls matching `where`, newest first, at most `where.limit`."""
-    cond = _Where().time_range(where.since, where.until)
-    if where.status is not None:
-        cond.add("c.status = %(status)s", status=where.status)
-    if where.model is not None:
-        cond.add("(c.request_model = %(model)s OR c.response_model = %(model)s)", model=where.model)
-    if where.user is not None:
-        cond.add("c.user_id = %(user)s", user=where.user)
-    if where.session is not None:
-        cond.add("c.session_id = %(session)s", session=where.session)
-    if where.tag is not None:
-        cond.add("%(tag)s = ANY(c.tags)", tag=where.tag)
-    if where.min_cost is not None:
-        cond.add("c.cost_usd >= %(min_cost)s", min_cost=where.min_cost)
-    if where.min_latency_ms is not None:
-        cond.add("c.duration_ms >= %(min_latency_ms)s", min_latency_ms=where.min_latency_ms)
+_CALL_COLUMNS: Final = sql.SQL(
+    """c.start_time, c.trace_id, c.span_id, c.operation, {model} AS model,
+       c.input_tokens, c.output_tokens, c.cost_usd, c.duration_ms, c.time_to_first_chunk_ms,
+       c.status, c.error_type, c.error_message, c.user_id, c.session_id, c.service_name,
+       c.workflow_name, c.call_type, c.prompt_name, c.prompt_version, c.tags, c.tool_names, c.attempts"""
+).format(model=_MODEL)
+
+
+def calls(conn: Connection, where: CallFilter, sort: str = "-time") -> list[CallRow]:
+    """The calls matching `where` in `sort` order (newest first by default): `where.limit` rows after skipping
+    `where.offset`."""
+    cond = filter_conditions(where)
     query = sql.SQL(
         """
-        SELECT c.start_time, c.trace_id, c.span_id, c.operation, {model} AS model,
-               c.input_tokens, c.output_tokens, c.cost_usd, c.duration_ms, c.time_to_first_chunk_ms,
-               c.status, c.error_type, c.error_message, c.user_id, c.session_id, c.service_name,
-               b.body AS input_body
-        FROM llm_calls AS c
-        LEFT JOIN content_blobs AS b ON b.sha256 = c.input_sha256{where}
-        ORDER BY c.start_time DESC, c.span_id
-        LIMIT %(limit)s
+        SELECT {columns}, b.body AS input_body
+        FROM (SELECT * FROM llm_calls AS c{where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) AS c
+        LEFT JOIN content_blobs AS b ON b.sha256 = c.input_sha256
+        ORDER BY {order}
         """
-    ).format(model=_MODEL, where=cond.clause())
+    ).format(columns=_CALL_COLUMNS, where=cond.clause(), order=order_by(sort))
+    params = {**cond.params, "limit": where.limit, "offset": where.offset}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, {**cond.params, "limit": where.limit}).fetchall()
+        rows = cur.execute(query, params).fetchall()
     result = []
     for row in rows:
         body = row.pop("input_body")
         text = last_user_text(body) if body is not None else None
         result.append(CallRow(**row, prompt_preview=preview(text) if text else None))
     return result
+
+
+def count_calls(conn: Connection, where: CallFilter) -> int:
+    """How many calls `where` selects (limit and offset aside): the total behind a page of `calls`."""
+    cond = filter_conditions(where)
+    query = sql.SQL("SELECT count(*) FROM llm_calls AS c{where}").format(where=cond.clause())
+    with conn.cursor() as cur:
+        row = cur.execute(query, cond.params).fetchone()
+    return int(row[0]) if row else 0
 
 
 # --- prompt versions --------------------------------------------------------------------------------------
@@ -274,9 +317,7 @@ def compare_prompts(
     otherwise every version seen, in order of first use.
     """
     check_range(since, until)
-    where = _Where()
-    where.add("c.prompt_name = %(prompt_name)s", prompt_name=prompt_name)
-    where.time_range(since, until)
+    where = Where().add("c.prompt_name = %(prompt_name)s", prompt_name=prompt_name).time_range(since, until)
     if versions:
         where.add("c.prompt_version = ANY(%(versions)s)", versions=list(versions))
     query = sql.SQL(

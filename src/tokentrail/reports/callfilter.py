@@ -1,0 +1,187 @@
+"""Which calls a question is about: `CallFilter`, and the WHERE clause every read-side query builds from it.
+
+The CLI's flags, the web UI's query parameters and the query functions share this one filter, so "the calls of
+user_123 on claude-sonnet-4-5 in the last 30 days" selects the same rows in `calls`, `stats`, the series and the
+pages. Conditions refer to `llm_calls` as `c`. User input only ever travels as a bound parameter; the SQL text is
+fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from psycopg import sql
+
+from tokentrail.contract import semconv
+from tokentrail.reports.filters import check_range
+
+if TYPE_CHECKING:
+    from typing_extensions import LiteralString
+
+__all__ = ["MAX_LIMIT", "CallFilter", "Where", "filter_conditions", "parse_attr_key", "parse_prompt"]
+
+MAX_LIMIT: Final = 10_000
+"""The most rows one page of calls may ask for (exports stream instead)."""
+
+_ATTR_KEY: Final = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+def parse_attr_key(text: str) -> str:
+    """An app attribute key as given to `tokentrail.attributes(key=...)`; `tokentrail.app.` may be included."""
+    key = text.strip()
+    key = key.removeprefix(semconv.APP_ATTRIBUTE_PREFIX)
+    if not _ATTR_KEY.fullmatch(key):
+        raise ValueError(f"{text!r} is not an attribute key (letters, digits, _ . - only)")
+    return key
+
+
+def parse_prompt(text: str) -> tuple[str, str | None]:
+    """`name` or `name@version` -> (name, version or None)."""
+    name, sep, version = text.strip().partition("@")
+    if not name or (sep and not version):
+        raise ValueError(f"{text!r} is not a prompt like support-answer or support-answer@v2")
+    return name, version if sep else None
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls to read. Every given criterion must hold; `None` (or empty) leaves it out.
+
+    `model` matches the requested or the answering model; `prompt` is `name` or `name@version`; `attrs` are
+    `(key, value)` pairs matched against `tokentrail.app.<key>` as text; `tool` is a tool the response asked for;
+    `request_id` is an incoming X-Request-ID, matched on the HTTP server span of the call's trace; `search` is
+    text (case-insensitive) in the stored system, prompt or completion content.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    status: Literal["ok", "error"] | None = None
+    model: str | None = None
+    user: str | None = None
+    session: str | None = None
+    service: str | None = None
+    tag: str | None = None
+    workflow: str | None = None
+    call_type: str | None = None
+    operation: str | None = None
+    error_type: str | None = None
+    prompt: str | None = None
+    tool: str | None = None
+    attrs: tuple[tuple[str, str], ...] = ()
+    trace_id: str | None = None
+    request_id: str | None = None
+    retried: bool | None = None
+    min_cost: Decimal | None = None
+    min_latency_ms: float | None = None
+    search: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        check_range(self.since, self.until)
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+        if self.offset < 0:
+            raise ValueError("offset must not be negative")
+        if self.status not in (None, "ok", "error"):
+            raise ValueError("status must be 'ok' or 'error'")
+        if self.prompt is not None:
+            parse_prompt(self.prompt)
+        for key, _ in self.attrs:
+            parse_attr_key(key)
+        if self.search is not None and not self.search.strip():
+            raise ValueError("search text must not be empty")
+
+
+class Where:
+    """WHERE conditions with their bound parameters (named placeholders; values never touch the SQL text)."""
+
+    def __init__(self) -> None:
+        self.conditions: list[sql.Composable] = []
+        self.params: dict[str, Any] = {}
+
+    def add(self, condition: LiteralString | sql.Composable, **params: Any) -> Where:
+        self.conditions.append(sql.SQL(condition) if isinstance(condition, str) else condition)
+        self.params.update(params)
+        return self
+
+    def time_range(self, since: datetime | None, until: datetime | None) -> Where:
+        if since is not None:
+            self.add("c.start_time >= %(since)s", since=since)
+        if until is not None:
+            self.add("c.start_time < %(until)s", until=until)
+        return self
+
+    def clause(self) -> sql.Composable:
+        """` WHERE a AND b`, or nothing without conditions."""
+        if not self.conditions:
+            return sql.SQL("")
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(self.conditions)
+
+
+_EQUALS: Final[tuple[tuple[str, LiteralString], ...]] = (
+    ("status", "c.status = %(status)s"),
+    ("model", "(c.request_model = %(model)s OR c.response_model = %(model)s)"),
+    ("user", "c.user_id = %(user)s"),
+    ("session", "c.session_id = %(session)s"),
+    ("service", "c.service_name = %(service)s"),
+    ("tag", "%(tag)s = ANY(c.tags)"),
+    ("workflow", "c.workflow_name = %(workflow)s"),
+    ("call_type", "c.call_type = %(call_type)s"),
+    ("operation", "c.operation = %(operation)s"),
+    ("error_type", "c.status = 'error' AND c.error_type = %(error_type)s"),
+    ("tool", "c.tool_names @> ARRAY[%(tool)s]::text[]"),
+    ("trace_id", "c.trace_id = %(trace_id)s"),
+    ("min_cost", "c.cost_usd >= %(min_cost)s"),
+    ("min_latency_ms", "c.duration_ms >= %(min_latency_ms)s"),
+)
+_SEARCH_BLOBS: Final = "ARRAY(SELECT b.sha256 FROM content_blobs AS b WHERE b.body ILIKE %(search)s)"
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filter_conditions(where: CallFilter) -> Where:
+    """The conditions of `where` on `llm_calls AS c` (limit and offset are the caller's)."""
+    cond = Where().time_range(where.since, where.until)
+    for field, condition in _EQUALS:
+        value = getattr(where, field)
+        if value is not None:
+            cond.add(condition, **{field: value})
+    if where.prompt is not None:
+        name, version = parse_prompt(where.prompt)
+        cond.add("c.prompt_name = %(prompt_name)s", prompt_name=name)
+        if version is not None:
+            cond.add("c.prompt_version = %(prompt_version)s", prompt_version=version)
+    for index, (key, value) in enumerate(where.attrs):
+        cond.add(
+            sql.SQL("c.attributes ->> {} = {}").format(
+                sql.Placeholder(f"attr_key_{index}"), sql.Placeholder(f"attr_value_{index}")
+            ),
+            **{f"attr_key_{index}": semconv.APP_ATTRIBUTE_PREFIX + parse_attr_key(key), f"attr_value_{index}": value},
+        )
+    if where.retried is True:
+        cond.add("c.attempts > 1")
+    elif where.retried is False:
+        cond.add("coalesce(c.attempts, 1) <= 1")
+    if where.request_id is not None:
+        cond.add(
+            "c.trace_id IN (SELECT s.trace_id FROM spans AS s WHERE s.kind = 2 "
+            "AND s.attributes ? 'http.request.header.x_request_id' "
+            "AND s.attributes -> 'http.request.header.x_request_id' ? %(request_id)s)",
+            request_id=where.request_id,
+        )
+    if where.search is not None:
+        cond.add(
+            sql.SQL(
+                "(c.input_sha256 = ANY({blobs}) OR c.output_sha256 = ANY({blobs}) OR c.system_sha256 = ANY({blobs}))"
+            ).format(blobs=sql.SQL(_SEARCH_BLOBS)),
+            search=_like_pattern(where.search.strip()),
+        )
+    return cond
