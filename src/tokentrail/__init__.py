@@ -13,15 +13,16 @@ from tokentrail._version import __version__
 
 if TYPE_CHECKING:
     from tokentrail.errors import TokentrailError
-    from tokentrail.instrumentation.context import attributes, workflow
+    from tokentrail.instrumentation.context import attributes, current_ids, workflow
     from tokentrail.instrumentation.setup import instrument, uninstrument
 
-__all__ = ["TokentrailError", "__version__", "attributes", "instrument", "uninstrument", "workflow"]
+__all__ = ["TokentrailError", "__version__", "attributes", "current_ids", "instrument", "uninstrument", "workflow"]
 
 _LAZY = {
     "TokentrailError": "tokentrail.errors",
     "attributes": "tokentrail.instrumentation.context",
     "workflow": "tokentrail.instrumentation.context",
+    "current_ids": "tokentrail.instrumentation.context",
     "instrument": "tokentrail.instrumentation.setup",
     "uninstrument": "tokentrail.instrumentation.setup",
 }

@@ -1,6 +1,7 @@
 """Zero code: the `opentelemetry-instrument` entry points (`opentelemetry-instrument python app.py`).
 
-`TokentrailDistro` sets the defaults (OTLP over HTTP/protobuf for traces and metrics), `TokentrailConfigurator`
+`TokentrailDistro` sets the defaults (OTLP over HTTP/protobuf for traces and metrics, `X-Request-ID` captured on
+HTTP server spans), `TokentrailConfigurator`
 runs the standard SDK set-up from the environment, and the `AnthropicInstrumentor` entry point instruments the SDK.
 
 The providers the SDK set-up creates would shut down in their own exit hooks, unbounded (up to 30 s per processor
@@ -31,12 +32,14 @@ log = logging.getLogger(__name__)
 
 
 class TokentrailDistro(BaseDistro):  # type: ignore[misc]
-    """The `opentelemetry_distro` entry point: OTLP over HTTP/protobuf for traces and metrics unless configured."""
+    """The `opentelemetry_distro` entry point: OTLP over HTTP/protobuf for traces and metrics, and `X-Request-ID`
+    on HTTP server spans, unless configured."""
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault("OTEL_TRACES_EXPORTER", "otlp")
         os.environ.setdefault("OTEL_METRICS_EXPORTER", "otlp")
         os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        settings_module.capture_request_id_header()  # before the server instrumentations load
 
 
 class TokentrailConfigurator(_OTelSDKConfigurator):

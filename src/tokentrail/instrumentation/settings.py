@@ -13,15 +13,25 @@ import dataclasses
 import enum
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tokentrail._env import PRICES_FILE, optional_path, positive_int, positive_seconds
+from tokentrail.contract import semconv
 from tokentrail.errors import ConfigurationError
 
-__all__ = ["CaptureMode", "Settings", "current", "load", "parse_capture_mode", "use"]
+__all__ = [
+    "CAPTURE_SERVER_REQUEST_HEADERS",
+    "CaptureMode",
+    "Settings",
+    "capture_request_id_header",
+    "current",
+    "load",
+    "parse_capture_mode",
+    "use",
+]
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +164,14 @@ def current() -> Settings:
     """The settings `instrument()` resolved, or the environment's settings when it has not been called."""
     given = _current
     return given if given is not None else load()
+
+
+CAPTURE_SERVER_REQUEST_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"
+"""The request headers the OpenTelemetry HTTP server instrumentations (ASGI, FastAPI, ...) copy onto SERVER spans."""
+
+
+def capture_request_id_header(environ: MutableMapping[str, str] | None = None) -> None:
+    """Have HTTP server spans capture `X-Request-ID` unless the application chose the headers itself (the
+    variable is set, even empty). The server instrumentations read it when their middleware is built, so this
+    runs in `instrument()` and in the distro, before them."""
+    (os.environ if environ is None else environ).setdefault(CAPTURE_SERVER_REQUEST_HEADERS, semconv.REQUEST_ID_HEADER)

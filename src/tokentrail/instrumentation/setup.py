@@ -10,7 +10,9 @@ HTTP).
 A provider the application already installed globally is respected: tokentrail instruments with it and adds
 nothing to it, and leaves its shutdown to the application. `instrument()` is idempotent; `uninstrument()` undoes it
 and shuts down (flushing) the providers tokentrail created. Telemetry problems the application can live without
-are logged as warnings; bad arguments raise `ValueError`.
+are logged as warnings; bad arguments raise `ValueError`. Unless the application set
+`OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST`, `instrument()` sets it to `x-request-id`, so that the
+HTTP server instrumentations instrumented after it record the request id on SERVER spans.
 
 Shutting down is bounded: one exit hook of tokentrail's (and `uninstrument()`) shuts the providers it created down
 within `shutdown_timeout` seconds in all (`TOKENTRAIL_SHUTDOWN_TIMEOUT`, default 5); what is still being exported
@@ -165,6 +167,7 @@ def instrument(
             log.debug("tokentrail: instrument() called again; already instrumented, nothing to do")
             return
         _validate_endpoint(endpoint, headers)
+        settings_module.capture_request_id_header()
         resolved = _resolve_settings(
             service_name=service_name,
             capture_content=capture_content,

@@ -11,6 +11,7 @@ the Bedrock and Vertex clients, is traced: sync and async `messages.create` / `s
 `count_tokens`, `messages.batches.create` / `retrieve` / `results`, and their `beta.messages` equivalents.
 Each optional method is wrapped only where the installed SDK has it; skipped targets are logged at debug level.
 On SDKs that trace their own calls, tokentrail's span takes the place of the SDK's call span (see `native`).
+The SDK's own retries become retry events and an attempt count on the call's span (see `retries`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from tokentrail._version import __version__
 from tokentrail.contract import anthropic as anthropic_contract
-from tokentrail.instrumentation.anthropic import native
+from tokentrail.instrumentation.anthropic import native, retries
 from tokentrail.instrumentation.anthropic.errors import error_description, error_type
 from tokentrail.instrumentation.anthropic.wrappers import Adapters, Operation, Wrapper
 from tokentrail.instrumentation.recorder.recorder import Recorder
@@ -141,6 +142,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapper = adapters.async_(operation) if is_async else adapters.sync(operation)
             self._wrap(owner, method, wrapper)
         self._take_place_of_sdk_spans()
+        self._follow_retries()
 
     def _wrap(self, owner: Any, name: str, wrapper: Wrapper) -> None:
         try:
@@ -161,6 +163,16 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return
         self._wrap(module, native.HOOK_NAME, native.take_place_of_sdk_span)
 
+    def _follow_retries(self) -> None:
+        owner = _resolve_class(retries.HOOK_MODULE, retries.HOOK_CLASS)
+        if owner is None:
+            return
+        for method, wrapper in retries.HOOKS:
+            if callable(getattr(owner, method, None)):
+                self._wrap(owner, method, wrapper)
+            else:
+                log.debug("tokentrail: this anthropic SDK has no %s.%s; retries less detailed", owner.__name__, method)
+
     def _uninstrument(self, **kwargs: Any) -> None:
         adapters: Adapters | None = getattr(self, "_adapters", None)
         if adapters is not None:
@@ -172,6 +184,20 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             except Exception:
                 log.debug("tokentrail: could not unwrap %r.%s", owner, name, exc_info=True)
         self._patched = []
+
+
+def _resolve_class(module_name: str, class_name: str) -> Any:
+    """The class, or `None` (logged) when this SDK lacks its module or the class."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        log.debug("tokentrail: %s not importable; SDK retries not followed", module_name)
+        return None
+    owner = getattr(module, class_name, None)
+    if not isinstance(owner, type):
+        log.debug("tokentrail: %s.%s absent; SDK retries not followed", module_name, class_name)
+        return None
+    return owner
 
 
 def _resolve(module_name: str, class_name: str, method: str) -> Any:

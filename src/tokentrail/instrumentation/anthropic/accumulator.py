@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from opentelemetry.util.types import AttributeValue
+
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract.shapes import field
-from tokentrail.instrumentation.anthropic.responses import merge_usage, response_of
+from tokentrail.instrumentation.anthropic.responses import TOOL_CALL_BLOCKS, merge_usage, response_of, tool_calls
 from tokentrail.instrumentation.recorder.records import Response
 
 __all__ = ["MessageAccumulator"]
@@ -32,10 +34,21 @@ class MessageAccumulator:
 
     Usage: `message_start` gives id, model and input/cache tokens; `message_delta` usage is cumulative and
     replaces (never adds to) earlier values, so the `message_start` output-token placeholder is never counted.
-    Content blocks are kept only when `capture` is on (content capture enabled).
+    Content blocks are kept only when `capture` is on (content capture enabled); the tool calls' names and ids
+    always (read at each block's start, in the same pass).
     """
 
-    __slots__ = ("_blocks", "_capture", "_id", "_model", "_stop_reason", "_usage", "complete")
+    __slots__ = (
+        "_blocks",
+        "_capture",
+        "_id",
+        "_model",
+        "_stop_reason",
+        "_tool_ids",
+        "_tool_names",
+        "_usage",
+        "complete",
+    )
 
     def __init__(self, *, capture: bool) -> None:
         self._capture = capture
@@ -44,6 +57,8 @@ class MessageAccumulator:
         self._stop_reason: str | None = None
         self._usage: anthropic_contract.Usage | None = None
         self._blocks: list[list[Any]] = []  # [type, parts: list[str], extra: dict]
+        self._tool_names: list[str] | None = None  # tool calls, whatever the content policy
+        self._tool_ids: list[str] = []
         self.complete = False
 
     def add(self, event: Any) -> bool:
@@ -61,8 +76,12 @@ class MessageAccumulator:
                         block[1].append(text)
             return True
         if kind == "content_block_start":
+            started = getattr(event, "content_block", None)
+            block_type = field(started, "type")
+            if block_type in TOOL_CALL_BLOCKS:
+                self._tool_call(started)
             if self._capture:
-                self._start_block(event)
+                self._start_block(started, block_type)
             return True
         if kind == "message_start":
             message = getattr(event, "message", None)
@@ -83,9 +102,15 @@ class MessageAccumulator:
     def finish(self) -> None:
         """Read to the end: complete only if `message_stop` arrived (a body that just stops was cut)."""
 
-    def _start_block(self, event: Any) -> None:
-        block = getattr(event, "content_block", None)
-        kind = _str(field(block, "type")) or "unknown"
+    def _tool_call(self, block: Any) -> None:
+        names = self._tool_names
+        if names is None:
+            names = self._tool_names = []
+        names.append(_str(field(block, "name")) or "")
+        self._tool_ids.append(_str(field(block, "id")) or "")
+
+    def _start_block(self, block: Any, block_type: Any) -> None:
+        kind = _str(block_type) or "unknown"
         text_field = _BLOCK_FIELDS.get(kind)
         initial = field(block, text_field) if text_field else None
         extra: dict[str, Any] = {}
@@ -101,7 +126,13 @@ class MessageAccumulator:
                 "content": [self._block_dict(kind, parts, extra) for kind, parts, extra in self._blocks],
                 "stop_reason": self._stop_reason,
             }
-        return response_of(self._id, self._model, self._stop_reason, self._usage, message=message)
+        attributes: dict[str, AttributeValue] | None = None
+        if self._tool_names:
+            attributes = {}
+            tool_calls(self._tool_names, self._tool_ids, attributes)
+        return response_of(
+            self._id, self._model, self._stop_reason, self._usage, message=message, attributes=attributes
+        )
 
     @staticmethod
     def _block_dict(kind: str, parts: list[str], extra: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 `response_of` is the one mapping from what an Anthropic result says (id, model, `stop_reason`, `usage`) onto the
 span contract: the finish reason (`contract.anthropic.finish_reason`), the token attributes
 (`contract.anthropic.usage_attributes`, the one place of the cache arithmetic), the `anthropic.*` attributes,
-and the `Usage` to price.
+the tool calls (names and ids, whatever the content policy) and the `Usage` to price.
 """
 
 from __future__ import annotations
@@ -13,17 +13,31 @@ from typing import Any, TypeVar
 from opentelemetry.util.types import AttributeValue
 
 from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.contract.shapes import field, reader
 from tokentrail.instrumentation.recorder.records import Response
 from tokentrail.pricing import Usage
 
-__all__ = ["count_tokens_response", "merge_usage", "message_response", "priced_usage", "response_of"]
+__all__ = [
+    "TOOL_CALL_BLOCKS",
+    "count_tokens_response",
+    "merge_usage",
+    "message_response",
+    "priced_usage",
+    "response_of",
+    "tool_calls",
+]
 
 _read_usage = anthropic_contract.read_usage
 _usage_attributes = anthropic_contract.usage_attributes
 _finish_reason = anthropic_contract.finish_reason
 _STOP_REASON = anthropic_contract.STOP_REASON
 _REQUEST_ID = anthropic_contract.REQUEST_ID
+_TOOL_CALL_NAMES = semconv.TOOL_CALL_NAMES
+_TOOL_CALL_IDS = semconv.TOOL_CALL_IDS
+TOOL_CALL_BLOCKS: frozenset[str] = frozenset(("tool_use", "server_tool_use"))
+"""Content block types that are tool calls (client tools, and server tools such as `web_search`)."""
+_TOOL_CALL_BLOCKS = TOOL_CALL_BLOCKS
 _T = TypeVar("_T")
 
 
@@ -96,14 +110,35 @@ def message_response(message: Any) -> Response | None:
     model = get("model")
     stop_reason = get("stop_reason")
     request_id = _request_id(message)
+    attributes: dict[str, AttributeValue] = {_REQUEST_ID: request_id} if type(request_id) is str else {}
+    content = get("content")
+    if content:
+        names: list[str] | None = None
+        ids: list[str] = []
+        for block in content:
+            if field(block, "type") in _TOOL_CALL_BLOCKS:
+                if names is None:
+                    names = []
+                name, block_id = field(block, "name"), field(block, "id")
+                names.append(name if type(name) is str else "")
+                ids.append(block_id if type(block_id) is str else "")
+        if names is not None:
+            tool_calls(names, ids, attributes)
     return response_of(
         message_id if type(message_id) is str else None,
         model if type(model) is str else None,
         stop_reason if type(stop_reason) is str else None,
         _read_usage(usage),
         message=message,
-        attributes={_REQUEST_ID: request_id} if type(request_id) is str else None,
+        attributes=attributes,
     )
+
+
+def tool_calls(names: list[str], ids: list[str], out: dict[str, AttributeValue]) -> None:
+    """The tool calls a response asked for (names and ids index for index) into `out`; nothing when none."""
+    if names:
+        out[_TOOL_CALL_NAMES] = tuple(names)
+        out[_TOOL_CALL_IDS] = tuple(ids)
 
 
 def _request_id(message: Any) -> Any:

@@ -16,14 +16,27 @@ INTERNAL, `gen_ai.operation.name = invoke_workflow`, `gen_ai.workflow.name`; an 
 `error.type` and ERROR status and re-raised unchanged. The workflow name is also part of the app attributes, so
 every LLM call inside the workflow carries `gen_ai.workflow.name`.
 
+`current_ids()` answers the trace and span ids of the current span (for logs and response headers).
+
 The modules: `api` (`attributes()` / `workflow()` and the coercion of their values), `scope` (the scope machinery:
-the context key, nesting, the sync / async / generator decorators), `spans` (the workflow span and its tracer).
+the context key, nesting, the sync / async / generator decorators), `spans` (the workflow span and its tracer),
+`ids` (`current_ids()`).
 """
 
 from __future__ import annotations
 
 from tokentrail.instrumentation.context.api import attributes, workflow
+from tokentrail.instrumentation.context.ids import SpanIds, current_ids
 from tokentrail.instrumentation.context.scope import AttributeScope, current_attributes
 from tokentrail.instrumentation.context.spans import WorkflowScope, set_tracer_provider
 
-__all__ = ["AttributeScope", "WorkflowScope", "attributes", "current_attributes", "set_tracer_provider", "workflow"]
+__all__ = [
+    "AttributeScope",
+    "SpanIds",
+    "WorkflowScope",
+    "attributes",
+    "current_attributes",
+    "current_ids",
+    "set_tracer_provider",
+    "workflow",
+]

@@ -1,11 +1,12 @@
 """`attributes()` and `workflow()`: the public way to give LLM calls their app context.
 
-Keyword values are coerced to attribute values here (ids to strings, other ids to `tokentrail.app.<key>`);
-the scopes they return live in `scope` and `spans`.
+Keyword values are coerced to attribute values here (ids to strings, other ids to `tokentrail.app.<key>`,
+structured values to compact JSON text); the scopes they return live in `scope` and `spans`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,10 +25,22 @@ def _text(value: Any) -> str:
 
 
 def _attribute_value(value: Any) -> AttributeValue:
+    """Scalars as they are, a sequence of strings as a string array, other structures as compact JSON text."""
     if isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
         return tuple(value)
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        try:
+            return json.dumps(
+                sorted(value, key=str) if isinstance(value, set | frozenset) else value,
+                sort_keys=True,
+                separators=(",", ":"),
+                default=str,
+                ensure_ascii=False,
+            )
+        except (TypeError, ValueError):  # keys that cannot be sorted or encoded, circular structures
+            pass
     return str(value)
 
 
@@ -44,6 +57,7 @@ def _updates(
     conversation_id: Any,
     prompt_name: Any,
     prompt_version: Any,
+    call_type: Any,
     other_ids: Mapping[str, Any],
 ) -> dict[str, AttributeValue]:
     updates: dict[str, AttributeValue] = {}
@@ -53,6 +67,7 @@ def _updates(
         (semconv.GEN_AI_CONVERSATION_ID, conversation_id),
         (semconv.PROMPT_NAME, prompt_name),
         (semconv.PROMPT_VERSION, prompt_version),
+        (semconv.CALL_TYPE, call_type),
     ):
         if value is not None:
             updates[key] = _text(value)
@@ -70,13 +85,16 @@ def attributes(
     tags: Iterable[str] | str | None = None,
     prompt_name: str | None = None,
     prompt_version: str | int | None = None,
+    call_type: str | None = None,
     **other_ids: Any,
 ) -> AttributeScope:
     """Attributes for every LLM call made inside this scope (a context manager, sync or async, or a decorator).
 
     `user_id` -> `user.id`, `session_id` -> `session.id`, `conversation_id` -> `gen_ai.conversation.id`,
     `tags` -> `tokentrail.tags` (accumulated across nested scopes), `prompt_name` / `prompt_version` ->
-    `tokentrail.prompt.*`, and any other keyword `key=value` -> `tokentrail.app.<key>`. `None` values are ignored.
+    `tokentrail.prompt.*`, `call_type` (the application's kind of call: `rag_query`, ...) ->
+    `tokentrail.call_type`, and any other keyword `key=value` -> `tokentrail.app.<key>` (a dict, list or tuple
+    other than a list of strings as compact JSON text). `None` values are ignored; inner scopes win.
     """
     return AttributeScope(
         _updates(
@@ -85,6 +103,7 @@ def attributes(
             conversation_id=conversation_id,
             prompt_name=prompt_name,
             prompt_version=prompt_version,
+            call_type=call_type,
             other_ids=other_ids,
         ),
         _tags(tags) if tags is not None else (),
@@ -100,6 +119,7 @@ def workflow(
     tags: Iterable[str] | str | None = None,
     prompt_name: str | None = None,
     prompt_version: str | int | None = None,
+    call_type: str | None = None,
     **other_ids: Any,
 ) -> WorkflowScope:
     """An `invoke_workflow {name}` span around a block or function, plus app attributes (as `attributes`).
@@ -116,6 +136,7 @@ def workflow(
             conversation_id=conversation_id,
             prompt_name=prompt_name,
             prompt_version=prompt_version,
+            call_type=call_type,
             other_ids=other_ids,
         ),
         _tags(tags) if tags is not None else (),

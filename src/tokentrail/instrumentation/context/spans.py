@@ -73,6 +73,7 @@ class WorkflowScope(AttributeScope):
         ctx = parent
         try:
             attributes = dict(merged)
+            attributes.pop(semconv.CALL_TYPE, None)  # labels the LLM calls inside, not the workflow
             attributes[semconv.GEN_AI_OPERATION_NAME] = semconv.OP_INVOKE_WORKFLOW
             span = _tracer().start_span(
                 semconv.span_name(semconv.OP_INVOKE_WORKFLOW, self.name),

@@ -87,14 +87,38 @@ _MAX_DESCRIPTION = 1024
 
 
 class ActiveCall:
-    """What the context of a running call says about it: its span and request (no link back to the `LLMCall`,
-    whose context holds this: no reference cycle, so a call is freed as soon as it ends)."""
+    """What the context of a running call says about it: its span and request, and the SDK's retries so far (no
+    link back to the `LLMCall`, whose context holds this: no reference cycle, so a call is freed as soon as it
+    ends)."""
 
-    __slots__ = ("request", "span")
+    __slots__ = ("failure", "request", "retries", "span")
 
     def __init__(self, span: Span, request: Request) -> None:
         self.span = span
         self.request = request
+        self.retries = 0
+        """Failed attempts the SDK retried; the call made `retries + 1` attempts."""
+        self.failure: tuple[str | None, int | None] | None = None
+        """(error type, HTTP status) of the latest failed attempt, until a retry of it is recorded."""
+
+    def failed(self, error_type: str | None, status: int | None) -> None:
+        """An attempt failed in a way the SDK may retry (it decides next)."""
+        self.failure = (error_type, status)
+
+    def retrying(self, wait_s: float) -> None:
+        """The SDK retries the failed attempt after `wait_s` seconds: one retry event on the span."""
+        self.retries += 1
+        failure, self.failure = self.failure, None
+        attributes: dict[str, AttributeValue] = {semconv.RETRY_ATTEMPT: self.retries, semconv.RETRY_WAIT: wait_s}
+        if failure is not None:
+            error_type, status = failure
+            if error_type:
+                attributes[semconv.ERROR_TYPE] = error_type
+            if status is not None:
+                attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+        span = self.span
+        if span.is_recording():
+            span.add_event(semconv.RETRY_EVENT, attributes)
 
 
 def active_call() -> ActiveCall | None:
@@ -119,7 +143,7 @@ def qualified_name(exc: BaseException) -> str:
 class LLMCall:
     """One API call: its span, timing and end. All ending methods are idempotent and never raise."""
 
-    __slots__ = ("_first_chunk_ns", "_open", "_recorder", "_start_ns", "context", "request", "span")
+    __slots__ = ("_active", "_first_chunk_ns", "_open", "_recorder", "_start_ns", "context", "request", "span")
 
     def __init__(self, recorder: Recorder, request: Request, span: Span) -> None:
         self._recorder = recorder
@@ -128,11 +152,10 @@ class LLMCall:
         self._start_ns = time.perf_counter_ns()
         self._first_chunk_ns: int | None = None
         self._open = [True]  # popped exactly once, atomically, by the first end
+        self._active = active = ActiveCall(span, request)
         try:
             # What `set_value(ACTIVE_CALL_KEY, ..., set_span_in_context(span))` builds, in one copy.
-            self.context = context_api.Context(
-                {**_get_current(), _SPAN_KEY: span, ACTIVE_CALL_KEY: ActiveCall(span, request)}
-            )
+            self.context = context_api.Context({**_get_current(), _SPAN_KEY: span, ACTIVE_CALL_KEY: active})
         except Exception:  # pragma: no cover - context API failures are not expected
             log.debug("tokentrail: could not build the call context", exc_info=True)
             self.context = context_api.get_current()
@@ -228,6 +251,9 @@ class LLMCall:
             attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (first - self._start_ns) / _NS_PER_S
         if error_type is not None:
             attributes[semconv.ERROR_TYPE] = error_type
+        retries = self._active.retries
+        if retries:
+            attributes[semconv.REQUEST_ATTEMPTS] = retries + 1
         try:
             if attributes and recording:
                 span.set_attributes(attributes)
