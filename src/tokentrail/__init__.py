@@ -14,15 +14,17 @@ from tokentrail._version import __version__
 if TYPE_CHECKING:
     from tokentrail.errors import TokentrailError
     from tokentrail.instrumentation.context import attributes, workflow
+    from tokentrail.instrumentation.manual import llm_call
     from tokentrail.instrumentation.setup import instrument, uninstrument
 
-__all__ = ["TokentrailError", "__version__", "attributes", "instrument", "uninstrument", "workflow"]
+__all__ = ["TokentrailError", "__version__", "attributes", "instrument", "llm_call", "uninstrument", "workflow"]
 
 _LAZY = {
     "TokentrailError": "tokentrail.errors",
     "attributes": "tokentrail.instrumentation.context",
     "workflow": "tokentrail.instrumentation.context",
     "instrument": "tokentrail.instrumentation.setup",
+    "llm_call": "tokentrail.instrumentation.manual",
     "uninstrument": "tokentrail.instrumentation.setup",
 }
 

@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from tokentrail.errors import ConfigurationError
-from tokentrail.instrumentation import context, providers
+from tokentrail.instrumentation import context, manual, providers
 from tokentrail.instrumentation import settings as settings_module
 from tokentrail.instrumentation.exporters import PROTOCOLS
 from tokentrail.instrumentation.settings import Redactor, Settings
@@ -201,6 +201,7 @@ def instrument(
         except Exception:
             log.warning("tokentrail: could not set up metric export; metrics are off", exc_info=True)
         context.set_tracer_provider(installation.tracer_provider)
+        manual.configure(installation.tracer_provider, installation.meter_provider, resolved)
         if _owned_providers(installation):
             # Before the anthropic instrumentation makes its metric pump, whose own exit hook must run first.
             atexit.register(_at_exit)
@@ -268,6 +269,7 @@ def uninstrument() -> None:
             except Exception:
                 log.debug("tokentrail: could not uninstrument threading", exc_info=True)
         context.set_tracer_provider(None)
+        manual.configure(None, None, None)
         atexit.unregister(_at_exit)
         _shutdown(installation)
         _retired.extend(_owned_providers(installation))
