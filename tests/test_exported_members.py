@@ -14,7 +14,16 @@ from tokentrail import cli, errors
 
 
 def test_the_package_exports_exactly_its_public_api() -> None:
-    public = ["TokentrailError", "__version__", "attributes", "current_ids", "instrument", "uninstrument", "workflow"]
+    public = [
+        "TokentrailError",
+        "__version__",
+        "attributes",
+        "current_ids",
+        "instrument",
+        "llm_call",
+        "uninstrument",
+        "workflow",
+    ]
     assert tokentrail.__all__ == public
     for name in tokentrail.__all__:
         assert getattr(tokentrail, name) is not None

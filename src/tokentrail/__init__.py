@@ -14,9 +14,19 @@ from tokentrail._version import __version__
 if TYPE_CHECKING:
     from tokentrail.errors import TokentrailError
     from tokentrail.instrumentation.context import attributes, current_ids, workflow
+    from tokentrail.instrumentation.manual import llm_call
     from tokentrail.instrumentation.setup import instrument, uninstrument
 
-__all__ = ["TokentrailError", "__version__", "attributes", "current_ids", "instrument", "uninstrument", "workflow"]
+__all__ = [
+    "TokentrailError",
+    "__version__",
+    "attributes",
+    "current_ids",
+    "instrument",
+    "llm_call",
+    "uninstrument",
+    "workflow",
+]
 
 _LAZY = {
     "TokentrailError": "tokentrail.errors",
@@ -24,6 +34,7 @@ _LAZY = {
     "workflow": "tokentrail.instrumentation.context",
     "current_ids": "tokentrail.instrumentation.context",
     "instrument": "tokentrail.instrumentation.setup",
+    "llm_call": "tokentrail.instrumentation.manual",
     "uninstrument": "tokentrail.instrumentation.setup",
 }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Final
 
 # --- identity -------------------------------------------------------------------------------------------
+MANUAL_SCOPE: Final = "tokentrail.instrumentation.manual"
+"""Instrumentation scope of the calls recorded by hand (`tokentrail.llm_call`), whatever their provider."""
 
 # --- GenAI semantic conventions ---------------------------------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"

@@ -17,6 +17,11 @@ HTTP server instrumentations instrumented after it record the request id on SERV
 Shutting down is bounded: one exit hook of tokentrail's (and `uninstrument()`) shuts the providers it created down
 within `shutdown_timeout` seconds in all (`TOKENTRAIL_SHUTDOWN_TIMEOUT`, default 5); what is still being exported
 then is dropped. The zero-code path (`opentelemetry-instrument`) lives in `distro`.
+
+`instrument()` also enables the OpenTelemetry threading instrumentation (unless the application already has), so
+work submitted to a `ThreadPoolExecutor` or started as a `threading.Thread` inside `attributes()` / `workflow()`
+keeps the trace parent and the app attributes (both live in the OpenTelemetry context); `uninstrument()` disables
+it again only if this call enabled it. Under `opentelemetry-instrument` its own entry point enables it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from tokentrail.errors import ConfigurationError
-from tokentrail.instrumentation import context, providers
+from tokentrail.instrumentation import context, manual, providers
 from tokentrail.instrumentation import settings as settings_module
 from tokentrail.instrumentation.exporters import PROTOCOLS
 from tokentrail.instrumentation.settings import Redactor, Settings
@@ -60,6 +65,8 @@ class _Installation:
     instrumentor: Any | None
     span_processors: tuple[BatchSpanProcessor, ...] = ()
     """The processors tokentrail added to its own tracer provider."""
+    threading_instrumentor: Any | None = None
+    """The threading instrumentation, when this `instrument()` enabled it (not when the application had)."""
 
 
 _lock = threading.RLock()
@@ -197,6 +204,7 @@ def instrument(
         except Exception:
             log.warning("tokentrail: could not set up metric export; metrics are off", exc_info=True)
         context.set_tracer_provider(installation.tracer_provider)
+        manual.configure(installation.tracer_provider, installation.meter_provider, resolved)
         if _owned_providers(installation):
             # Before the anthropic instrumentation makes its metric pump, whose own exit hook must run first.
             atexit.register(_at_exit)
@@ -207,6 +215,22 @@ def instrument(
         _installed = installation
         settings_module.use(installation.settings)
         installation.instrumentor = _instrument_anthropic(installation)
+        installation.threading_instrumentor = _instrument_threading()
+
+
+def _instrument_threading() -> Any | None:
+    """Carry the context (trace parent, app attributes) into threads and thread pools, unless already done."""
+    try:
+        from opentelemetry.instrumentation.threading import ThreadingInstrumentor
+
+        instrumentor = ThreadingInstrumentor()
+        if instrumentor.is_instrumented_by_opentelemetry:
+            return None
+        instrumentor.instrument()
+        return instrumentor if instrumentor.is_instrumented_by_opentelemetry else None
+    except Exception:
+        log.warning("tokentrail: could not instrument threading; thread pools lose the call context", exc_info=True)
+        return None
 
 
 def _instrument_anthropic(installation: _Installation) -> Any | None:
@@ -242,7 +266,13 @@ def uninstrument() -> None:
                 installation.instrumentor.uninstrument()
             except Exception:
                 log.warning("tokentrail: could not uninstrument the anthropic SDK", exc_info=True)
+        if installation.threading_instrumentor is not None:
+            try:
+                installation.threading_instrumentor.uninstrument()
+            except Exception:
+                log.debug("tokentrail: could not uninstrument threading", exc_info=True)
         context.set_tracer_provider(None)
+        manual.configure(None, None, None)
         atexit.unregister(_at_exit)
         _shutdown(installation)
         _retired.extend(_owned_providers(installation))

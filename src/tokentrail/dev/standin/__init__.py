@@ -8,6 +8,8 @@ It speaks the real wire formats, so the real `anthropic` SDK (0.x, 1.x, 2.x) tal
 - Bedrock: `POST /model/{model}/invoke` and `/invoke-with-response-stream` (AWS event-stream framing).
 - Vertex: `POST [/v1]/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:rawPredict` and
   `:streamRawPredict` (SSE), and `models/count-tokens:rawPredict`.
+- OpenAI-compatible: `POST /v1/chat/completions` (JSON, or SSE with `"stream": true`; echo replies, estimated
+  usage), for the calls `tokentrail.llm_call` records by hand.
 - Anything else: 404 with a `not_found_error` envelope. Every response carries a `request-id` header.
   First-party paths need an API key header and a valid `anthropic-version`, as the real API does.
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from tokentrail.dev.standin._batches import BatchError
 from tokentrail.dev.standin._http import Abort, Transport
+from tokentrail.dev.standin._openai import completion, completion_frames, validate
 from tokentrail.dev.standin._platforms import (
     bedrock_frames,
     bedrock_model,
@@ -39,6 +40,7 @@ _MESSAGES_ROUTE = re.compile(r"^/v1/messages/?$")
 _COUNT_ROUTE = re.compile(r"^/v1/messages/count_tokens/?$")
 _BATCHES_ROUTE = re.compile(r"^/v1/messages/batches/?$")
 _BATCH_ROUTE = re.compile(r"^/v1/messages/batches/(?P<id>[^/]+)(?P<action>/results|/cancel)?/?$")
+_CHAT_COMPLETIONS_ROUTE = re.compile(r"^/v1/chat/completions/?$")
 _MODELS_ROUTE = re.compile(r"^/v1/models(?:/(?P<id>[^/]+))?/?$")
 _BEDROCK_ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream)/?$")
 _VERTEX_ROUTE = re.compile(
@@ -93,6 +95,9 @@ class Handler(Transport):
                     self._send_error(ErrorReply(500, message="stand-in internal error", retry_after_ms=None))
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> None:
+        if method == "POST" and _CHAT_COMPLETIONS_ROUTE.match(path):
+            self._chat_completions(body)
+            return
         if self.flavour == "anthropic" and path.startswith("/v1/"):
             self._check_first_party(headers)
         if method == "POST" and _MESSAGES_ROUTE.match(path):
@@ -239,6 +244,16 @@ class Handler(Transport):
             frames.append(sse("error", error_body(script.error_type, script.text, self.request_id)))
         extra.setdefault("cache-control", "no-cache")
         self._send_stream(frames, "text/event-stream; charset=utf-8", interval, cut, extra)
+
+    def _chat_completions(self, body: Any) -> None:
+        """The OpenAI-compatible endpoint (`_openai`): no scripts or scenarios."""
+        problem = validate(body)
+        if problem is not None:
+            raise Abort(400, problem)
+        if body.get("stream"):
+            self._send_stream(completion_frames(body), "text/event-stream; charset=utf-8", 0.0, False, {})
+        else:
+            self._send_json(200, completion(body))
 
     def _count_tokens(self, params: dict[str, Any], headers: Mapping[str, str]) -> None:
         if not self._scripted_other(headers):

@@ -17,9 +17,9 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import Token
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
@@ -163,6 +163,19 @@ class LLMCall:
     @property
     def ended(self) -> bool:
         return not self._open
+
+    def capture_request(self, params: Mapping[str, Any]) -> None:
+        """Record the request's content (`system`, `messages`, `tools`) by the content policy, after the start:
+        for adapters that learn it once the call is running (`tokentrail.llm_call`)."""
+        content = self._recorder._content
+        if content is None or not self._open or not self.span.is_recording():
+            return
+        try:
+            attributes = content.request_attributes(params)
+            if attributes:
+                self.span.set_attributes(attributes)
+        except Exception:
+            log.debug("tokentrail: could not capture the request content", exc_info=True)
 
     def chunk(self) -> None:
         """A content chunk arrived (the first one sets the time to first chunk)."""

@@ -19,14 +19,15 @@ from tokentrail.instrumentation.recorder.call import LLMCall, qualified_name
 from tokentrail.instrumentation.recorder.metrics import Instruments
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Meter
-    from opentelemetry.trace import Tracer
+    from opentelemetry.metrics import Meter, MeterProvider
+    from opentelemetry.trace import Tracer, TracerProvider
 
     from tokentrail.instrumentation.recorder.content import ContentPolicy
     from tokentrail.instrumentation.recorder.records import Request
+    from tokentrail.instrumentation.settings import Settings
     from tokentrail.pricing import PriceBook
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "recorder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +99,48 @@ class Recorder:
         """Record every queued metric point and stop the background recording (uninstrument)."""
         if self._instruments is not None:
             self._instruments.pump.close()
+
+
+def recorder_for(
+    scope: str,
+    settings: Settings,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+    *,
+    error_type: Callable[[BaseException], str] = qualified_name,
+    describe_error: Callable[[BaseException], str] = str,
+) -> Recorder:
+    """A `Recorder` for instrumentation scope `scope` from the settings: the price book, the content policy and the
+    app attributes of `tokentrail.attributes()`; `None` providers mean the global ones. A part that cannot be set
+    up is left out with a warning (the calls are still recorded)."""
+    from opentelemetry import metrics, trace
+
+    from tokentrail._version import __version__
+
+    tracer = trace.get_tracer(scope, __version__, tracer_provider=tracer_provider)
+    meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider) if settings.metrics else None
+    book = None
+    try:
+        from tokentrail.pricing import pricebook
+
+        book = pricebook(settings.prices_file)
+    except Exception as exc:
+        log.warning("tokentrail: prices unavailable, calls are recorded without cost: %s", exc)
+    content = None
+    try:
+        from tokentrail.instrumentation.recorder.content import ContentPolicy
+
+        content = ContentPolicy.from_settings(settings)
+    except Exception as exc:
+        log.warning("tokentrail: content capture unavailable: %s", exc)
+    from tokentrail.instrumentation.context import current_attributes
+
+    return Recorder(
+        tracer,
+        meter,
+        pricebook=book,
+        content=content,
+        context_attributes=current_attributes,
+        error_type=error_type,
+        describe_error=describe_error,
+    )

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Final
 
 from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
 from tokentrail.sink.peers import _common as common
 from tokentrail.sink.peers._common import Attributes, Translated
 
 __all__ = ["SOURCE", "claims", "resembles", "translate"]
 
 SOURCE: Final = "tokentrail"
+_SCOPES: Final = frozenset((anthropic_contract.INSTRUMENTATION_SCOPE, semconv.MANUAL_SCOPE))
 
 
 def claims(name: str, scope: str, attrs: Attributes) -> bool:
-    """By scope: tokentrail's instrumentation scope."""
-    return scope == anthropic_contract.INSTRUMENTATION_SCOPE
+    """By scope: tokentrail's instrumentation scopes (the anthropic SDK's, and `tokentrail.llm_call`'s)."""
+    return scope in _SCOPES
 
 
 def resembles(attrs: Attributes) -> bool:
