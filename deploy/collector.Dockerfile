@@ -21,8 +21,8 @@ COPY --from=build /build/otelcol-tokentrail/otelcol-tokentrail /usr/local/bin/ot
 COPY collector-config.yaml /etc/otelcol/config.yaml
 COPY deploy/collector-jaeger-no-content.yaml /etc/otelcol/jaeger-no-content.yaml
 USER 10001
-# OTLP gRPC, OTLP HTTP, health check, own metrics
-EXPOSE 4317 4318 13133 8888
+# OTLP gRPC, OTLP HTTP, health check, own metrics, the applications' metrics (Prometheus)
+EXPOSE 4317 4318 13133 8888 8889
 VOLUME ["/var/lib/otelcol/tokentrail"]
 ENTRYPOINT ["/usr/local/bin/otelcol-tokentrail"]
 CMD ["--config", "/etc/otelcol/config.yaml"]

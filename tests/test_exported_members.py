@@ -96,6 +96,8 @@ def test_sink_http_surface() -> None:
     routes = {(route.path, tuple(sorted(route.methods or ()))) for route in app.routes}  # type: ignore[attr-defined]
     assert routes == {
         ("/v1/traces", ("POST",)),
+        ("/v1/metrics", ("POST",)),
+        ("/v1/logs", ("POST",)),
         ("/healthz", ("GET", "HEAD")),
         ("/readyz", ("GET", "HEAD")),
         ("/metrics", ("GET", "HEAD")),

@@ -4,7 +4,9 @@ Grafana is not run here. Instead every panel query is expanded the way Grafana's
 (the `$__interval` / `$__unixEpoch*` substitutions of Grafana's SQL engine, then the PostgreSQL macro engine:
 `$__timeFilter`, `$__timeGroupAlias`, `$__time`, ... with the same regular expression, the same argument splitting
 and the same output text), run against a database filled with known calls, and checked for its columns and values.
-The provisioning files are checked for what Grafana needs to load them.
+The metric panels' PromQL is checked against the series names and labels of a real scrape of the collector
+(tests/deploy/prometheus_series.json, kept in step by tests/stack/test_metrics.py). The provisioning files are
+checked for what Grafana needs to load them.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import psycopg
 import pytest
 import yaml
 
+from tests.fixtures.promql import PROMETHEUS_UID, dashboard_promql, label_names, metric_names, recorded_series
 from tests.fixtures.rows import Call, insert
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "tokentrail.json"
 DATASOURCE = GRAFANA / "provisioning" / "datasources" / "postgres.yaml"
+PROMETHEUS_DATASOURCE = GRAFANA / "provisioning" / "datasources" / "prometheus.yaml"
 PROVIDER = GRAFANA / "provisioning" / "dashboards" / "tokentrail.yaml"
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 
@@ -179,15 +183,15 @@ def _panel_types() -> dict[str, str]:
     return {panel["title"]: panel["type"] for panel in _panels(_dashboard())}
 
 
-def _datasource() -> dict[str, Any]:
-    provisioned = yaml.safe_load(DATASOURCE.read_text())
+def _datasource(path: Path = DATASOURCE) -> dict[str, Any]:
+    provisioned = yaml.safe_load(path.read_text())
     (source,) = provisioned["datasources"]
     return dict(source)
 
 
 def test_dashboard_is_well_formed() -> None:
     dashboard = _dashboard()
-    uid = _datasource()["uid"]
+    postgres, prometheus = _datasource()["uid"], _datasource(PROMETHEUS_DATASOURCE)["uid"]
     assert dashboard["uid"]
     assert dashboard["title"]
     ids = [panel["id"] for panel in _panels(dashboard)]
@@ -195,10 +199,14 @@ def test_dashboard_is_well_formed() -> None:
     data_panels = [panel for panel in _panels(dashboard) if panel["type"] != "row"]
     assert data_panels
     for panel in data_panels:
-        assert panel["datasource"]["uid"] == uid, panel["title"]
+        uid = panel["datasource"]["uid"]
+        assert uid in (postgres, prometheus), panel["title"]
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == uid, panel["title"]
+            if uid == prometheus:
+                assert target["expr"].strip(), panel["title"]
+                continue
             assert target["rawQuery"] is True, panel["title"]
             assert target["format"] in ("table", "time_series"), panel["title"]
             sql = target["rawSql"]
@@ -229,6 +237,55 @@ def test_provisioning_files() -> None:
             wanted = set(re.findall(r"\$\{(\w+)\}", json.dumps(source)))
             assert len(wanted) == 5, wanted
             assert wanted <= set(grafana["environment"]), "every variable the data source uses is set"
+            target = provisioning / PROMETHEUS_DATASOURCE.relative_to(GRAFANA / "provisioning")
+            assert (COMPOSE.parent / mounts[str(target)]).resolve() == PROMETHEUS_DATASOURCE
+            url = grafana["environment"][_datasource(PROMETHEUS_DATASOURCE)["url"].strip("${}")]
+            host, port = url.removeprefix("http://").split(":")
+            assert host in compose["services"], "Grafana reads the compose file's Prometheus"
+            assert "--web.listen-address" not in " ".join(compose["services"][host].get("command", []))
+            assert port == "9090", "Prometheus' default port"
+
+
+def test_prometheus_datasource() -> None:
+    source = _datasource(PROMETHEUS_DATASOURCE)
+    assert source["type"] == "prometheus"
+    assert source["uid"] == PROMETHEUS_UID
+    assert source["url"] == "${TOKENTRAIL_GRAFANA_PROMETHEUS_URL}"
+    assert source["uid"] != _datasource()["uid"]
+    assert not source.get("isDefault"), "the Postgres panels rely on the default data source"
+
+
+# --- the metric panels: PromQL over the series the collector serves ----------------------------------------------
+
+METRIC_PANELS = {"Cost rate", "Token rate", "Error rate (live)", "p95 latency (live)"}
+
+
+def test_metric_panels_query_series_the_collector_serves() -> None:
+    series = recorded_series()
+    targets = dashboard_promql()
+    assert {title for title, _ in targets} == METRIC_PANELS
+    for title, target in targets:
+        expr = target["expr"]
+        names = metric_names(expr)
+        assert names, f"{title}: no series selected"
+        assert names <= set(series), f"{title}: {names - set(series)} are not served by the collector"
+        common = set.intersection(*(series[name] for name in names))
+        labels = label_names(expr, target.get("legendFormat", ""))
+        assert labels <= common, f"{title}: labels {labels - common} are not on {names}"
+        # Counters and histograms only through rate() over Grafana's rate interval, so resets and scrape gaps are
+        # handled; the selector count equals the rate() count.
+        assert expr.count("rate(") == len(re.findall(r"\[\$__rate_interval\]", expr)), title
+        assert expr.count("(") == expr.count(")"), title
+    queried = {name for _, target in targets for name in metric_names(target["expr"])}
+    assert {"tokentrail_client_cost_USD_total", "gen_ai_client_token_usage_sum"} <= queried
+    assert "gen_ai_client_operation_duration_seconds_bucket" in queried
+
+
+def test_metric_selector_parsing() -> None:
+    """The helpers the metric-panel check relies on read PromQL as written."""
+    expr = 'sum by (model, le) (rate(a_total{error_type!="", x=~"y"}[$__rate_interval])) / rate(b_count[5m])'
+    assert metric_names(expr) == {"a_total", "b_count"}
+    assert label_names(expr, "{{model}} {{ kind }}") == {"model", "le", "error_type", "x", "kind"}
 
 
 # --- every query against real data -------------------------------------------------------------------------

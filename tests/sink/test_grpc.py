@@ -1,5 +1,5 @@
-"""The OTLP/gRPC service: the real gRPC exporter with and without the token, and UNAVAILABLE (retried) while
-Postgres is away."""
+"""The OTLP/gRPC service: the real gRPC exporter with and without the token, UNAVAILABLE (retried) while
+Postgres is away, and metrics and logs accepted and dropped."""
 
 from __future__ import annotations
 
@@ -61,3 +61,45 @@ def test_postgres_outage_over_grpc_is_unavailable_then_the_retry_is_stored_once(
         assert set(codes) <= {grpc.StatusCode.UNAVAILABLE}
         export(request, timeout=30)  # a duplicate retry changes nothing
     assert otlp.count(database_url, "spans") == 3
+
+
+def test_otlp_grpc_metric_and_log_exporters_succeed_and_store_nothing(
+    sink_factory: SinkFactory, database_url: str
+) -> None:
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import (
+        InMemoryLogRecordExporter,
+        LogRecordExportResult,
+        SimpleLogRecordProcessor,
+    )
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+
+    sink = sink_factory(grpc_port=0, token="s3cret")
+    endpoint = f"127.0.0.1:{sink.grpc_port}"
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    meter_provider.get_meter("app").create_counter("calls").add(2)
+    metrics = reader.get_metrics_data()
+    meter_provider.shutdown()
+    logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    logger_provider.get_logger("app").emit(body="a log record")
+    logger_provider.shutdown()
+    records = list(logs.get_finished_logs())
+    assert records
+
+    wrong = OTLPMetricExporter(endpoint=endpoint, insecure=True, headers={"authorization": "Bearer nope"}, timeout=5)
+    assert wrong.export(metrics) is MetricExportResult.FAILURE
+    wrong.shutdown()
+    good = {"authorization": "Bearer s3cret"}
+    metric_exporter = OTLPMetricExporter(endpoint=endpoint, insecure=True, headers=good, timeout=5)
+    assert metric_exporter.export(metrics) is MetricExportResult.SUCCESS
+    metric_exporter.shutdown()
+    log_exporter = OTLPLogExporter(endpoint=endpoint, insecure=True, headers=good, timeout=5)
+    assert log_exporter.export(records) is LogRecordExportResult.SUCCESS
+    log_exporter.shutdown()
+    assert otlp.count(database_url, "spans") == 0

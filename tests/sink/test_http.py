@@ -1,9 +1,10 @@
 """The OTLP/HTTP app over real HTTP: real OTLP exporters in, real Postgres rows out; every refusal (401, 413, 400,
-415, 404, 405) changes nothing; the probes and metrics."""
+415, 404, 405) changes nothing; metrics and logs accepted and dropped; the probes and metrics."""
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from typing import Any
 
@@ -14,12 +15,26 @@ from google.rpc import status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures import otlp
+from tests.fixtures.postgres import PgCluster
 from tests.fixtures.sink import SinkFactory, post, sdk_spans
 from tokentrail.contract import semconv
 from tokentrail.sink import decode
@@ -182,7 +197,108 @@ def test_undecodable_or_unsupported_bodies(
 
 def test_wrong_method_and_unknown_path(sink: BackgroundSink) -> None:
     assert httpx.get(sink.traces_url).status_code == 405
-    assert post(sink, b"", otlp.PROTOBUF, path="/v1/logs").status_code == 404
+    assert httpx.get(sink.url + "/v1/metrics").status_code == 405
+    assert post(sink, b"", otlp.PROTOBUF, path="/v1/profiles").status_code == 404
+
+
+# --- metrics and logs: accepted and dropped -----------------------------------------------------------------------
+
+
+def _metrics_data() -> Any:
+    """Real SDK metrics (a counter and a histogram), collected once."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": "shop"}))
+    meter = provider.get_meter("test")
+    meter.create_counter("calls").add(3, {"model": "claude-haiku-4-5"})
+    meter.create_histogram("tokens", unit="{token}").record(120)
+    data = reader.get_metrics_data()
+    provider.shutdown()
+    return data
+
+
+def test_an_apps_metric_and_log_exporters_pointed_at_the_sink_succeed(
+    sink_factory: SinkFactory, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = sink_factory(token="s3cret")
+    headers = {"Authorization": "Bearer s3cret"}
+    caplog.set_level(logging.DEBUG, logger="opentelemetry")
+    metric_exporter = OTLPMetricExporter(endpoint=sink.url + "/v1/metrics", headers=headers)
+    assert metric_exporter.export(_metrics_data()) is MetricExportResult.SUCCESS
+    gzipped = OTLPMetricExporter(endpoint=sink.url + "/v1/metrics", headers=headers, compression=Compression.Gzip)
+    assert gzipped.export(_metrics_data()) is MetricExportResult.SUCCESS
+    # The way an application exports: a periodic reader, flushed.
+    reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader])
+    provider.get_meter("app").create_counter("requests").add(1)
+    assert provider.force_flush()
+    provider.shutdown()
+    log_exporter = OTLPLogExporter(endpoint=sink.url + "/v1/logs", headers=headers)
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
+    logger_provider.get_logger("app").emit(body="a log record")
+    logger_provider.shutdown()
+    gzipped.shutdown()
+    exporter_logs = [r for r in caplog.records if r.name.startswith("opentelemetry") and r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in exporter_logs] == []
+    assert otlp.count(database_url, "spans") == 0
+    discarded = {
+        sample.labels["signal"]: sample.value
+        for family in text_string_to_metric_families(httpx.get(sink.url + "/metrics").text)
+        for sample in family.samples
+        if sample.name == "tokentrail_sink_discarded_requests_total" and sample.labels["status"] == "200"
+    }
+    assert discarded["metrics"] >= 3  # two exports, the flush (and the provider's shutdown exports once more)
+    assert discarded["logs"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "response_type"),
+    [("/v1/metrics", ExportMetricsServiceResponse), ("/v1/logs", ExportLogsServiceResponse)],
+)
+def test_metrics_and_logs_get_an_empty_response_in_the_requests_format(
+    sink: BackgroundSink, path: str, response_type: Any
+) -> None:
+    request = ExportMetricsServiceRequest()
+    request.resource_metrics.add().resource.attributes.extend(otlp.key_values({"service.name": "shop"}))
+    response = post(sink, request.SerializeToString(), otlp.PROTOBUF, path=path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    assert response_type.FromString(response.content) == response_type()
+    response = post(sink, gzip.compress(b'{"resourceMetrics": []}'), {**otlp.JSON, "Content-Encoding": "gzip"}, path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {}
+
+
+@pytest.mark.parametrize("path", ["/v1/metrics", "/v1/logs"])
+def test_metrics_and_logs_are_refused_as_traces_are(sink_factory: SinkFactory, path: str) -> None:
+    sink = sink_factory(token="s3cret", max_body_bytes=64 * 1024)
+    auth = {"Authorization": "Bearer s3cret"}
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        response = post(sink, b"", {**otlp.PROTOBUF, **headers}, path)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert post(sink, b"{}", {"Content-Type": "text/plain", **auth}, path).status_code == 415
+    assert post(sink, b"{}", {**otlp.JSON, "Content-Encoding": "br", **auth}, path).status_code == 415
+    assert post(sink, b"\x00" * (64 * 1024 + 1), {**otlp.PROTOBUF, **auth}, path).status_code == 413
+    bomb = gzip.compress(b"\x00" * (1 << 20))
+    assert len(bomb) < 64 * 1024
+    response = post(sink, bomb, {**otlp.PROTOBUF, "Content-Encoding": "gzip", **auth}, path)
+    assert response.status_code == 413
+    assert "exceeds" in status_pb2.Status.FromString(response.content).message
+    response = post(sink, b"\x1f\x8b broken gzip", {**otlp.JSON, "Content-Encoding": "gzip", **auth}, path)
+    assert response.status_code == 400
+    assert response.json()["message"]
+
+
+def test_metrics_and_logs_need_no_database(sink: BackgroundSink, pg_cluster: PgCluster) -> None:
+    pg_cluster.stop()
+    try:
+        assert post(sink, otlp.body(otlp.request([otlp.span("x")])), otlp.PROTOBUF).status_code == 503
+        assert post(sink, b"", otlp.PROTOBUF, path="/v1/metrics").status_code == 200
+        assert post(sink, b"", otlp.PROTOBUF, path="/v1/logs").status_code == 200
+    finally:
+        pg_cluster.start()
 
 
 def test_health_readiness_and_metrics(sink: BackgroundSink) -> None:

@@ -128,6 +128,34 @@ def test_compose_collector_mounts_every_config_it_names_and_sets_real_knobs() ->
     assert collector["environment"]["TOKENTRAIL_SINK_TOKEN"] == sink["environment"]["TOKENTRAIL_SINK_TOKEN"]
 
 
+def test_compose_prometheus_scrapes_the_collectors_metrics_exporter() -> None:
+    services = load_compose()["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:v")
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in prometheus["volumes"]}
+    config_path = next(a.split("=", 1)[1] for a in prometheus["command"] if a.startswith("--config.file="))
+    scrape = yaml.safe_load((DEPLOY / mounts[config_path]).read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    targets = {t for job in jobs.values() for c in job["static_configs"] for t in c["targets"]}
+    # The applications' metrics: the port collector-config.yaml's prometheus exporter listens on by default.
+    exporter = yaml.safe_load(COLLECTOR_CONFIG.read_text())["exporters"]["prometheus"]
+    port = re.search(r":-[\d.]+:(\d+)\}$", exporter["endpoint"])
+    assert port, exporter["endpoint"]
+    assert f"collector:{port[1]}" in targets
+    apps = next(job for job in jobs.values() if f"collector:{port[1]}" in job["static_configs"][0]["targets"])
+    assert apps["honor_labels"] is True, "series keep their own job (service.name) and instance"
+    config = yaml.safe_load(COLLECTOR_CONFIG.read_text())
+    own = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]["port"]
+    own_port = re.search(r":-(\d+)\}$", own)
+    assert own_port, own
+    assert port[1] != own_port[1], "the applications' metrics and the collector's own need two ports"
+    # The collector's own telemetry and the sink's metrics, on the ports compose gives them.
+    assert f"collector:{own_port[1]}" in targets
+    sink_port = services["sink"]["command"][services["sink"]["command"].index("--port") + 1]
+    assert f"sink:{sink_port}" in targets
+    assert config["service"]["pipelines"]["metrics"]["exporters"] == ["prometheus"]
+
+
 def test_compose_services_run_modules_that_exist() -> None:
     services = load_compose()["services"]
     for name in ("sink", "standin"):

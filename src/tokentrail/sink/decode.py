@@ -1,5 +1,6 @@
 """OTLP/HTTP trace request decoding: content type, bounded decompression, protobuf or OTLP/JSON (spans from the
-decoded request: `tokentrail.sink.spans`).
+decoded request: `tokentrail.sink.spans`); for the signals the sink does not store (metrics, logs), the same size
+check and an empty answer.
 
 Everything here is pure and synchronous, and every way an untrusted body can be wrong ends in a `RequestError`
 with the HTTP status the OTLP/HTTP specification asks for (400, 413, 415), never in another exception.
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -35,7 +37,9 @@ __all__ = [
     "RequestError",
     "UnsupportedMediaType",
     "decode_request",
+    "check_decompressed_size",
     "decompress",
+    "encode_empty_response",
     "encode_response",
     "json_values_bound",
     "media_format",
@@ -91,6 +95,18 @@ def _inflate(body: bytes | bytearray, wbits: int, coding: str, limit: int) -> It
         raise BadRequest(f"invalid {coding} body: {exc}") from None
 
 
+def _coding(encoding: str | None) -> tuple[str, int | None]:
+    """The normalised `Content-Encoding` and its zlib `wbits` (None: identity); 415 for any other encoding."""
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return coding, None
+    if coding in ("gzip", "x-gzip"):
+        return coding, 16 + zlib.MAX_WBITS
+    if coding == "deflate":
+        return coding, zlib.MAX_WBITS
+    raise UnsupportedMediaType(f"unsupported content encoding {encoding!r}: use gzip, deflate or identity")
+
+
 def decompress(body: bytes | bytearray, encoding: str | None, limit: int) -> bytes | bytearray:
     """Undo `Content-Encoding` (identity, gzip, deflate), producing at most `limit` bytes (else 413).
 
@@ -99,17 +115,11 @@ def decompress(body: bytes | bytearray, encoding: str | None, limit: int) -> byt
     a buffer of exactly that size. Concatenated gzip members (allowed by RFC 1952) are all decoded. The result may
     be the input itself (identity).
     """
-    coding = (encoding or "identity").strip().lower()
-    if coding in ("", "identity"):
+    coding, wbits = _coding(encoding)
+    if wbits is None:
         if len(body) > limit:
             raise PayloadTooLarge(f"request body exceeds {limit} bytes")
         return body
-    if coding in ("gzip", "x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif coding == "deflate":
-        wbits = zlib.MAX_WBITS
-    else:
-        raise UnsupportedMediaType(f"unsupported content encoding {encoding!r}: use gzip, deflate or identity")
     size = sum(len(piece) for piece in _inflate(body, wbits, coding, limit))
     out = bytearray(size)
     view = memoryview(out)
@@ -119,6 +129,18 @@ def decompress(body: bytes | bytearray, encoding: str | None, limit: int) -> byt
         position += len(piece)
     view.release()
     return out
+
+
+def check_decompressed_size(body: bytes | bytearray, encoding: str | None, limit: int) -> None:
+    """The checks of `decompress` without keeping the result: 413 past `limit` bytes, 400 invalid or truncated,
+    415 unknown encoding. Inflates in steps of 256 KiB, so a gzip bomb costs CPU, not memory."""
+    coding, wbits = _coding(encoding)
+    if wbits is None:
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+        return
+    for _ in _inflate(body, wbits, coding, limit):
+        pass
 
 
 def _hex_to_b64(value: object) -> object:
@@ -250,3 +272,11 @@ def encode_response(fmt: Format, rejected: int = 0, message: str = "") -> bytes:
     if fmt is Format.JSON:
         return str(json_format.MessageToJson(response, indent=None)).encode()
     return bytes(response.SerializeToString())
+
+
+def encode_empty_response(fmt: Format, response: type[Message]) -> bytes:
+    """An empty export response of the given type (`ExportMetricsServiceResponse`, ...) in the request's format:
+    the answer to data that was accepted and not stored."""
+    if fmt is Format.JSON:
+        return str(json_format.MessageToJson(response(), indent=None)).encode()
+    return bytes(response().SerializeToString())

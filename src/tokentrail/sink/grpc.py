@@ -1,4 +1,5 @@
-"""OTLP/gRPC: a `TraceService` server sharing the pipeline with OTLP/HTTP (`--grpc-port`).
+"""OTLP/gRPC: a `TraceService` server sharing the pipeline with OTLP/HTTP (`--grpc-port`), and `MetricsService` and
+`LogsService`, which accept and drop (the token is checked; then an empty response).
 
 Outcomes map to status codes: 401 UNAUTHENTICATED, 503 UNAVAILABLE (the exporter retries it), anything else
 refused INVALID_ARGUMENT; a 200 answers `partial_success` for rejected spans. `grpcio` is imported only when a
@@ -21,9 +22,30 @@ __all__ = ["grpc_server"]
 
 
 def grpc_server(sink: Sink, port: int) -> tuple[Any, int]:
-    """An OTLP/gRPC TraceService server on `port` (0: any free port) sharing the sink's pipeline."""
+    """An OTLP/gRPC server on `port` (0: any free port): traces through the sink's pipeline, metrics and logs
+    accepted and dropped."""
     import grpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    async def discard(signal: str, context: Any) -> None:
+        """Check the token of a request the sink drops (abort with UNAUTHENTICATED when wrong), and count it."""
+        metadata = context.invocation_metadata() or ()
+        authorised = sink.authorised([str(value) for key, value in metadata if key.lower() == "authorization"])
+        sink.metrics.discarded.labels("grpc", signal, "200" if authorised else "401").inc()
+        if not authorised:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+
+    class MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+        async def Export(self, request: Any, context: Any) -> Any:
+            await discard("metrics", context)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+        async def Export(self, request: Any, context: Any) -> Any:
+            await discard("logs", context)
+            return logs_service_pb2.ExportLogsServiceResponse()
 
     class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         async def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
@@ -59,5 +81,7 @@ def grpc_server(sink: Sink, port: int) -> tuple[Any, int]:
         ]
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsService(), server)  # type: ignore[no-untyped-call]
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{sink.config.host}:{port}")
     return server, int(bound)

@@ -29,6 +29,12 @@ class SinkMetrics:
             ["transport", "status"],
             registry=r,
         )
+        self.discarded = Counter(
+            "tokentrail_sink_discarded_requests",
+            "Export requests for signals the sink does not store (metrics, logs), by transport, signal and status.",
+            ["transport", "signal", "status"],
+            registry=r,
+        )
         self.spans_received = Counter(
             "tokentrail_sink_spans_received", "Spans received in decodable requests.", registry=r
         )

@@ -90,6 +90,22 @@ def test_merge_usage_replaces_counts_and_keeps_the_missing_ones():
     assert responses.merge_usage(earlier, None) is earlier
 
 
+def test_merge_usage_keeps_the_ttl_breakdown_when_a_later_total_has_none():
+    """message_start has the breakdown (1000 5m + 2000 1h); message_delta only the cumulative total (3000)."""
+    start = anthropic_contract.read_usage(
+        {
+            "input_tokens": 10,
+            "output_tokens": 1,
+            "cache_creation_input_tokens": 3000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+        }
+    )
+    delta = anthropic_contract.read_usage({"output_tokens": 40, "cache_creation_input_tokens": 3000})
+    merged = responses.merge_usage(start, delta)
+    assert merged is not None
+    assert (merged.cache_write_5m_tokens, merged.cache_write_1h_tokens, merged.output_tokens) == (1000, 2000, 40)
+
+
 def test_usage_and_cost_through_the_recorder(tracer_provider, span_exporter):
     """The contract's values for Anthropic counts, end to end: input = uncached + cache read + cache writes."""
     recorder = Recorder(tracer_provider.get_tracer("t"), pricebook=PriceBook())

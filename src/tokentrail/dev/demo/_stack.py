@@ -123,6 +123,7 @@ def start_stack(
         "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{health}",
         "OTELCOL_METRICS_HOST": "127.0.0.1",
         "OTELCOL_METRICS_PORT": str(free_port()),
+        "OTELCOL_PROMETHEUS_ENDPOINT": f"127.0.0.1:{free_port()}",
         "OTELCOL_LOG_LEVEL": "warn",
     }
     collector = supervisor.start(

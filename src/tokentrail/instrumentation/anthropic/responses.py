@@ -85,12 +85,18 @@ def merge_usage(
         return later
     if later is None:
         return earlier
+    write_5m, write_1h = later.cache_write_5m_tokens, later.cache_write_1h_tokens
+    if write_1h is None and write_5m is not None and earlier.cache_write_1h_tokens:
+        # A cache-write total without its TTL breakdown (a stream's message_delta): the 1-hour part stays the
+        # earlier breakdown's, and the rest of the total is the 5-minute part, so no token is counted twice.
+        write_1h = earlier.cache_write_1h_tokens
+        write_5m = max(write_5m - write_1h, 0)
     return anthropic_contract.Usage(
         _later(later.input_tokens, earlier.input_tokens),
         _later(later.output_tokens, earlier.output_tokens),
         _later(later.cache_read_tokens, earlier.cache_read_tokens),
-        _later(later.cache_write_5m_tokens, earlier.cache_write_5m_tokens),
-        _later(later.cache_write_1h_tokens, earlier.cache_write_1h_tokens),
+        _later(write_5m, earlier.cache_write_5m_tokens),
+        _later(write_1h, earlier.cache_write_1h_tokens),
         _later(later.reasoning_tokens, earlier.reasoning_tokens),
         _later(later.service_tier, earlier.service_tier),
     )

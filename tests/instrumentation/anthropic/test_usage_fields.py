@@ -1,0 +1,62 @@
+"""The newest SDK's usage fields, on the real SDK against the stand-in, plain and streamed: exactly one span per
+call, every token counted once, the cost at the published rates (stated here, independently of the price data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tokentrail.contract import anthropic as anthropic_contract
+from tokentrail.contract import semconv
+from tokentrail.dev.standin import MessageReply, StandinServer, Usage
+
+MODEL = "claude-sonnet-4-6"
+# Anthropic's published list prices for the model, USD per million tokens (anthropic.com/pricing).
+INPUT, OUTPUT, CACHE_READ, CACHE_WRITE_5M, CACHE_WRITE_1H = 3.00, 15.00, 0.30, 3.75, 6.00
+MESSAGES = [{"role": "user", "content": "Summarise the refund policy."}]
+
+
+def call(client: anthropic.Anthropic, stream: bool) -> None:
+    if stream:
+        for _ in client.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES, stream=True):
+            pass
+    else:
+        client.messages.create(model=MODEL, max_tokens=256, messages=MESSAGES)
+
+
+def only_span(exporter: InMemorySpanExporter) -> dict[str, Any]:
+    spans = [s for s in exporter.get_finished_spans() if s.attributes and semconv.GEN_AI_OPERATION_NAME in s.attributes]
+    assert len(spans) == 1, [s.name for s in exporter.get_finished_spans()]
+    return dict(spans[0].attributes or {})
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_one_hour_cache_writes_are_priced_at_their_rate(
+    instrumented: Any,
+    anthropic_client: anthropic.Anthropic,
+    standin: StandinServer,
+    span_exporter: InMemorySpanExporter,
+    stream: bool,
+) -> None:
+    standin.enqueue(
+        MessageReply(
+            usage=Usage(
+                input_tokens=100,
+                output_tokens=50,
+                cache_read_input_tokens=1000,
+                cache_creation_input_tokens=3000,
+                ephemeral_1h_input_tokens=2000,
+            )
+        )
+    )
+    call(anthropic_client, stream)
+    attributes = only_span(span_exporter)
+    assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 100 + 1000 + 3000
+    assert attributes[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 3000
+    assert attributes[anthropic_contract.CACHE_WRITE_5M] == 1000
+    assert attributes[anthropic_contract.CACHE_WRITE_1H] == 2000
+    expected = 100 * INPUT + 50 * OUTPUT + 1000 * CACHE_READ + 1000 * CACHE_WRITE_5M + 2000 * CACHE_WRITE_1H
+    assert attributes[semconv.COST_USD] == pytest.approx(expected / 1e6)
