@@ -215,11 +215,11 @@ def test_stats_formats_agree(
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == [
-        "model", "calls", "errors", "input", "tok", "output", "tok", "cache", "hit", "cost", "p50", "p95", "p99",
-        "ttfc", "p50", "ttfc", "p95",
+        "model", "calls", "errors", "retried", "input", "tok", "output", "tok", "cache", "hit", "counted", "tok",
+        "cost", "mean", "p50", "p95", "p99", "ttfc", "p50", "ttfc", "p95",
     ]  # fmt: skip
     assert len({len(line) for line in lines}) == 1  # aligned: every line as wide as the header
-    assert lines[1].split()[:7] == ["claude-sonnet-4-5", "2", "50.0%", "100", "20", "0.0%", "$0.0125"]
+    assert lines[1].split()[:9] == ["claude-sonnet-4-5", "2", "50.0%", "0", "100", "20", "0.0%", "0", "$0.0125"]
     assert lines[2].split()[-2:] == ["-", "-"]
 
 

@@ -3,6 +3,7 @@ instrumentation both report is stored once, whatever the order, the batching, th
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
@@ -299,3 +300,19 @@ def test_views_and_reports_count_a_merged_call_once(sink: BackgroundSink, databa
     assert daily == [(1, 1000, 100)]
     assert cost is not None
     assert isinstance(cost[0], Decimal)
+
+
+def test_the_merged_row_keeps_the_tool_calls_of_the_peer_output(sink: BackgroundSink, database_url: str) -> None:
+    trace_id, _ = otlp.new_ids()
+    root = app_span(trace_id)
+    output = json.dumps(
+        [{"role": "assistant", "parts": [{"type": "tool_call", "id": "toolu_7", "name": "lookup", "arguments": {}}]}]
+    )
+    call = Call("otel-genai", trace_id, root.span_id, otlp.T0 + 10 * MS, **usage("msg_7"))
+    call.outer.attributes.extend(otlp.key_values({semconv.GEN_AI_OUTPUT_MESSAGES: output}))
+    export(sink, [call.inner, call.outer, root])
+    (row,) = calls(database_url)
+    assert row["sources"] == ["anthropic-sdk", "otel-genai"]
+    assert (row["tool_names"], row["tool_call_ids"]) == (["lookup"], ["toolu_7"])
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT tool_name FROM llm_tool_calls").fetchall() == [("lookup",)]

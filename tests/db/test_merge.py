@@ -129,3 +129,14 @@ def test_a_peer_that_does_not_make_its_span_current_has_the_sdk_span_as_its_sibl
     # a sibling that runs past the other's end is another call
     later = report("s3", "anthropic-sdk", "root", at=30, duration_ms=2000.0)
     assert len(merge_calls([peer, later], {})) == 2
+
+
+def test_read_side_facts_come_from_the_report_that_has_them() -> None:
+    peer = report("p1", "openllmetry", "root", tool_names=["search"], tool_call_ids=["toolu_9"])
+    ours = report("t1", "tokentrail", "p1", at=1, call_type="rag_query", attempts=2)
+    (call,) = merge_calls([peer, ours], {})
+    assert (call.source, call.call_type, call.attempts) == ("tokentrail", "rag_query", 2)
+    assert (call.tool_names, call.tool_call_ids) == (["search"], ["toolu_9"])
+    both = report("t1", "tokentrail", "p1", at=1, tool_names=["get_weather"], tool_call_ids=["toolu_1"])
+    (call,) = merge_calls([peer, both], {})
+    assert (call.tool_names, call.tool_call_ids) == (["get_weather"], ["toolu_1"])

@@ -171,3 +171,20 @@ async def test_a_content_blob_vanishing_mid_write_is_retried_not_rejected(store:
     result = await store.write(_batch(_llm_span("q")))
     assert (result.rejected, result.spans_inserted, result.llm_calls_inserted) == (0, 1, 1)
     assert otlp.count(database_url, "llm_calls", "system_sha256 IN (SELECT sha256 FROM content_blobs)") == 1
+
+
+async def test_read_side_columns_round_trip(store: Store, database_url: str) -> None:
+    facts = {
+        semconv.CALL_TYPE: "summarization",
+        semconv.TOOL_CALL_NAMES: ["get_weather"],
+        semconv.TOOL_CALL_IDS: ["toolu_1"],
+        semconv.REQUEST_ATTEMPTS: 2,
+    }
+    await store.write(_batch(_llm_span("facts", **facts)))
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT call_type, tool_names, tool_call_ids, attempts FROM llm_calls").fetchone()
+        tool_call = conn.execute("SELECT tool_name, tool_call_id, ordinal FROM llm_tool_calls").fetchone()
+        retried = conn.execute("SELECT attempts FROM llm_retried_calls").fetchone()
+    assert row == ("summarization", ["get_weather"], ["toolu_1"], 2)
+    assert tool_call == ("get_weather", "toolu_1", 1)
+    assert retried == (2,)

@@ -250,3 +250,53 @@ def test_a_span_interop_declines_stays_a_plain_span_even_with_genai_attributes(n
     batch = normaliser.batch(_decoded(otlp.span("Message with {model}", attributes=opener), scope="logfire.anthropic"))
     assert not batch.llm_calls
     assert [row.is_llm for row in batch.spans] == [False]
+
+
+def test_read_side_facts_fill_their_columns_and_leave_the_attributes(normaliser: Normaliser) -> None:
+    attrs = otlp.llm_attributes(
+        **{
+            semconv.CALL_TYPE: "rag_query",
+            semconv.TOOL_CALL_NAMES: ["get_weather", "search"],
+            semconv.TOOL_CALL_IDS: ["toolu_1", "toolu_2"],
+            semconv.REQUEST_ATTEMPTS: 3,
+            semconv.APP_ATTRIBUTE_PREFIX + "tenant_id": "acme",
+        }
+    )
+    [call] = normaliser.batch(_decoded(otlp.span("chat claude-sonnet-4-5", attributes=attrs, kind=3))).llm_calls
+    assert (call.call_type, call.tool_names, call.tool_call_ids, call.attempts) == (
+        "rag_query",
+        ["get_weather", "search"],
+        ["toolu_1", "toolu_2"],
+        3,
+    )
+    assert json.loads(call.attributes) == {semconv.APP_ATTRIBUTE_PREFIX + "tenant_id": "acme"}
+
+
+def test_app_attributes_holding_json_text_stay_as_given(normaliser: Normaliser) -> None:
+    key = semconv.APP_ATTRIBUTE_PREFIX + "customer"
+    given = '{"id":"c_9","plan":"pro"}'
+    listed = semconv.APP_ATTRIBUTE_PREFIX + "regions"
+    attrs = otlp.llm_attributes(**{key: given, listed: '["eu","us"]'})
+    [call] = normaliser.batch(_decoded(otlp.span("chat claude-sonnet-4-5", attributes=attrs, kind=3))).llm_calls
+    assert json.loads(call.attributes) == {key: given, listed: '["eu","us"]'}
+
+
+def test_token_counting_is_never_priced_even_with_a_sent_cost(normaliser: Normaliser) -> None:
+    attrs = otlp.llm_attributes(
+        **{
+            semconv.GEN_AI_OPERATION_NAME: semconv.OP_COUNT_TOKENS,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: None,
+            semconv.COST_USD: 0.004,
+            semconv.COST_SOURCE: "genai-prices 0.2.3",
+        }
+    )
+    attrs = {key: value for key, value in attrs.items() if value is not None}
+    [call] = normaliser.batch(_decoded(otlp.span("count_tokens claude-sonnet-4-5", attributes=attrs))).llm_calls
+    assert (call.operation, call.input_tokens) == ("count_tokens", 1200)
+    assert (call.cost_usd, call.cost_source) == (None, None)
+    # the same tokens on a chat call are priced
+    chat = {**attrs, semconv.GEN_AI_OPERATION_NAME: semconv.OP_CHAT}
+    del chat[semconv.COST_USD]
+    [priced] = normaliser.batch(_decoded(otlp.span("chat claude-sonnet-4-5", attributes=chat))).llm_calls
+    assert priced.cost_usd is not None
+    assert priced.cost_usd > 0

@@ -78,6 +78,13 @@ class LlmCallRow(NamedTuple):
     output_sha256: bytes | None
     tools_sha256: bytes | None
     content_truncated: bool
+    call_type: str | None
+    """The application's own kind of call (`tokentrail.call_type`)."""
+    tool_names: list[str] | None
+    """The tools the response asked to call, in response order; `tool_call_ids` index for index."""
+    tool_call_ids: list[str] | None
+    attempts: int | None
+    """HTTP attempts the SDK made (None: one, or not known)."""
     attributes: str  # JSON text
     sources: list[str]
     """Every instrumentation that reported this call (more than one when several spans were merged into it)."""

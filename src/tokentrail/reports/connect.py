@@ -1,8 +1,9 @@
 """Finding and opening the database the reports read, with every failure as one line for a person.
 
 The URL is the one given, else the configured one (`TOKENTRAIL_DATABASE_URL`), else the embedded cluster's when
-it is running. Failures raise `CommandError`: code 2 when the configuration is missing or malformed, 1 when the
-database is unreachable, has no schema or a query fails. Messages never carry the URL's credentials.
+it is running, else a running demo's (`./.demo`, when `TOKENTRAIL_DATA_DIR` is unset). Failures raise
+`CommandError`: code 2 when the configuration is missing or malformed, 1 when the database is unreachable, has
+no schema or a query fails. Messages never carry the URL's credentials.
 psycopg is imported on first use, so a missing `sink` extra is reported, not a traceback.
 """
 
@@ -11,28 +12,38 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from tokentrail.errors import CommandError
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["connect", "describe", "first_line", "locate", "require_driver"]
+__all__ = ["DEMO_DATA_DIR", "connect", "describe", "first_line", "locate", "require_driver"]
+
+
+DEMO_DATA_DIR: Final = Path(".demo")
+"""The demo's data directory (`tokentrail demo`'s default), relative to where the CLI runs: the repository root."""
 
 
 def locate(configured: str | None, data_dir: str | os.PathLike[str]) -> str:
-    """The database URL when none was given: `configured`, else the running embedded cluster's under `data_dir`."""
+    """The database URL when none was given: `configured`, else the running embedded cluster's under `data_dir`,
+    else, when `data_dir` is the default one (`TOKENTRAIL_DATA_DIR` unset), a running demo's under `./.demo`."""
     if configured:
         return configured
+    from tokentrail.db import settings
     from tokentrail.db.embedded import running_url
 
     url = running_url(data_dir)
+    if url is None and Path(data_dir) == settings.DEFAULT_DATA_DIR:
+        url = running_url(DEMO_DATA_DIR)
     if url:
         return url
     raise CommandError(
         "no database configured: set TOKENTRAIL_DATABASE_URL (e.g. postgresql://user@localhost:5432/tokentrail), "
-        "pass --database-url, or start the embedded database with `tokentrail sink`",
+        "pass --database-url, start the embedded database with `tokentrail sink`, or run this from the directory "
+        "of a running `tokentrail demo`",
         2,
     )
 

@@ -15,12 +15,18 @@ from tokentrail.db.retention import MIN_RETENTION
 
 __all__ = [
     "check_range",
+    "parse_attr",
     "parse_count",
+    "parse_grouping",
+    "parse_limit",
     "parse_duration",
     "parse_money",
     "parse_moment",
+    "parse_offset",
     "parse_positive_duration",
+    "parse_prompt_text",
     "parse_retention",
+    "parse_text",
     "parse_trace_id",
 ]
 
@@ -91,6 +97,54 @@ def parse_count(text: str) -> int:
         raise ValueError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise ValueError(f"{text!r} must be at least 1")
+    return value
+
+
+def parse_offset(text: str) -> int:
+    """A whole number of at least 0 (rows to skip)."""
+    return 0 if text.strip() == "0" else parse_count(text)
+
+
+def parse_text(text: str) -> str:
+    """Any text but blank (a search, a request id)."""
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+# The read layer's own parsers, imported on use: they bring psycopg, and `tokentrail --help` must stay instant.
+def parse_grouping(text: str) -> str:
+    """`reports.queries.parse_grouping`: one of its GROUPINGS or `attr:KEY`."""
+    from tokentrail.reports.queries import parse_grouping
+
+    return parse_grouping(text)
+
+
+def parse_attr(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` of an app attribute (`tokentrail.attributes(KEY=...)`) -> (key, value)."""
+    from tokentrail.reports.callfilter import parse_attr_key
+
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"{text!r} is not KEY=VALUE (e.g. tenant_id=acme)")
+    return parse_attr_key(key), value
+
+
+def parse_prompt_text(text: str) -> str:
+    """`name` or `name@version`, checked (`reports.callfilter.parse_prompt`) and returned as given."""
+    from tokentrail.reports.callfilter import parse_prompt
+
+    parse_prompt(text)
+    return text.strip()
+
+
+def parse_limit(text: str) -> int:
+    """A page size: at least 1, at most `reports.callfilter.MAX_LIMIT`."""
+    from tokentrail.reports.callfilter import MAX_LIMIT
+
+    value = parse_count(text)
+    if value > MAX_LIMIT:
+        raise ValueError(f"{value} is over the maximum of {MAX_LIMIT} (use --format jsonl to export everything)")
     return value
 
 

@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -33,6 +33,7 @@ __all__ = [
     "calls",
     "compare",
     "emit",
+    "export",
     "fmt_cost",
     "fmt_int",
     "fmt_ms",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 FORMATS: Final = ("table", "json", "csv")
+"""Every report's formats; the call list also streams `jsonl` (`export`)."""
 
 
 # --- values -----------------------------------------------------------------------------------------------
@@ -162,10 +164,13 @@ def stats(rows: Sequence[StatsRow], by: str | None, fmt: str, out: TextIO | None
         *([Column(key_header, key_header, _dash(str))] if by else []),
         Column("calls", "calls", fmt_int, right=True),
         Column("error_rate", "errors", fmt_pct, right=True),
+        Column("retried", "retried", fmt_int, right=True),
         Column("input_tokens", "input tok", fmt_int, right=True),
         Column("output_tokens", "output tok", fmt_int, right=True),
         Column("cache_hit_ratio", "cache hit", PCT, right=True),
+        Column("counted_tokens", "counted tok", fmt_int, right=True),
         Column("cost_usd", "cost", fmt_cost, right=True),
+        Column("latency_mean_ms", "mean", MS, right=True),
         Column("latency_p50_ms", "p50", MS, right=True),
         Column("latency_p95_ms", "p95", MS, right=True),
         Column("latency_p99_ms", "p99", MS, right=True),
@@ -186,8 +191,19 @@ def _status(record: dict[str, Any]) -> str:
     return str(record["status"])
 
 
+_CALL_EXTRAS: Final = (
+    Column("workflow_name", "workflow", _dash(str)),
+    Column("call_type", "type", _dash(str)),
+    Column("prompt_text", "prompt@ver", _dash(str)),
+    Column("tools_text", "tools", _dash(_clip(30))),
+    Column("attempts", "tries", INT, right=True),
+)
+"""Table columns shown only when some listed call has a value (a table of plain chat calls stays narrow)."""
+
+
 def calls(rows: Sequence[CallRow], fmt: str, out: TextIO | None = None) -> None:
-    """The call list; the table folds status and error type into one column."""
+    """The call list; the table folds status and error type into one column. JSON and CSV carry every field."""
+    records = [dataclasses.asdict(row) for row in rows]
     columns = [
         Column("start_time", "time (UTC)", fmt_time),
         Column("trace_id", "trace"),
@@ -197,14 +213,48 @@ def calls(rows: Sequence[CallRow], fmt: str, out: TextIO | None = None) -> None:
         Column("cost_usd", "cost", COST, right=True),
         Column("duration_ms", "latency", fmt_ms, right=True),
         Column("status_text", "status"),
-        Column("error_message", "error", _dash(_clip(40))),
-        Column("prompt_preview", "prompt", _dash(str)),
     ]
-    records = [dataclasses.asdict(row) for row in rows]
     if fmt == "table":
         for record in records:
             record["status_text"] = _status(record)
+            if record["prompt_name"] is not None:
+                record["prompt_text"] = f"{record['prompt_name']}@{record['prompt_version'] or '?'}"
+            if record["tool_names"]:
+                record["tools_text"] = ",".join(record["tool_names"])
+        columns += [c for c in _CALL_EXTRAS if any(r.get(c.key) is not None for r in records)]
+    columns += [Column("error_message", "error", _dash(_clip(40))), Column("prompt_preview", "prompt", _dash(str))]
     _emit_or_notice(records, columns, fmt, "calls match", out)
+
+
+def _portable(value: Any) -> Any:
+    """A JSONL value: money as a decimal string (exact), times in ISO 8601; other values as JSON has them."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return str(value)
+
+
+def export(records: Iterable[dict[str, Any]], fmt: str, out: TextIO | None = None) -> None:
+    """Streamed rows (`reports.export.export_calls`): JSONL, one object per line, or CSV with every column
+    (lists and objects as JSON text)."""
+    out = out or sys.stdout
+    if fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(record, default=_portable, ensure_ascii=False) + "\n")
+        return
+    writer: csv.DictWriter[str] | None = None
+    for record in records:
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(record), lineterminator="\n", extrasaction="ignore")
+            writer.writeheader()
+        writer.writerow({k: "" if v is None else _csv_value(v) for k, v in record.items()})
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=_portable, ensure_ascii=False)
+    return _portable(value) if isinstance(value, (Decimal, datetime)) else value
 
 
 def compare(rows: Sequence[PromptVersionRow], prompt: str, fmt: str, out: TextIO | None = None) -> None:

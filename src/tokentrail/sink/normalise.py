@@ -21,6 +21,7 @@ from typing import Any
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import coerce, semconv
 from tokentrail.db.rows import Batch, BlobRow, LlmCallRow, SpanRow
+from tokentrail.sink import facts
 from tokentrail.sink.peers import contract_of
 from tokentrail.sink.spans import DecodedSpan
 from tokentrail.sink.values import (
@@ -104,6 +105,10 @@ _COLUMN_ATTRIBUTES: frozenset[str] = frozenset(
         semconv.COST_USD,
         semconv.COST_SOURCE,
         semconv.CONTENT_TRUNCATED,
+        semconv.CALL_TYPE,
+        semconv.TOOL_CALL_NAMES,
+        semconv.TOOL_CALL_IDS,
+        semconv.REQUEST_ATTEMPTS,
     ]
 )
 
@@ -254,15 +259,18 @@ class Normaliser:
         cache_read = count(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
         cache_write = count(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
 
+        operation = text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT
+        priced = operation != semconv.OP_COUNT_TOKENS  # token counting is free: no cost, sent or computed
         try:
-            cost = as_cost(attrs.get(semconv.COST_USD))
+            cost = as_cost(attrs.get(semconv.COST_USD)) if priced else None
         except OutOfRange as exc:
             extra[semconv.COST_USD] = attrs.get(semconv.COST_USD)
             batch.warn(f"{semconv.COST_USD}: {exc}")
             cost = None
         cost_source = text(semconv.COST_SOURCE) if cost is not None else None
         model = response_model or request_model
-        if cost is None and model is not None and (input_tokens is not None or output_tokens is not None):
+        has_tokens = input_tokens is not None or output_tokens is not None
+        if priced and cost is None and model is not None and has_tokens:
             computed = self._price(
                 model,
                 provider,
@@ -276,7 +284,7 @@ class Normaliser:
             if computed is not None:
                 cost, cost_source = computed
 
-        operation = text(semconv.GEN_AI_OPERATION_NAME) or semconv.OP_CHAT
+        tools = facts.tool_calls(attrs)
         streaming = coerce.flag(attrs.get(semconv.GEN_AI_REQUEST_STREAM))
         absent = semconv.GEN_AI_REQUEST_STREAM not in attrs
         if absent and source == "tokentrail" and operation == semconv.OP_CHAT:
@@ -319,6 +327,10 @@ class Normaliser:
             output_sha256=digests.get("output_sha256"),
             tools_sha256=digests.get("tools_sha256"),
             content_truncated=coerce.flag(attrs.get(semconv.CONTENT_TRUNCATED)) or False,
+            call_type=text(semconv.CALL_TYPE),
+            tool_names=tools.names,
+            tool_call_ids=tools.ids,
+            attempts=facts.attempts(attrs, span.events),
             attributes=json_text(extra),
             sources=[source],
             member_span_ids=None,
