@@ -57,3 +57,16 @@ def test_a_provider_without_an_exit_hook_is_left_alone(monkeypatch: pytest.Monke
     distro._bound_shutdown()
     assert calls == []
     tracer_provider.shutdown()
+
+
+def test_distro_captures_x_request_id_on_server_spans_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokentrail.instrumentation.settings import CAPTURE_SERVER_REQUEST_HEADERS
+
+    monkeypatch.setenv(CAPTURE_SERVER_REQUEST_HEADERS, "")  # so that monkeypatch restores "unset" afterwards
+    monkeypatch.delenv(CAPTURE_SERVER_REQUEST_HEADERS)
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    distro.TokentrailDistro().configure()
+    assert os.environ[CAPTURE_SERVER_REQUEST_HEADERS] == "x-request-id"
+    monkeypatch.setenv(CAPTURE_SERVER_REQUEST_HEADERS, "content-type,x-tenant")
+    distro.TokentrailDistro().configure()
+    assert os.environ[CAPTURE_SERVER_REQUEST_HEADERS] == "content-type,x-tenant"

@@ -38,6 +38,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "TOKENTRAIL_SHUTDOWN_TIMEOUT",
     ):
         monkeypatch.delenv(name, raising=False)
+    # instrument() sets this default: unset it now and again afterwards (setenv first, so monkeypatch restores)
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "")
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST")
     yield
     tokentrail.uninstrument()
 

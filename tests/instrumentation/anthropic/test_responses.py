@@ -129,3 +129,23 @@ def test_usage_and_cost_through_the_recorder(tracer_provider, span_exporter):
     assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert a[anthropic_contract.STOP_REASON] == "end_turn"
     assert a[semconv.COST_USD] == pytest.approx((1000 + 500 + 1000 * 0.1 * 10 + 2000 * 1.25 + 3000 * 2) / 1e6)
+
+
+def test_tool_calls_from_a_dict_in_response_order_and_only_when_present():
+    content = [
+        {"type": "text", "text": "Looking."},
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+        {"type": "tool_use", "name": "lookup", "input": {}},  # no id: kept index for index as ""
+    ]
+    message = {"id": "msg_1", "model": MODEL, "stop_reason": "tool_use", "usage": {"input_tokens": 1}}
+    response = responses.message_response({**message, "content": content})
+    assert response is not None
+    assert response.attributes is not None
+    assert response.attributes[semconv.TOOL_CALL_NAMES] == ("web_search", "lookup")
+    assert response.attributes[semconv.TOOL_CALL_IDS] == ("srvtoolu_1", "")
+    plain = responses.message_response({**message, "content": [{"type": "text", "text": "No tools."}]})
+    assert plain is not None
+    assert plain.attributes is not None
+    assert semconv.TOOL_CALL_NAMES not in plain.attributes
+    assert semconv.TOOL_CALL_IDS not in plain.attributes
