@@ -3,8 +3,9 @@
 Each test runs a small application in a subprocess. It calls `tokentrail.instrument()` with the endpoint pointed at
 a port on 127.0.0.1 that refuses connections, or at a blackhole (a local TCP server that accepts connections and
 never answers, like a hung collector), makes three calls to the stand-in Anthropic API (so spans and metrics are
-waiting to be exported) and exits. Times run from the application's last line to its exit, so the interpreter's
-start-up does not count. The bounds are generous: the deadline plus several seconds of slack.
+waiting to be exported) and exits, over OTLP/HTTP and over OTLP/gRPC. Times run from the application's last line to
+its exit, so the interpreter's start-up does not count. The bounds are generous: the deadline plus several seconds
+of slack.
 
 The zero-code path (`opentelemetry-instrument`, no `instrument()` call) is bounded the same way by the configurator.
 
@@ -169,6 +170,14 @@ def dead_endpoint(request: pytest.FixtureRequest) -> str:
     return endpoint
 
 
+@pytest.fixture(params=["http/protobuf", "grpc"])
+def protocol(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The OTLP protocol of both signals, as the environment chooses it."""
+    if request.param == "grpc":
+        pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    return {"OTEL_EXPORTER_OTLP_PROTOCOL": str(request.param)}
+
+
 def run_app(
     tmp_path: Path,
     standin: StandinServer,
@@ -214,24 +223,26 @@ def run_app(
     output = stderr_path.read_text(encoding="utf-8")
     assert process.returncode == 0, output
     assert line, output
+    assert "using HTTP/protobuf" not in output  # the protocol asked for is the one exercised
     return Run(exit_s, json.loads(line)["uninstrument_s"])
 
 
 def test_the_application_exits_promptly_when_the_collector_is_dead(
-    tmp_path: Path, standin: StandinServer, dead_endpoint: str
+    tmp_path: Path, standin: StandinServer, dead_endpoint: str, protocol: dict[str, str]
 ) -> None:
-    run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": dead_endpoint})
+    run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": dead_endpoint}, env=protocol)
     assert run.exit_s < BOUND
     assert len(standin.requests) == 3  # the calls went through
 
 
 def test_uninstrument_returns_promptly_when_the_collector_is_dead(
-    tmp_path: Path, standin: StandinServer, dead_endpoint: str
+    tmp_path: Path, standin: StandinServer, dead_endpoint: str, protocol: dict[str, str]
 ) -> None:
-    run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": dead_endpoint}, uninstrument=True)
+    run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": dead_endpoint}, env=protocol, uninstrument=True)
     assert run.uninstrument_s is not None
     assert run.uninstrument_s < BOUND
     assert run.exit_s < BOUND  # nothing left to shut down at exit
+    assert len(standin.requests) == 3  # the calls went through
 
 
 def test_the_shutdown_timeout_variable_shortens_the_exit_whatever_the_exporter_timeout(
@@ -243,14 +254,14 @@ def test_the_shutdown_timeout_variable_shortens_the_exit_whatever_the_exporter_t
 
 
 def test_the_shutdown_timeout_argument_bounds_uninstrument_which_still_tries_to_export(
-    tmp_path: Path, standin: StandinServer, blackhole: str
+    tmp_path: Path, standin: StandinServer, blackhole: str, protocol: dict[str, str]
 ) -> None:
     run = run_app(
         tmp_path,
         standin,
         SHORT_BOUND,
         instrument={"endpoint": blackhole, "shutdown_timeout": SHORT},
-        env={"TOKENTRAIL_SHUTDOWN_TIMEOUT": "30"},  # the argument wins
+        env={"TOKENTRAIL_SHUTDOWN_TIMEOUT": "30", **protocol},  # the argument wins
         uninstrument=True,
     )
     assert run.uninstrument_s is not None
@@ -266,16 +277,17 @@ def test_without_threads_at_exit_everything_is_still_exported(
 
 
 def test_without_threads_at_exit_the_exit_is_still_bounded(
-    tmp_path: Path, standin: StandinServer, blackhole: str
+    tmp_path: Path, standin: StandinServer, blackhole: str, protocol: dict[str, str]
 ) -> None:
-    run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": blackhole}, env={"NO_THREADS_AT_EXIT": "1"})
+    env = {"NO_THREADS_AT_EXIT": "1", **protocol}
+    run = run_app(tmp_path, standin, BOUND, instrument={"endpoint": blackhole}, env=env)
     assert run.exit_s < BOUND
 
 
 def test_opentelemetry_instrument_exits_promptly_when_the_collector_is_dead(
-    tmp_path: Path, standin: StandinServer, dead_endpoint: str
+    tmp_path: Path, standin: StandinServer, dead_endpoint: str, protocol: dict[str, str]
 ) -> None:
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint, "OTEL_EXPORTER_OTLP_TIMEOUT": "30"}
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": dead_endpoint, "OTEL_EXPORTER_OTLP_TIMEOUT": "30", **protocol}
     run = run_app(tmp_path, standin, BOUND, instrument={}, env=env, zero_code=True)
     assert run.exit_s < BOUND
     assert len(standin.requests) == 3  # the calls went through

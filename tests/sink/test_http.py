@@ -147,6 +147,78 @@ def test_spans_of_the_real_instrumentor_become_typed_rows(
     assert otlp.count(database_url, "content_blobs", "body LIKE '%invoices%'") == 1
 
 
+def test_manual_calls_of_another_provider_become_typed_rows(
+    tracer_provider: Any,
+    span_exporter: InMemorySpanExporter,
+    standin: Any,
+    sink: BackgroundSink,
+    database_url: str,
+) -> None:
+    """`tokentrail.llm_call` around a real OpenAI-compatible request: same columns as the instrumentor's calls."""
+    import tokentrail
+
+    model = "gpt-4o-mini"
+    messages = [{"role": "user", "content": "What is a credit note?"}]
+    tokentrail.instrument(tracer_provider=tracer_provider, metrics=False, capture_content=True)
+    try:
+        with tokentrail.attributes(user_id="u-3"), tokentrail.llm_call(provider="openai", model=model) as call:
+            call.set_input(messages)
+            data = httpx.post(
+                f"{standin.base_url}/v1/chat/completions", json={"model": model, "messages": messages}
+            ).json()
+            call.set_output(data["choices"][0]["message"], finish_reason="stop")
+            usage = data["usage"]
+            call.set_usage(input_tokens=usage["prompt_tokens"], output_tokens=usage["completion_tokens"])
+            call.set_response(id=data["id"], model=data["model"])
+    finally:
+        tokentrail.uninstrument()
+    [span] = span_exporter.get_finished_spans()
+    exporter = OTLPSpanExporter(endpoint=sink.traces_url)
+    assert exporter.export([span]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT source, provider, request_model, response_id, input_tokens, output_tokens, cost_usd, cost_source,"
+            " user_id, input_sha256, output_sha256, finish_reasons, status FROM llm_calls"
+        ).fetchone()
+    assert row is not None
+    source, provider, request_model, response_id, input_tokens, output_tokens, cost, cost_source, user, *rest = row
+    input_sha, output_sha, finish_reasons, status = rest
+    assert (source, provider, request_model, response_id, status) == ("tokentrail", "openai", model, data["id"], "ok")
+    assert (input_tokens, output_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
+    assert float(cost) == pytest.approx((span.attributes or {})[semconv.COST_USD])
+    assert cost_source is not None
+    assert not cost_source.startswith("sink:")  # priced in the app, kept as it is
+    assert user == "u-3"
+    assert input_sha is not None
+    assert output_sha is not None
+    assert finish_reasons == ["stop"]
+    assert otlp.count(database_url, "content_blobs", "body LIKE '%credit note%'") == 2  # the question and its echo
+
+
+def test_the_sink_prices_an_unpriced_manual_call_with_its_provider(sink: BackgroundSink, database_url: str) -> None:
+    from tokentrail.pricing import Usage, pricebook
+
+    attributes = otlp.llm_attributes(
+        **{
+            semconv.GEN_AI_PROVIDER_NAME: "openai",
+            semconv.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+            semconv.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini",
+        }
+    )
+    request = otlp.request([otlp.span("chat gpt-4o-mini", attributes=attributes)], scope=semconv.MANUAL_SCOPE)
+    assert post(sink, otlp.body(request), {"Content-Type": "application/x-protobuf"}).status_code == 200
+    expected = pricebook(None).cost("gpt-4o-mini", Usage(1200, 300), provider="openai")
+    assert expected is not None
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT source, provider, cost_usd, cost_source FROM llm_calls").fetchone()
+    assert row is not None
+    assert row[:2] == ("tokentrail", "openai")
+    assert float(row[2]) == pytest.approx(expected.usd)
+    assert row[3].startswith("sink:")
+
+
 # --- refusals change nothing ------------------------------------------------------------------------------------
 
 

@@ -236,7 +236,7 @@ def test_uninstrument_restores_every_original(instrumented, anthropic_client, sp
 
 
 def test_dependencies():
-    assert AnthropicInstrumentor().instrumentation_dependencies() == ("anthropic >= 0.40",)
+    assert AnthropicInstrumentor().instrumentation_dependencies() == ("anthropic >= 0.41",)
 
 
 def test_with_raw_response(anthropic_client, span_exporter, standin):

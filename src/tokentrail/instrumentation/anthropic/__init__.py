@@ -104,13 +104,13 @@ def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> 
 
 
 class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments the `anthropic` SDK (0.40 and later, every generation)."""
+    """Instruments the `anthropic` SDK (0.41 and later, every generation)."""
 
     _patched: list[tuple[Any, str]]
     _adapters: Adapters | None
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        return ("anthropic >= 0.40",)
+        return ("anthropic >= 0.41",)  # 0.40 kept `messages` in a module of another path
 
     def _instrument(self, **kwargs: Any) -> None:
         """Keyword arguments: `tracer_provider`, `meter_provider` (default: the global ones), `settings`."""
@@ -141,6 +141,8 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 is_async = class_name.startswith("Async")
                 wrapper = adapters.async_(operation) if is_async else adapters.sync(operation)
             self._wrap(owner, method, wrapper)
+        if not any(getattr(owner, "__module__", None) == _MESSAGES for owner, _ in self._patched):
+            _warn_unrecognised()  # no `messages` resource: no chat call would be traced
         self._take_place_of_sdk_spans()
         self._follow_retries()
 
@@ -198,6 +200,21 @@ def _resolve_class(module_name: str, class_name: str) -> Any:
         log.debug("tokentrail: %s.%s absent; SDK retries not followed", module_name, class_name)
         return None
     return owner
+
+
+def _warn_unrecognised() -> None:
+    """One warning when the `messages` resource is not where the patch table looks: an SDK layout this
+    instrumentor does not know (0.40 and older kept it in `anthropic.resources.messages`, a module)."""
+    try:
+        version = str(getattr(importlib.import_module("anthropic"), "__version__", "of unknown version"))
+    except Exception:
+        version = "(not importable)"
+    log.warning(
+        "tokentrail: anthropic %s is not supported: %s.Messages was not found (an unknown SDK layout), so its"
+        " messages calls are not traced; tokentrail supports anthropic >= 0.41",
+        version,
+        _MESSAGES,
+    )
 
 
 def _resolve(module_name: str, class_name: str, method: str) -> Any:
