@@ -58,6 +58,26 @@ def test_read_usage_cache_write_rules():
     assert wrong == anthropic_contract.Usage()
 
 
+def test_read_usage_server_tool_use_and_speed_become_attributes():
+    usage = anthropic_contract.read_usage(
+        {
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 0},
+            "speed": "fast",
+        }
+    )
+    assert (usage.web_search_requests, usage.web_fetch_requests, usage.speed) == (3, 0, "fast")
+    out = {}
+    anthropic_contract.usage_attributes(usage, out)
+    assert out[anthropic_contract.WEB_SEARCH_REQUESTS] == 3
+    assert anthropic_contract.WEB_FETCH_REQUESTS not in out  # zero requests: no attribute
+    assert out[anthropic_contract.SPEED] == "fast"
+    assert out[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 10  # requests are not tokens
+    odd = anthropic_contract.read_usage({"server_tool_use": {"web_search_requests": "3"}, "speed": 1})
+    assert (odd.web_search_requests, odd.speed) == (None, None)
+
+
 _FIELDS = {
     "uncached": "input_tokens",
     "output": "output_tokens",

@@ -105,6 +105,18 @@ def test_batch_is_half_price(book: PriceBook) -> None:
     assert opus.usd == pytest.approx(OPUS_4_1["input"] / 2)
 
 
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"])
+def test_web_searches_cost_ten_dollars_a_thousand_batch_or_not(book: PriceBook, model: str) -> None:
+    """Anthropic bills each web search $0.01 on top of the tokens, and publishes no batch rate for them."""
+    tokens = Usage(input_tokens=10_000, output_tokens=2000)
+    searches = Usage(input_tokens=10_000, output_tokens=2000, web_search_requests=4)
+    for batch in (False, True):
+        plain, searched = book.cost(model, tokens, batch=batch), book.cost(model, searches, batch=batch)
+        assert plain is not None
+        assert searched is not None
+        assert searched.usd - plain.usd == pytest.approx(4 * 10.0 / 1000), batch
+
+
 def test_long_context_tier_applies_to_all_tokens_when_total_input_exceeds_200k(book: PriceBook) -> None:
     below = Usage(input_tokens=150_000, cache_read_tokens=50_000, output_tokens=1000)  # exactly 200K: base rates
     above = Usage(input_tokens=150_001, cache_read_tokens=50_000, output_tokens=1000)

@@ -23,10 +23,13 @@ __all__ = [
     "REQUEST_ID",
     "SDK_NATIVE_SCOPE",
     "SERVICE_TIER",
+    "SPEED",
     "STOP_REASON",
     "STOP_REASON_TO_FINISH",
     "THINKING_BUDGET",
     "Usage",
+    "WEB_FETCH_REQUESTS",
+    "WEB_SEARCH_REQUESTS",
     "finish_reason",
     "read_usage",
     "usage_attributes",
@@ -43,6 +46,10 @@ SDK_NATIVE_SCOPE: Final = "com.anthropic.sdk.python"
 CACHE_WRITE_5M: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
 CACHE_WRITE_1H: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
 SERVICE_TIER: Final = "anthropic.response.service_tier"
+SPEED: Final = "anthropic.response.speed"
+"""`standard` or `fast` (fast mode, priced apart where the price data has fast-mode prices)."""
+WEB_SEARCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_search_requests"
+WEB_FETCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_fetch_requests"
 REQUEST_ID: Final = "anthropic.request.id"
 BATCH_ID: Final = "anthropic.batch.id"
 BATCH_REQUEST_COUNT: Final = "anthropic.batch.request_count"
@@ -78,6 +85,10 @@ class Usage(NamedTuple):
     cache_write_1h_tokens: int | None = None
     reasoning_tokens: int | None = None
     service_tier: str | None = None
+    web_search_requests: int | None = None
+    """Server tool use (`usage.server_tool_use`): billed per request on top of the tokens."""
+    web_fetch_requests: int | None = None
+    speed: str | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -113,6 +124,13 @@ def read_usage(usage: Any) -> Usage | None:
         if reasoning is None:
             reasoning = _int(read("reasoning_tokens"))
     tier = get("service_tier")
+    speed = get("speed")
+    searches = fetches = None
+    server_tools = get("server_tool_use")
+    if server_tools is not None:
+        read = reader(server_tools)
+        searches = _int(read("web_search_requests"))
+        fetches = _int(read("web_fetch_requests"))
     return Usage(
         input_tokens=_int(get("input_tokens")),
         output_tokens=_int(get("output_tokens")),
@@ -121,13 +139,16 @@ def read_usage(usage: Any) -> Usage | None:
         cache_write_1h_tokens=w1,
         reasoning_tokens=reasoning,
         service_tier=tier if type(tier) is str else None,
+        web_search_requests=searches,
+        web_fetch_requests=fetches,
+        speed=speed if type(speed) is str else None,
     )
 
 
 def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:
     """Write the contract's attributes for an Anthropic usage into `out`: the tokens (the one usage → tokens rule,
-    `total_input`), the TTL breakdown of cache writes, and the service tier."""
-    uncached, output, cache_read, write_5m, write_1h, reasoning, tier = usage
+    `total_input`), the TTL breakdown of cache writes, server tool requests, the service tier and speed."""
+    uncached, output, cache_read, write_5m, write_1h, reasoning, tier, searches, fetches, speed = usage
     written = (write_5m or 0) + (write_1h or 0)
     if uncached is not None:
         out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = total_input(uncached, cache_read or 0, written)
@@ -144,6 +165,12 @@ def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:
         out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
     if tier:
         out[SERVICE_TIER] = tier
+    if searches:
+        out[WEB_SEARCH_REQUESTS] = searches
+    if fetches:
+        out[WEB_FETCH_REQUESTS] = fetches
+    if speed:
+        out[SPEED] = speed
 
 
 def total_input(uncached: int, cache_read: int, cache_write: int) -> int:
