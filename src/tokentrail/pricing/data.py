@@ -8,6 +8,7 @@ other models by the base input rate: no discount is assumed); batch prices are t
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -135,8 +136,9 @@ def _find_model(provider_id: str, model: str) -> tuple[Any, Any] | None:
         return None
 
 
-def resolve(provider: str, model: str, batch: bool, now: datetime) -> ModelRates | None:
-    """The prices of `model` at `now` from the data, or None when the data does not know it."""
+def resolve(provider: str, model: str, batch: bool, now: datetime, *, fast: bool = False) -> ModelRates | None:
+    """The prices of `model` at `now` from the data, or None when the data does not know it. `fast`: fast mode's
+    prices where the data has them (else the standard ones); batch prices win over fast mode."""
     provider_id = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
     canonical = canonical_model_name(model)
     attempts: list[tuple[str, str]] = []
@@ -168,6 +170,10 @@ def resolve(provider: str, model: str, batch: bool, now: datetime) -> ModelRates
             scale = BATCH_FACTOR
         else:
             model_price = batch_price
+    elif fast:
+        # genai-prices before price variants (0.1) takes no context: no fast-mode prices in the data
+        with contextlib.suppress(TypeError):
+            model_price = model_info.get_prices(now, {"speed": "fast"})
     # Web searches: the batch price's when it has one, else the standard price (none is published for batches).
     per_search = _per_search(model_price) or _per_search(standard) or 0.0
     resolved = _rates_from_model_price(model_price, claude=claude, per_search=per_search)

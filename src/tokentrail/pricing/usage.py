@@ -21,6 +21,8 @@ class Usage:
     cache_write_1h_tokens: int = 0
     web_search_requests: int = 0
     """Server-side web searches (`usage.server_tool_use.web_search_requests`), priced per request."""
+    fast: bool = False
+    """Served in fast mode (`usage.speed == "fast"`): priced at the data's fast-mode prices where it has them."""
 
     @property
     def total_input_tokens(self) -> int:

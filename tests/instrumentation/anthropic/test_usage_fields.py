@@ -109,3 +109,33 @@ def test_calls_without_server_tools_have_no_request_counts(
     attributes = only_span(span_exporter)
     assert anthropic_contract.WEB_SEARCH_REQUESTS not in attributes
     assert attributes[semconv.COST_USD] == pytest.approx((10 * INPUT + 5 * OUTPUT) / 1e6)
+
+
+FAST_MODEL = "claude-opus-5-5"
+# Claude Opus 5.5, USD per million tokens: standard and fast mode (Anthropic's pricing and fast-mode pages).
+FAST_STANDARD, FAST_FAST = (4.00, 20.00), (8.00, 40.00)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+@pytest.mark.parametrize(("speed", "prices"), [("fast", FAST_FAST), ("standard", FAST_STANDARD), (None, FAST_STANDARD)])
+def test_speed_and_service_tier_are_on_the_span_and_fast_mode_is_priced_at_its_rates(
+    instrumented: Any,
+    anthropic_client: anthropic.Anthropic,
+    standin: StandinServer,
+    span_exporter: InMemorySpanExporter,
+    stream: bool,
+    speed: str | None,
+    prices: tuple[float, float],
+) -> None:
+    usage = Usage(input_tokens=1000, output_tokens=100, service_tier="priority", speed=speed)
+    standin.enqueue(MessageReply(model=FAST_MODEL, usage=usage))
+    if stream:
+        for _ in anthropic_client.messages.create(model=FAST_MODEL, max_tokens=256, messages=MESSAGES, stream=True):
+            pass
+    else:
+        anthropic_client.messages.create(model=FAST_MODEL, max_tokens=256, messages=MESSAGES)
+    attributes = only_span(span_exporter)
+    assert attributes[anthropic_contract.SERVICE_TIER] == "priority"  # the price data has no priority-tier prices
+    assert attributes.get(anthropic_contract.SPEED) == speed
+    assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 1000
+    assert attributes[semconv.COST_USD] == pytest.approx((1000 * prices[0] + 100 * prices[1]) / 1e6)
