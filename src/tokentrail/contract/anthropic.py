@@ -95,14 +95,8 @@ def _int(value: Any) -> int | None:
     return value if type(value) is int else None
 
 
-def read_usage(usage: Any) -> Usage | None:
-    """The counts of an Anthropic `usage` (an SDK model or its dict form); `None` for no usage.
-
-    A cache-write total without a full TTL breakdown is priced as the default 5-minute write.
-    """
-    if usage is None:
-        return None
-    get = reader(usage)
+def _cache_writes(get: Any) -> tuple[int | None, int | None]:
+    """(5-minute, 1-hour) cache writes of a usage or an iteration: a total without a full breakdown is 5-minute."""
     total = _int(get("cache_creation_input_tokens"))
     breakdown = get("cache_creation")
     w5 = w1 = None
@@ -116,6 +110,45 @@ def read_usage(usage: Any) -> Usage | None:
             w5 = total - w1
     elif total is not None:
         w5 = total
+    return w5, w1
+
+
+def _plus(count: int | None, extra: int) -> int | None:
+    """`count` with `extra` added; a count the usage does not give stays unknown (a stream's later event, merged
+    over an earlier one, must not replace it with the compaction part alone)."""
+    return count if count is None else count + extra
+
+
+def _compactions(iterations: Any) -> tuple[int, int, int, int, int]:
+    """(input, output, cache read, 5m and 1h cache writes) of the `compaction` entries of `usage.iterations`: the
+    summarising step is billed but left out of the top-level counts (the `message` entries are in them)."""
+    sums = [0, 0, 0, 0, 0]
+    if not isinstance(iterations, list | tuple):
+        return 0, 0, 0, 0, 0
+    for item in iterations:
+        get = reader(item)
+        if get("type") != "compaction":
+            continue
+        w5, w1 = _cache_writes(get)
+        counts = (get("input_tokens"), get("output_tokens"), get("cache_read_input_tokens"), w5, w1)
+        for index, value in enumerate(counts):
+            sums[index] += _int(value) or 0
+    return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+
+def read_usage(usage: Any) -> Usage | None:
+    """The counts of an Anthropic `usage` (an SDK model or its dict form); `None` for no usage.
+
+    A cache-write total without a full TTL breakdown is priced as the default 5-minute write. Compaction
+    iterations (`usage.iterations`, beta) are added to the counts once: the top-level ones leave them out.
+    """
+    if usage is None:
+        return None
+    get = reader(usage)
+    w5, w1 = _cache_writes(get)
+    c_input, c_output, c_read, c_w5, c_w1 = _compactions(get("iterations"))
+    if w1 is None and w5 is not None and c_w1:
+        w1 = 0  # a top-level total without breakdown: its writes are 5-minute ones, the compaction's 1-hour stay
     reasoning = None
     details = get("output_tokens_details")
     if details is not None:
@@ -132,11 +165,11 @@ def read_usage(usage: Any) -> Usage | None:
         searches = _int(read("web_search_requests"))
         fetches = _int(read("web_fetch_requests"))
     return Usage(
-        input_tokens=_int(get("input_tokens")),
-        output_tokens=_int(get("output_tokens")),
-        cache_read_tokens=_int(get("cache_read_input_tokens")),
-        cache_write_5m_tokens=w5,
-        cache_write_1h_tokens=w1,
+        input_tokens=_plus(_int(get("input_tokens")), c_input),
+        output_tokens=_plus(_int(get("output_tokens")), c_output),
+        cache_read_tokens=_plus(_int(get("cache_read_input_tokens")), c_read),
+        cache_write_5m_tokens=_plus(w5, c_w5),
+        cache_write_1h_tokens=_plus(w1, c_w1),
         reasoning_tokens=reasoning,
         service_tier=tier if type(tier) is str else None,
         web_search_requests=searches,

@@ -139,3 +139,42 @@ def test_speed_and_service_tier_are_on_the_span_and_fast_mode_is_priced_at_its_r
     assert attributes.get(anthropic_contract.SPEED) == speed
     assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 1000
     assert attributes[semconv.COST_USD] == pytest.approx((1000 * prices[0] + 100 * prices[1]) / 1e6)
+
+
+COMPACTED = [
+    {"type": "compaction", "input_tokens": 180_000, "output_tokens": 3500, "cache_read_input_tokens": 0,
+     "cache_creation_input_tokens": 0},
+    {"type": "message", "input_tokens": 23_000, "output_tokens": 1000, "cache_read_input_tokens": 0,
+     "cache_creation_input_tokens": 0},
+]  # fmt: skip
+"""The API's compaction example: the summarising step read 180K tokens; the answer, on the compacted context, 23K."""
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_compaction_iterations_are_counted_once(
+    instrumented: Any,
+    anthropic_client: anthropic.Anthropic,
+    standin: StandinServer,
+    span_exporter: InMemorySpanExporter,
+    stream: bool,
+) -> None:
+    """The top-level usage leaves the compaction step out and includes the `message` iteration: tokens and cost
+    are the top level plus the compaction entry, each once."""
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=23_000, output_tokens=1000, iterations=COMPACTED)))
+    edits = {"edits": [{"type": "compact_20260112"}]}
+    if stream:
+        for _ in anthropic_client.beta.messages.create(
+            model=MODEL, max_tokens=256, messages=MESSAGES, stream=True, betas=["compact-2026-01-12"],
+            extra_body={"context_management": edits},
+        ):  # fmt: skip
+            pass
+    else:
+        anthropic_client.beta.messages.create(
+            model=MODEL, max_tokens=256, messages=MESSAGES, betas=["compact-2026-01-12"],
+            extra_body={"context_management": edits},
+        )  # fmt: skip
+    attributes = only_span(span_exporter)
+    assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 23_000 + 180_000
+    assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 1000 + 3500
+    expected = ((23_000 + 180_000) * INPUT + (1000 + 3500) * OUTPUT) / 1e6
+    assert attributes[semconv.COST_USD] == pytest.approx(expected)

@@ -101,6 +101,8 @@ class Usage:
     """e.g. `{"web_search_requests": 2, "web_fetch_requests": 1}`; absent when `None`."""
     speed: str | None = None
     """`standard` or `fast`; absent when `None` (message_start and JSON only, as the API sends it)."""
+    iterations: Sequence[Mapping[str, Any]] | None = None
+    """`usage.iterations` entries as sent (`{"type": "compaction", "input_tokens": ..., ...}`); absent when `None`."""
 
 
 @dataclass(frozen=True)

@@ -148,4 +148,6 @@ def usage_json(
         usage["service_tier"] = given.service_tier
     if given.speed is not None:
         usage["speed"] = given.speed
+    if given.iterations is not None:
+        usage["iterations"] = [dict(item) for item in given.iterations]
     return usage
