@@ -58,6 +58,45 @@ def test_read_usage_cache_write_rules():
     assert wrong == anthropic_contract.Usage()
 
 
+def test_read_usage_server_tool_use_and_speed_become_attributes():
+    usage = anthropic_contract.read_usage(
+        {
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 0},
+            "speed": "fast",
+        }
+    )
+    assert (usage.web_search_requests, usage.web_fetch_requests, usage.speed) == (3, 0, "fast")
+    out = {}
+    anthropic_contract.usage_attributes(usage, out)
+    assert out[anthropic_contract.WEB_SEARCH_REQUESTS] == 3
+    assert anthropic_contract.WEB_FETCH_REQUESTS not in out  # zero requests: no attribute
+    assert out[anthropic_contract.SPEED] == "fast"
+    assert out[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 10  # requests are not tokens
+    odd = anthropic_contract.read_usage({"server_tool_use": {"web_search_requests": "3"}, "speed": 1})
+    assert (odd.web_search_requests, odd.speed) == (None, None)
+
+
+def test_read_usage_adds_compaction_iterations_once():
+    iterations = [
+        {"type": "compaction", "input_tokens": 900, "output_tokens": 90, "cache_read_input_tokens": 50,
+         "cache_creation_input_tokens": 30, "cache_creation": {"ephemeral_1h_input_tokens": 30}},
+        {"type": "message", "input_tokens": 100, "output_tokens": 10, "cache_read_input_tokens": 0,
+         "cache_creation_input_tokens": 0},
+        {"type": "advisor_message", "input_tokens": 7, "output_tokens": 7, "model": "claude-opus-4-1"},
+    ]  # fmt: skip
+    usage = anthropic_contract.read_usage(
+        {"input_tokens": 100, "output_tokens": 10, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+         "iterations": iterations}
+    )  # fmt: skip
+    assert usage == anthropic_contract.Usage(1000, 100, 50, 0, 30)
+    # A stream's delta without an input count keeps it unknown (the earlier event's count is kept when merged).
+    delta = anthropic_contract.read_usage({"output_tokens": 10, "iterations": iterations})
+    assert (delta.input_tokens, delta.output_tokens) == (None, 100)
+    assert anthropic_contract.read_usage({"input_tokens": 1, "iterations": "x"}).input_tokens == 1
+
+
 _FIELDS = {
     "uncached": "input_tokens",
     "output": "output_tokens",

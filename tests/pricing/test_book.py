@@ -105,6 +105,35 @@ def test_batch_is_half_price(book: PriceBook) -> None:
     assert opus.usd == pytest.approx(OPUS_4_1["input"] / 2)
 
 
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"])
+def test_web_searches_cost_ten_dollars_a_thousand_batch_or_not(book: PriceBook, model: str) -> None:
+    """Anthropic bills each web search $0.01 on top of the tokens, and publishes no batch rate for them."""
+    tokens = Usage(input_tokens=10_000, output_tokens=2000)
+    searches = Usage(input_tokens=10_000, output_tokens=2000, web_search_requests=4)
+    for batch in (False, True):
+        plain, searched = book.cost(model, tokens, batch=batch), book.cost(model, searches, batch=batch)
+        assert plain is not None
+        assert searched is not None
+        assert searched.usd - plain.usd == pytest.approx(4 * 10.0 / 1000), batch
+
+
+def test_fast_mode_uses_the_fast_prices_where_the_data_has_them(book: PriceBook) -> None:
+    """Claude Opus 5.5: $4 / $20 per MTok (cache reads 0.05x), fast mode $8 / $40 with the cache multipliers on
+    top (Anthropic's fast-mode pricing); a model without fast-mode prices costs the same either way."""
+    usage = Usage(input_tokens=MTOK, output_tokens=MTOK, cache_read_tokens=MTOK)
+    standard = book.cost("claude-opus-5-5", usage)
+    fast = book.cost("claude-opus-5-5", Usage(input_tokens=MTOK, output_tokens=MTOK, cache_read_tokens=MTOK, fast=True))
+    assert standard is not None
+    assert fast is not None
+    assert standard.usd == pytest.approx(4 + 20 + 0.2)
+    assert fast.usd == pytest.approx(8 + 40 + 0.4)
+    plain = Usage(input_tokens=MTOK, output_tokens=MTOK)
+    assert book.cost("claude-haiku-4-5", plain) == book.cost("claude-haiku-4-5", Usage(MTOK, MTOK, fast=True))
+    batch_fast = book.cost("claude-opus-5-5", Usage(input_tokens=MTOK, fast=True), batch=True)
+    assert batch_fast is not None
+    assert batch_fast.usd == pytest.approx(2.0)  # batch prices win: fast mode is not offered for batches
+
+
 def test_long_context_tier_applies_to_all_tokens_when_total_input_exceeds_200k(book: PriceBook) -> None:
     below = Usage(input_tokens=150_000, cache_read_tokens=50_000, output_tokens=1000)  # exactly 200K: base rates
     above = Usage(input_tokens=150_001, cache_read_tokens=50_000, output_tokens=1000)

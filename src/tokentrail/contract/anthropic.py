@@ -23,10 +23,13 @@ __all__ = [
     "REQUEST_ID",
     "SDK_NATIVE_SCOPE",
     "SERVICE_TIER",
+    "SPEED",
     "STOP_REASON",
     "STOP_REASON_TO_FINISH",
     "THINKING_BUDGET",
     "Usage",
+    "WEB_FETCH_REQUESTS",
+    "WEB_SEARCH_REQUESTS",
     "finish_reason",
     "read_usage",
     "usage_attributes",
@@ -43,6 +46,10 @@ SDK_NATIVE_SCOPE: Final = "com.anthropic.sdk.python"
 CACHE_WRITE_5M: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
 CACHE_WRITE_1H: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
 SERVICE_TIER: Final = "anthropic.response.service_tier"
+SPEED: Final = "anthropic.response.speed"
+"""`standard` or `fast` (fast mode, priced apart where the price data has fast-mode prices)."""
+WEB_SEARCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_search_requests"
+WEB_FETCH_REQUESTS: Final = "anthropic.usage.server_tool_use.web_fetch_requests"
 REQUEST_ID: Final = "anthropic.request.id"
 BATCH_ID: Final = "anthropic.batch.id"
 BATCH_REQUEST_COUNT: Final = "anthropic.batch.request_count"
@@ -78,20 +85,18 @@ class Usage(NamedTuple):
     cache_write_1h_tokens: int | None = None
     reasoning_tokens: int | None = None
     service_tier: str | None = None
+    web_search_requests: int | None = None
+    """Server tool use (`usage.server_tool_use`): billed per request on top of the tokens."""
+    web_fetch_requests: int | None = None
+    speed: str | None = None
 
 
 def _int(value: Any) -> int | None:
     return value if type(value) is int else None
 
 
-def read_usage(usage: Any) -> Usage | None:
-    """The counts of an Anthropic `usage` (an SDK model or its dict form); `None` for no usage.
-
-    A cache-write total without a full TTL breakdown is priced as the default 5-minute write.
-    """
-    if usage is None:
-        return None
-    get = reader(usage)
+def _cache_writes(get: Any) -> tuple[int | None, int | None]:
+    """(5-minute, 1-hour) cache writes of a usage or an iteration: a total without a full breakdown is 5-minute."""
     total = _int(get("cache_creation_input_tokens"))
     breakdown = get("cache_creation")
     w5 = w1 = None
@@ -105,6 +110,45 @@ def read_usage(usage: Any) -> Usage | None:
             w5 = total - w1
     elif total is not None:
         w5 = total
+    return w5, w1
+
+
+def _plus(count: int | None, extra: int) -> int | None:
+    """`count` with `extra` added; a count the usage does not give stays unknown (a stream's later event, merged
+    over an earlier one, must not replace it with the compaction part alone)."""
+    return count if count is None else count + extra
+
+
+def _compactions(iterations: Any) -> tuple[int, int, int, int, int]:
+    """(input, output, cache read, 5m and 1h cache writes) of the `compaction` entries of `usage.iterations`: the
+    summarising step is billed but left out of the top-level counts (the `message` entries are in them)."""
+    sums = [0, 0, 0, 0, 0]
+    if not isinstance(iterations, list | tuple):
+        return 0, 0, 0, 0, 0
+    for item in iterations:
+        get = reader(item)
+        if get("type") != "compaction":
+            continue
+        w5, w1 = _cache_writes(get)
+        counts = (get("input_tokens"), get("output_tokens"), get("cache_read_input_tokens"), w5, w1)
+        for index, value in enumerate(counts):
+            sums[index] += _int(value) or 0
+    return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+
+def read_usage(usage: Any) -> Usage | None:
+    """The counts of an Anthropic `usage` (an SDK model or its dict form); `None` for no usage.
+
+    A cache-write total without a full TTL breakdown is priced as the default 5-minute write. Compaction
+    iterations (`usage.iterations`, beta) are added to the counts once: the top-level ones leave them out.
+    """
+    if usage is None:
+        return None
+    get = reader(usage)
+    w5, w1 = _cache_writes(get)
+    c_input, c_output, c_read, c_w5, c_w1 = _compactions(get("iterations"))
+    if w1 is None and w5 is not None and c_w1:
+        w1 = 0  # a top-level total without breakdown: its writes are 5-minute ones, the compaction's 1-hour stay
     reasoning = None
     details = get("output_tokens_details")
     if details is not None:
@@ -113,21 +157,31 @@ def read_usage(usage: Any) -> Usage | None:
         if reasoning is None:
             reasoning = _int(read("reasoning_tokens"))
     tier = get("service_tier")
+    speed = get("speed")
+    searches = fetches = None
+    server_tools = get("server_tool_use")
+    if server_tools is not None:
+        read = reader(server_tools)
+        searches = _int(read("web_search_requests"))
+        fetches = _int(read("web_fetch_requests"))
     return Usage(
-        input_tokens=_int(get("input_tokens")),
-        output_tokens=_int(get("output_tokens")),
-        cache_read_tokens=_int(get("cache_read_input_tokens")),
-        cache_write_5m_tokens=w5,
-        cache_write_1h_tokens=w1,
+        input_tokens=_plus(_int(get("input_tokens")), c_input),
+        output_tokens=_plus(_int(get("output_tokens")), c_output),
+        cache_read_tokens=_plus(_int(get("cache_read_input_tokens")), c_read),
+        cache_write_5m_tokens=_plus(w5, c_w5),
+        cache_write_1h_tokens=_plus(w1, c_w1),
         reasoning_tokens=reasoning,
         service_tier=tier if type(tier) is str else None,
+        web_search_requests=searches,
+        web_fetch_requests=fetches,
+        speed=speed if type(speed) is str else None,
     )
 
 
 def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:
     """Write the contract's attributes for an Anthropic usage into `out`: the tokens (the one usage → tokens rule,
-    `total_input`), the TTL breakdown of cache writes, and the service tier."""
-    uncached, output, cache_read, write_5m, write_1h, reasoning, tier = usage
+    `total_input`), the TTL breakdown of cache writes, server tool requests, the service tier and speed."""
+    uncached, output, cache_read, write_5m, write_1h, reasoning, tier, searches, fetches, speed = usage
     written = (write_5m or 0) + (write_1h or 0)
     if uncached is not None:
         out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = total_input(uncached, cache_read or 0, written)
@@ -144,6 +198,12 @@ def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:
         out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
     if tier:
         out[SERVICE_TIER] = tier
+    if searches:
+        out[WEB_SEARCH_REQUESTS] = searches
+    if fetches:
+        out[WEB_FETCH_REQUESTS] = fetches
+    if speed:
+        out[SPEED] = speed
 
 
 def total_input(uncached: int, cache_read: int, cache_write: int) -> int:

@@ -16,6 +16,11 @@ Pricing rules (Anthropic's published rules, applied when the data lacks a specif
   When the data only has one cache-write rate, it is the 5-minute rate. (For non-Claude models a missing cache
   rate falls back to the base input rate: no discount is assumed.)
 - batch (Message Batches API) = the data's batch prices when it has them, else 50% of every rate.
+- server-side web searches (`Usage.web_search_requests`) = the data's price per search ($10 per 1,000 for Claude),
+  batch or not (no batch rate is published for them); override files price tokens only.
+- fast mode (`Usage.fast`, from `usage.speed == "fast"`) = the data's fast-mode prices where it has them, else the
+  standard ones; batch prices win (fast mode is not offered for batches). Service tiers (`priority`) are not
+  priced apart: the data has no tier prices.
 - tiered ("long context") prices: when the request's total input (uncached + cache read + cache writes) exceeds a
   tier's threshold, that tier's rates apply to ALL tokens of the request (the cliff model Anthropic uses).
 

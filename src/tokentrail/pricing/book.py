@@ -43,24 +43,29 @@ class PriceBook:
         if self.overrides_file is not None:
             self._exact, self._prefixes = load_overrides(self.overrides_file)
             self._override_source = f"override:{self.overrides_file}"
-        self._cache: dict[tuple[str, str, bool], ModelRates] = {}
+        self._cache: dict[tuple[str, str, bool, bool], ModelRates] = {}
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def cost(self, model: str, usage: Usage, *, batch: bool = False, provider: str = "anthropic") -> Cost | None:
-        """The cost of `usage` on `model`, or None when the model has no known price (warned once per model)."""
-        rates = self._cache.get((provider, model, batch))
+        """The cost of `usage` on `model`, or None when the model has no known price (warned once per model).
+        A fast-mode `usage` is priced at the model's fast-mode prices when the data has them."""
+        key = (provider, model, batch, usage.fast)
+        rates = self._cache.get(key)
         if rates is None or rates.valid_until <= self._clock():
-            rates = self._resolve(provider, model, batch)
+            rates = self._resolve(*key)
         if rates is _UNKNOWN:
             return None
         return Cost(rates.cost(usage), rates.source)
 
-    def rates(self, model: str, *, batch: bool = False, provider: str = "anthropic") -> ModelRates | None:
+    def rates(
+        self, model: str, *, batch: bool = False, provider: str = "anthropic", fast: bool = False
+    ) -> ModelRates | None:
         """The resolved prices of `model` (memoised like `cost`), or None when unknown."""
-        rates = self._cache.get((provider, model, batch))
+        key = (provider, model, batch, fast)
+        rates = self._cache.get(key)
         if rates is None or rates.valid_until <= self._clock():
-            rates = self._resolve(provider, model, batch)
+            rates = self._resolve(*key)
         return None if rates is _UNKNOWN else rates
 
     def warm(self) -> None:
@@ -70,9 +75,9 @@ class PriceBook:
         except Exception:  # pragma: no cover - the first cost() will log the problem
             log.debug("could not preload the genai-prices data", exc_info=True)
 
-    def _resolve(self, provider: str, model: str, batch: bool) -> ModelRates:
+    def _resolve(self, provider: str, model: str, batch: bool, fast: bool) -> ModelRates:
         try:
-            rates = self._lookup(provider, model, batch)
+            rates = self._lookup(provider, model, batch, fast)
         except Exception:
             log.warning("tokentrail: could not resolve the price of model %r", model, exc_info=True)
             rates = None
@@ -92,10 +97,10 @@ class PriceBook:
         with self._lock:
             if len(self._cache) >= _MAX_CACHED_MODELS:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[(provider, model, batch)] = rates
+            self._cache[(provider, model, batch, fast)] = rates
         return rates
 
-    def _lookup(self, provider: str, model: str, batch: bool) -> ModelRates | None:
+    def _lookup(self, provider: str, model: str, batch: bool, fast: bool) -> ModelRates | None:
         override = self._override(model)
         if override is not None:
             name, rates = override
@@ -104,7 +109,8 @@ class PriceBook:
             return ModelRates(model=name, source=self._override_source, base=rates)
         if not model:
             return None
-        return data.resolve(provider, model, batch, datetime.fromtimestamp(self._clock(), tz=timezone.utc))
+        now = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
+        return data.resolve(provider, model, batch, now, fast=fast)
 
     def _override(self, model: str) -> tuple[str, Rates] | None:
         if not self._exact and not self._prefixes:

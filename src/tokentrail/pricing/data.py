@@ -8,6 +8,7 @@ other models by the base input rate: no discount is assumed); batch prices are t
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -61,7 +62,15 @@ def _decimal_rate(value: Any) -> tuple[float, tuple[tuple[int, float], ...]] | N
     return float(base) / PER_MTOK, tuple(sorted((int(t.start), float(t.price) / PER_MTOK) for t in tiers))
 
 
-def _rates_from_model_price(price: Any, *, claude: bool) -> tuple[Rates, tuple[tuple[int, Rates], ...]] | None:
+def _per_search(price: Any) -> float | None:
+    """USD per web search of a genai-prices ModelPrice (it states them per thousand), or None."""
+    searches = getattr(price, "web_searches_kcount", None)
+    return float(searches) / 1000 if isinstance(searches, Decimal | int | float) else None
+
+
+def _rates_from_model_price(
+    price: Any, *, claude: bool, per_search: float = 0.0
+) -> tuple[Rates, tuple[tuple[int, Rates], ...]] | None:
     """Turn a genai-prices ModelPrice into base rates and tiers, filling missing cache rates by rule."""
     fields = {
         "input": _decimal_rate(getattr(price, "input_mtok", None)),
@@ -93,7 +102,7 @@ def _rates_from_model_price(price: Any, *, claude: bool) -> tuple[Rates, tuple[t
         return value
 
     def rates_at(threshold: int | None) -> Rates:
-        return Rates(*(rate_at(name, threshold) for name in RATE_FIELDS))
+        return Rates(**{name: rate_at(name, threshold) for name in RATE_FIELDS}, web_search=per_search)
 
     return rates_at(None), tuple((threshold, rates_at(threshold)) for threshold in thresholds)
 
@@ -127,8 +136,9 @@ def _find_model(provider_id: str, model: str) -> tuple[Any, Any] | None:
         return None
 
 
-def resolve(provider: str, model: str, batch: bool, now: datetime) -> ModelRates | None:
-    """The prices of `model` at `now` from the data, or None when the data does not know it."""
+def resolve(provider: str, model: str, batch: bool, now: datetime, *, fast: bool = False) -> ModelRates | None:
+    """The prices of `model` at `now` from the data, or None when the data does not know it. `fast`: fast mode's
+    prices where the data has them (else the standard ones); batch prices win over fast mode."""
     provider_id = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
     canonical = canonical_model_name(model)
     attempts: list[tuple[str, str]] = []
@@ -150,7 +160,7 @@ def resolve(provider: str, model: str, batch: bool, now: datetime) -> ModelRates
     provider_info, model_info = found
     claude = "claude" in str(model_info.id).lower() or provider_info.id == "anthropic"
     scale = 1.0
-    model_price = model_info.get_prices(now)
+    model_price = standard = model_info.get_prices(now)
     if batch:
         try:
             batch_price = model_info.get_prices(now, {"processing": "batch"})
@@ -160,7 +170,13 @@ def resolve(provider: str, model: str, batch: bool, now: datetime) -> ModelRates
             scale = BATCH_FACTOR
         else:
             model_price = batch_price
-    resolved = _rates_from_model_price(model_price, claude=claude)
+    elif fast:
+        # genai-prices before price variants (0.1) takes no context: no fast-mode prices in the data
+        with contextlib.suppress(TypeError):
+            model_price = model_info.get_prices(now, {"speed": "fast"})
+    # Web searches: the batch price's when it has one, else the standard price (none is published for batches).
+    per_search = _per_search(model_price) or _per_search(standard) or 0.0
+    resolved = _rates_from_model_price(model_price, claude=claude, per_search=per_search)
     if resolved is None:
         return None
     base, tiers = resolved

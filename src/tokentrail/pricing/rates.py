@@ -46,14 +46,18 @@ class Rates:
     cache_read: float
     cache_write_5m: float
     cache_write_1h: float
+    web_search: float = 0.0
+    """USD per server-side web search (a request, not a token)."""
 
     def scaled(self, factor: float) -> Rates:
+        """Every token rate times `factor`; web searches keep their price (no batch rate is published for them)."""
         return Rates(
             self.input * factor,
             self.output * factor,
             self.cache_read * factor,
             self.cache_write_5m * factor,
             self.cache_write_1h * factor,
+            self.web_search,
         )
 
     def cost(self, usage: Usage) -> float:
@@ -63,6 +67,7 @@ class Rates:
             + usage.cache_read_tokens * self.cache_read
             + usage.cache_write_5m_tokens * self.cache_write_5m
             + usage.cache_write_1h_tokens * self.cache_write_1h
+            + usage.web_search_requests * self.web_search
         )
 
 

@@ -19,6 +19,10 @@ class Usage:
     cache_write_5m_tokens: int = 0
     """5-minute cache writes. When only a total `cache_creation_input_tokens` is known, it goes here."""
     cache_write_1h_tokens: int = 0
+    web_search_requests: int = 0
+    """Server-side web searches (`usage.server_tool_use.web_search_requests`), priced per request."""
+    fast: bool = False
+    """Served in fast mode (`usage.speed == "fast"`): priced at the data's fast-mode prices where it has them."""
 
     @property
     def total_input_tokens(self) -> int:

@@ -97,6 +97,12 @@ class Usage:
     """Defaults to whatever part of `cache_creation_input_tokens` is not `ephemeral_1h_input_tokens`."""
     ephemeral_1h_input_tokens: int = 0
     service_tier: str | None = "standard"
+    server_tool_use: Mapping[str, int] | None = None
+    """e.g. `{"web_search_requests": 2, "web_fetch_requests": 1}`; absent when `None`."""
+    speed: str | None = None
+    """`standard` or `fast`; absent when `None` (message_start and JSON only, as the API sends it)."""
+    iterations: Sequence[Mapping[str, Any]] | None = None
+    """`usage.iterations` entries as sent (`{"type": "compaction", "input_tokens": ..., ...}`); absent when `None`."""
 
 
 @dataclass(frozen=True)

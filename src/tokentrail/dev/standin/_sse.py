@@ -73,7 +73,7 @@ def stream_events(message: Mapping[str, Any], delta_chars: int | None = None) ->
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     if not message["content"]:
         events.append(("ping", {"type": "ping"}))
-    final_usage = {k: v for k, v in usage.items() if k not in ("cache_creation", "service_tier")}
+    final_usage = {k: v for k, v in usage.items() if k not in ("cache_creation", "service_tier", "speed")}
     delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
     events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage}))
     events.append(("message_stop", {"type": "message_stop"}))

@@ -142,6 +142,12 @@ def usage_json(
         "cache_creation": {"ephemeral_5m_input_tokens": write_5m, "ephemeral_1h_input_tokens": write_1h},
         "output_tokens": output,
     }
+    if given.server_tool_use is not None:
+        usage["server_tool_use"] = dict(given.server_tool_use)
     if given.service_tier is not None:
         usage["service_tier"] = given.service_tier
+    if given.speed is not None:
+        usage["speed"] = given.speed
+    if given.iterations is not None:
+        usage["iterations"] = [dict(item) for item in given.iterations]
     return usage

@@ -90,6 +90,7 @@ class BatchResultsAccumulator:
             cache_read_tokens=_add(total.cache_read_tokens, part.cache_read_tokens),
             cache_write_5m_tokens=_add(total.cache_write_5m_tokens, part.cache_write_5m_tokens),
             cache_write_1h_tokens=_add(total.cache_write_1h_tokens, part.cache_write_1h_tokens),
+            web_search_requests=_add(total.web_search_requests, part.web_search_requests),
         )
         model = get("model")
         model = model if type(model) is str else ""
@@ -100,6 +101,7 @@ class BatchResultsAccumulator:
             cache_read_tokens=(part.cache_read_tokens or 0) + (before.cache_read_tokens if before else 0),
             cache_write_5m_tokens=(part.cache_write_5m_tokens or 0) + (before.cache_write_5m_tokens if before else 0),
             cache_write_1h_tokens=(part.cache_write_1h_tokens or 0) + (before.cache_write_1h_tokens if before else 0),
+            web_search_requests=(part.web_search_requests or 0) + (before.web_search_requests if before else 0),
         )
         return False
 

@@ -45,12 +45,14 @@ def priced_usage(usage: anthropic_contract.Usage) -> Usage | None:
     """The counts of `usage` to price; `None` when it has neither an input nor an output count."""
     if usage.input_tokens is None and usage.output_tokens is None:
         return None
-    return Usage(  # positional: input, output, cache read, 5-minute and 1-hour cache writes
+    return Usage(  # positional: input, output, cache read, 5-minute and 1-hour cache writes, web searches, fast
         usage.input_tokens or 0,
         usage.output_tokens or 0,
         usage.cache_read_tokens or 0,
         usage.cache_write_5m_tokens or 0,
         usage.cache_write_1h_tokens or 0,
+        usage.web_search_requests or 0,
+        usage.speed == "fast",
     )
 
 
@@ -99,6 +101,9 @@ def merge_usage(
         _later(write_1h, earlier.cache_write_1h_tokens),
         _later(later.reasoning_tokens, earlier.reasoning_tokens),
         _later(later.service_tier, earlier.service_tier),
+        _later(later.web_search_requests, earlier.web_search_requests),
+        _later(later.web_fetch_requests, earlier.web_fetch_requests),
+        _later(later.speed, earlier.speed),
     )
 
 
