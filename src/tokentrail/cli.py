@@ -166,7 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=(*render.FORMATS, "jsonl"), default="table",
         help="output format (default: table); jsonl streams every column, one call per line",
     )  # fmt: skip
-    calls.add_argument("--sort", choices=SORTS, default="-time", help="order (- for descending; default: -time)")
+    calls.add_argument(
+        "--sort",
+        choices=SORTS,
+        default="-time",
+        help="order, descending with a leading - (write --sort=-cost); default: -time",
+    )
     calls.add_argument("--limit", type=LIMIT, help=f"at most this many calls (default: {DEFAULT_LIMIT}; jsonl: all)")
     calls.add_argument("--offset", type=OFFSET, default=0, help="skip this many calls first")
     calls.add_argument("--with-content", action="store_true", help="jsonl/--all-columns: add the stored bodies")
