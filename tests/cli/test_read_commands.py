@@ -134,7 +134,7 @@ def test_calls_sort_offset_limit_and_table_columns(
     url = ["--database-url", database_url]
     code, out, _ = run(capsys, "calls", *RANGE, "--sort=-latency", "--format", "json", *url)
     assert [r["span_id"][0] for r in json.loads(out)] == ["2", "5", "1", "3", "4"]
-    code, out, _ = run(capsys, "calls", *RANGE, "--sort=-latency", "--offset", "1", "--limit", "2",
+    code, out, _ = run(capsys, "calls", *RANGE, "--sort", "-latency", "--offset", "1", "--limit", "2",
                        "--format", "json", *url)  # fmt: skip
     records = json.loads(out)
     assert [r["span_id"][0] for r in records] == ["5", "1"]
