@@ -31,20 +31,9 @@ __all__ = ["main"]
 PROG: Final = "tokentrail"
 # Kept in step with tokentrail.reports.GROUPINGS (a test checks); listed here so --help needs no import.
 GROUPINGS: Final = (
-    "day",
-    "hour",
-    "model",
-    "user",
-    "session",
-    "service",
-    "workflow",
-    "call-type",
-    "operation",
-    "error-type",
-    "prompt-version",
-    "tag",
-    "tool",
-)
+    "day", "hour", "model", "user", "session", "service", "workflow", "call-type", "operation", "error-type",
+    "prompt-version", "tag", "tool",
+)  # fmt: skip
 # Kept in step with tokentrail.reports.SORTS (a test checks).
 SORTS: Final = ("time", "-time", "cost", "-cost", "latency", "-latency", "tokens", "-tokens")
 DEFAULT_LIMIT: Final = 50
@@ -141,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     db_options.add_argument(
         "--database-url",
         metavar="URL",
-        help="PostgreSQL URL (default: TOKENTRAIL_DATABASE_URL, else the running embedded cluster)",
+        help="PostgreSQL URL (default: TOKENTRAIL_DATABASE_URL, else the running embedded cluster, else a running "
+        "demo's under ./.demo)",
     )
     output = _Parser(add_help=False)
     output.add_argument("--format", choices=render.FORMATS, default="table", help="output format (default: table)")
@@ -166,7 +156,12 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=(*render.FORMATS, "jsonl"), default="table",
         help="output format (default: table); jsonl streams every column, one call per line",
     )  # fmt: skip
-    calls.add_argument("--sort", choices=SORTS, default="-time", help="order (- for descending; default: -time)")
+    calls.add_argument(
+        "--sort",
+        choices=SORTS,
+        default="-time",
+        help="order, descending with a leading - (e.g. -cost; default: -time)",
+    )
     calls.add_argument("--limit", type=LIMIT, help=f"at most this many calls (default: {DEFAULT_LIMIT}; jsonl: all)")
     calls.add_argument("--offset", type=OFFSET, default=0, help="skip this many calls first")
     calls.add_argument("--with-content", action="store_true", help="jsonl/--all-columns: add the stored bodies")
@@ -201,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `tokentrail` command line; returns the process exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _sort_values_joined(list(sys.argv[1:] if argv is None else argv))
     if args_list and args_list[0] in _DELEGATES:
         return _delegate(args_list[0], args_list[1:])
     parser = _parser()
@@ -224,6 +219,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
         return 1
     return code
+
+
+def _sort_values_joined(argv: list[str]) -> list[str]:
+    """`--sort -cost` as `--sort=-cost`: argparse would take a value with a leading `-` for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--sort" and arg in SORTS:
+            joined[-1] = f"--sort={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def _delegate(name: str, rest: list[str]) -> int:

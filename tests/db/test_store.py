@@ -188,3 +188,15 @@ async def test_read_side_columns_round_trip(store: Store, database_url: str) -> 
     assert row == ("summarization", ["get_weather"], ["toolu_1"], 2)
     assert tool_call == ("get_weather", "toolu_1", 1)
     assert retried == (2,)
+
+
+async def test_app_attributes_of_json_text_are_stored_as_that_text(store: Store, database_url: str) -> None:
+    key = semconv.APP_ATTRIBUTE_PREFIX + "customer"
+    given = '{"id":"c_9","plan":"pro"}'
+    await store.write(_batch(_llm_span("json", **{key: given, semconv.CALL_TYPE: "rag_query"})))
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT jsonb_typeof(attributes -> %s), attributes ->> %s, attributes ? %s FROM llm_calls",
+            (key, key, semconv.CALL_TYPE),
+        ).fetchone()
+    assert row == ("string", given, False)  # as given, under its full key; call_type lives in its column

@@ -58,6 +58,17 @@ def test_demo_runs_the_pipeline_and_prints_the_report(tmp_path: Path) -> None:
     assert "$ tokentrail trace " in output
     assert "POST /answer" in output  # the trace tree starts at the FastAPI server span
     assert "stopped everything the demo started" in output
+    # the environment to paste for your own scripts: the database, the OTLP endpoint it started, the sink's token
+    exports = dict(re.findall(r"^export (\w+)=(\S+)$", output, re.MULTILINE))
+    assert exports["TOKENTRAIL_DATABASE_URL"].startswith("postgresql://"), output
+    assert exports["OTEL_EXPORTER_OTLP_ENDPOINT"] in _started_urls(output)
+    sink_url = re.search(r"^sink\s+(http://\S+)", output, re.MULTILINE)
+    assert sink_url is not None
+    token = re.search(r"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20(\S+)", output)
+    assert token is not None, output
+    assert len(token.group(1)) >= 16
+    if exports["OTEL_EXPORTER_OTLP_ENDPOINT"] == sink_url.group(1):
+        assert "OTEL_EXPORTER_OTLP_HEADERS" in exports
     # nothing the demo started is still listening
     urls = _started_urls(output)
     assert len(urls) >= 3, output

@@ -59,3 +59,26 @@ def test_check_range() -> None:
         filters.check_range(datetime(2026, 11, 1), None)
     with pytest.raises(ValueError, match="later"):
         filters.check_range(start, start)
+
+
+def test_the_read_layers_values() -> None:
+    assert filters.parse_attr("tenant_id=acme") == ("tenant_id", "acme")
+    assert filters.parse_attr('tokentrail.app.customer={"id":1}') == ("customer", '{"id":1}')
+    assert filters.parse_attr("plan=") == ("plan", "")
+    assert filters.parse_grouping("attr:tokentrail.app.tenant_id") == "attr:tenant_id"
+    assert filters.parse_grouping("call-type") == "call-type"
+    assert filters.parse_prompt_text(" support@v2 ") == "support@v2"
+    assert (filters.parse_limit("10000"), filters.parse_offset("0"), filters.parse_offset("20")) == (10000, 0, 20)
+    assert filters.parse_text(" req-42") == " req-42"
+    for parse, bad, says in [
+        (filters.parse_attr, "tenant_id", "KEY=VALUE"),
+        (filters.parse_attr, "bad key=1", "attribute key"),
+        (filters.parse_grouping, "price", "cannot group by"),
+        (filters.parse_prompt_text, "@v2", "not a prompt"),
+        (filters.parse_limit, "10001", "maximum of 10000"),
+        (filters.parse_offset, "-1", "must not be negative"),
+        (filters.parse_offset, "x", "not a whole number"),
+        (filters.parse_text, "  ", "must not be empty"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            parse(bad)

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv as sc
 from tokentrail.dev.standin import ErrorReply, MessageReply, StandinServer, TextBlock, ToolUseBlock, Usage
+from tokentrail.sink import facts
 from tokentrail.sink.peers import to_contract
 
 if TYPE_CHECKING:
@@ -363,6 +364,7 @@ def test_tool_use(peer: Instrumented, client: anthropic.Anthropic, standin: Stan
     output = _messages(attributes, sc.GEN_AI_OUTPUT_MESSAGES)
     calls = [part for message in output for part in message["parts"] if part["type"] == "tool_call"]
     assert [(call["name"], call.get("id")) for call in calls] == [("get_weather", "toolu_01")]
+    assert facts.tool_calls(attributes) == (["get_weather"], ["toolu_01"])  # the sink's tool_names / tool_call_ids
     arguments = calls[0]["arguments"]
     assert (json.loads(arguments) if isinstance(arguments, str) else arguments) == {"city": "Paris"}
     if peer.peer.records_tools:

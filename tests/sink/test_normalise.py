@@ -300,3 +300,29 @@ def test_token_counting_is_never_priced_even_with_a_sent_cost(normaliser: Normal
     [priced] = normaliser.batch(_decoded(otlp.span("chat claude-sonnet-4-5", attributes=chat))).llm_calls
     assert priced.cost_usd is not None
     assert priced.cost_usd > 0
+
+
+def test_a_peers_tool_calls_come_from_its_output_content(normaliser: Normaliser) -> None:
+    attrs = {
+        semconv.GEN_AI_SYSTEM: "anthropic",
+        semconv.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+        "llm.request.type": "chat",
+        "gen_ai.usage.input_tokens": 40,
+        "gen_ai.usage.output_tokens": 12,
+        "gen_ai.completion.0.role": "assistant",
+        "gen_ai.completion.0.finish_reason": "tool_use",
+        "gen_ai.completion.0.tool_calls.0.id": "toolu_01",
+        "gen_ai.completion.0.tool_calls.0.name": "get_weather",
+        "gen_ai.completion.0.tool_calls.0.arguments": '{"city": "Paris"}',
+    }
+    spans = _decoded(
+        otlp.span("anthropic.chat", attributes=attrs, kind=3), scope="opentelemetry.instrumentation.anthropic"
+    )
+    [call] = normaliser.batch(spans).llm_calls
+    assert call.source == "openllmetry"
+    assert (call.tool_names, call.tool_call_ids, call.attempts, call.call_type) == (
+        ["get_weather"],
+        ["toolu_01"],
+        None,
+        None,
+    )

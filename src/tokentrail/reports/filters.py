@@ -102,7 +102,13 @@ def parse_count(text: str) -> int:
 
 def parse_offset(text: str) -> int:
     """A whole number of at least 0 (rows to skip)."""
-    return 0 if text.strip() == "0" else parse_count(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} must not be negative")
+    return value
 
 
 def parse_text(text: str) -> str:

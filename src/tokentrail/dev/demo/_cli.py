@@ -159,7 +159,14 @@ class _Demo:
 
         trace_id = print_report(database_url, self.run_start, failures=not self.real_api)
         print_next_steps(
-            endpoints.jaeger_ui, trace_id, database_url, self.supervisor.log_dir, time.monotonic() - started
+            endpoints.jaeger_ui,
+            trace_id,
+            database_url,
+            self.supervisor.log_dir,
+            time.monotonic() - started,
+            otlp_endpoint=endpoints.otlp_http,
+            sink_url=sink.url,
+            sink_token=sink.token,
         )
 
         hold = self.args.hold

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import statistics
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from tokentrail.dev.demo._postgres import pick_trace, redact_url
-from tokentrail.dev.demo._services import APP_SERVICE_NAME
+from tokentrail.dev.demo._services import APP_SERVICE_NAME, bearer
 from tokentrail.dev.demo._workload import DemoResult
 from tokentrail.errors import DemoError
 
@@ -64,9 +65,18 @@ def print_report(database_url: str, run_start: datetime, *, failures: bool) -> s
 
 
 def print_next_steps(
-    jaeger_ui: str | None, trace_id: str | None, database_url: str, log_dir: Path, ready_seconds: float
+    jaeger_ui: str | None,
+    trace_id: str | None,
+    database_url: str,
+    log_dir: Path,
+    ready_seconds: float,
+    *,
+    otlp_endpoint: str,
+    sink_url: str,
+    sink_token: str,
 ) -> None:
-    """Where to see the run: Jaeger (or how to get it), the CLI over the same database, the logs."""
+    """Where to see the run: Jaeger (or how to get it), the CLI over the same database, the logs, and the
+    environment to paste for your own scripts (export lines; the sink wants its bearer token, the collector not)."""
     section("where to look next")
     if jaeger_ui:
         say(f"Jaeger:   {jaeger_ui}/trace/{trace_id}" if trace_id else f"Jaeger:   {jaeger_ui}")
@@ -75,3 +85,11 @@ def print_next_steps(
     say(f"SQL/CLI:  TOKENTRAIL_DATABASE_URL={redact_url(database_url)} tokentrail calls --since 1h")
     say(f"logs:     {log_dir}")
     say(f"ready:    {ready_seconds:.1f} s after the start")
+    headers = f"OTEL_EXPORTER_OTLP_HEADERS={shlex.quote(bearer(sink_token))}"
+    say("\nyour own scripts (while the demo holds): paste these, then run them under opentelemetry-instrument")
+    say(f"export TOKENTRAIL_DATABASE_URL={shlex.quote(redact_url(database_url))}")
+    say(f"export OTEL_EXPORTER_OTLP_ENDPOINT={shlex.quote(otlp_endpoint)}")
+    if otlp_endpoint == sink_url:
+        say(f"export {headers}")
+    else:
+        say(f"# or straight to the sink: export OTEL_EXPORTER_OTLP_ENDPOINT={shlex.quote(sink_url)} {headers}")
