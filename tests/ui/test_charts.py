@@ -53,3 +53,13 @@ def test_labels_and_titles_are_escaped() -> None:
         assert "<img" not in chart
         assert "&lt;script&gt;" in chart
         _svg(chart)  # still well-formed
+
+
+def test_the_stylesheet_colours_every_legend_swatch() -> None:
+    from tokentrail.ui.charts import PALETTE
+    from tokentrail.ui.render import STATIC_DIR
+
+    css = (STATIC_DIR / "ui.css").read_text()
+    for index, colour in enumerate(PALETTE):
+        assert f".swatch.c{index} {{ background: {colour}; }}" in css
+    assert "style=" not in stacked_bars("x", ["a"], [Series("s", [1.0])])  # the CSP blocks inline styles

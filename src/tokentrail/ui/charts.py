@@ -72,7 +72,7 @@ def _axis(top: float, fmt: Callable[[float], str], labels: Sequence[str], plot_w
 
 def _legend(names: Sequence[str]) -> Markup:
     items = Markup("").join(
-        Markup('<li><span class="swatch" style="background:{}"></span>{}</li>').format(_colour(i), name)
+        Markup('<li><span class="swatch c{}"></span>{}</li>').format(i % len(PALETTE), name)
         for i, name in enumerate(names)
     )
     return Markup('<ul class="legend">{}</ul>').format(items)
