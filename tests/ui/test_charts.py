@@ -20,7 +20,7 @@ def test_stacked_bars_stack_each_series_per_bucket() -> None:
     heights = sorted(float(r.get("height", "0")) for r in rects)
     assert heights[-1] == 3 * heights[0]  # b's 3 against a's 1, on one scale
     assert "Cost" in chart
-    assert chart.count('class="swatch"') == 2
+    assert chart.count('class="swatch c') == 2
 
 
 def test_lines_draw_a_polyline_per_series_and_a_dot_per_point() -> None:

@@ -2,7 +2,8 @@
 
 Each function returns markup (`markupsafe.Markup`) to place in a page; every label and title passes through
 `markupsafe.escape`, so a hostile model or user name is text. No script and no external reference: the CSP's
-`img-src 'self' data:` and `default-src 'none'` hold. Colours come from a fixed palette by series order.
+`img-src 'self' data:` and `default-src 'none'` hold. Colours come from a fixed palette by series order
+(SVG fill attributes; legend swatches by class `c<n>` in ui.css, as the CSP forbids inline styles).
 """
 
 from __future__ import annotations
