@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from tokentrail.ui.pages import overview
+from tokentrail.ui.pages import calls, overview
 
 __all__ = ["ROUTES"]
 
 ROUTES: list[BaseRoute] = [
     *overview.ROUTES,
+    *calls.ROUTES,
 ]
