@@ -21,6 +21,7 @@ __all__ = [
     "BadParameter",
     "Params",
     "TimeRange",
+    "attr_key",
     "call_filter",
     "grouping",
     "page",
@@ -155,8 +156,10 @@ def call_filter(params: Params, window: TimeRange, multi: Mapping[str, Sequence[
     values["prompt"] = prompt
     attrs = []
     for item in (multi or {}).get("attr") or ([params["attr"]] if params.get("attr") else []):
+        if not item.strip():
+            continue  # an empty form field
         key, sep, value = item.partition(":")
-        if not sep or not item.strip():
+        if not sep:
             raise BadParameter("attr", f"{item!r} is not KEY:VALUE (e.g. company_id:acme)")
         try:
             attrs.append((parse_attr_key(key), value))
@@ -230,3 +233,11 @@ def trace_id(text: str) -> str:
         return filters.parse_trace_id(text)
     except ValueError as exc:
         raise BadParameter("trace_id", str(exc)) from None
+
+
+def attr_key(params: Params, name: str, default: str) -> str:
+    """An app attribute key (`company_id`), checked as `attr:KEY` groupings are."""
+    try:
+        return parse_attr_key(_get(params, name) or default)
+    except ValueError as exc:
+        raise BadParameter(name, str(exc)) from None

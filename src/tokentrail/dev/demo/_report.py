@@ -74,12 +74,22 @@ def print_next_steps(
     otlp_endpoint: str,
     sink_url: str,
     sink_token: str,
+    ui_url: str | None = None,
+    jaeger_has_ui: bool = False,
 ) -> None:
-    """Where to see the run: Jaeger (or how to get it), the CLI over the same database, the logs, and the
-    environment to paste for your own scripts (export lines; the sink wants its bearer token, the collector not)."""
+    """Where to see the run: the web UI first, then Jaeger (or why not), the CLI over the same database, the logs,
+    and the environment to paste for your own scripts (export lines; the sink wants its bearer token, the
+    collector not)."""
     section("where to look next")
-    if jaeger_ui:
+    if ui_url:
+        say(f"UI:       {ui_url}/traces/{trace_id}" if trace_id else f"UI:       {ui_url}/")
+    if jaeger_ui and jaeger_has_ui:
         say(f"Jaeger:   {jaeger_ui}/trace/{trace_id}" if trace_id else f"Jaeger:   {jaeger_ui}")
+    elif jaeger_ui:
+        say(
+            f"Jaeger:   the locally built Jaeger at {jaeger_ui} serves the query API only (/api/v3); "
+            "the compose stack's official image (deploy/) has the UI"
+        )
     else:
         say("Jaeger:   not started; run `make stack` once to build the collector and Jaeger, then `make demo`")
     say(f"SQL/CLI:  TOKENTRAIL_DATABASE_URL={redact_url(database_url)} tokentrail calls --since 1h")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from tokentrail.ui.pages import overview
+from tokentrail.ui.pages import calls, failures, overview, prompts
 
 __all__ = ["ROUTES"]
 
 ROUTES: list[BaseRoute] = [
     *overview.ROUTES,
+    *calls.ROUTES,
+    *failures.ROUTES,
+    *prompts.ROUTES,
 ]
