@@ -3,7 +3,10 @@
 - `callfilter`: `CallFilter`, the one filter every query, CLI flag and UI parameter shares, and its WHERE clause
 - `queries`: stats, the call list, prompt-version comparison (SELECT only, typed rows)
 - `export`: every column of the selected calls, streamed (JSONL/CSV exports)
-- `trace`: one trace as a tree of spans with their LLM calls
+- `trace`: one trace as a tree of spans with their LLM calls; `waterfall`: the same on its time line, with totals
+- `calldetail`: one call in full (request parameters, conversation, cost breakdown); `conversation`: stored
+  bodies read into typed messages and parts
+- `sessions`: sessions and users listed, a session's calls in order, a user's spend per day and model
 - `content`: text out of stored message bodies (the prompt preview)
 - `filters`: parsing and checking filter values (durations, times, amounts, trace ids, ranges)
 - `render`: tables, JSON and CSV; money, durations and trees formatted once
