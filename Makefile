@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,sink,fastapi,grpc
+EXTRAS := dev,sink,ui,fastapi,grpc
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast lint fmt bench demo stack sdk-matrix interop clean
+.PHONY: setup test test-fast lint fmt bench demo stack sdk-matrix interop clean browser
 
 setup: $(VENV)/.installed
 
@@ -32,9 +32,17 @@ stack: setup
 # The whole suite: lint, the real collector and Jaeger, the main test run on the newest SDK,
 # then the older SDK generations and the peer-interop run in their own environments (the peer tests run only
 # there, where each peer is installed).
-test: lint stack
+test: lint stack browser
 	$(BIN)/pytest -m "not interop"
 	$(BIN)/nox -db uv -s sdk interop
+
+# The UI's browser tests drive the system Chromium (Debian's package; Playwright downloads none). CI runs as
+# root on a fresh machine, so it installs it there; a missing browser is a failure, never a skip.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+		else echo "the UI tests need /usr/bin/chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
+	fi
 
 test-fast: setup
 	$(BIN)/pytest -m "not stack and not interop"

@@ -404,3 +404,10 @@ def test_malformed_database_url_is_a_usage_error(capsys: pytest.CaptureFixture[s
     assert (code, out) == (2, "")
     assert err.startswith("tokentrail: invalid database URL:")
     assert len(err.splitlines()) == 1
+
+
+def test_ui_refuses_another_address_without_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "ui", "--host", "0.0.0.0", "--database-url", "postgresql://u@127.0.0.1:1/x")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("tokentrail: refusing to serve the UI on 0.0.0.0 without a token")

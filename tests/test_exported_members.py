@@ -52,7 +52,7 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_cli_commands_and_flags() -> None:
     commands = _subcommands(cli._parser())
-    assert set(commands) == {"sink", "standin", "demo", "db", "stats", "calls", "trace", "compare", "prune"}
+    assert set(commands) == {"sink", "standin", "demo", "db", "stats", "calls", "trace", "compare", "prune", "ui"}
     assert set(_subcommands(commands["db"])) == {"upgrade"}
     expected = {
         "stats": {"--database-url", "--format", "--since", "--until", "--by"},
@@ -73,6 +73,7 @@ def test_cli_commands_and_flags() -> None:
         "trace": {"--database-url", "--format"},
         "compare": {"--database-url", "--format", "--prompt", "--versions", "--since", "--until"},
         "prune": {"--database-url", "--format", "--older-than", "--dry-run"},
+        "ui": {"--database-url", "--host", "--port", "--token", "--jaeger-url"},
     }
     for command, flags in expected.items():
         assert flags <= _flags(commands[command]), command

@@ -1,4 +1,4 @@
-"""The `tokentrail` command: run the sink, stand-in and demo; migrate the database; report on stored calls.
+"""The `tokentrail` command: run the sink, stand-in, demo and web UI; migrate the database; report on stored calls.
 
 Every database command takes `--database-url`, defaulting to `TOKENTRAIL_DATABASE_URL`, then to the embedded
 cluster when it is running. Exit codes: 0 success, 1 a runtime failure (database unreachable, query failed),
@@ -126,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--versions", nargs="+", metavar="VERSION", help="these versions, in this order")
     compare.add_argument("--since", type=MOMENT, default="30d", help="start of the range (default: 30d)")
     compare.add_argument("--until", type=MOMENT)
+
+    ui = commands.add_parser("ui", help="serve the read-only web UI (needs the ui extra)")
+    ui.add_argument("--database-url", metavar="URL", help="PostgreSQL URL (default: as for the reports)")
+    ui.add_argument("--host", help="address to bind (default: TOKENTRAIL_UI_HOST, else 127.0.0.1)")
+    ui.add_argument("--port", type=int, help="port (default: TOKENTRAIL_UI_PORT, else 4319)")
+    ui.add_argument("--token", help="access token, required off loopback (default: TOKENTRAIL_UI_TOKEN)")
+    ui.add_argument("--jaeger-url", metavar="URL", help="Jaeger UI base URL for trace links (TOKENTRAIL_UI_JAEGER_URL)")
 
     prune = commands.add_parser(
         "prune", parents=[db_options, output], help="drop daily partitions older than a cutoff, then orphan content"
@@ -288,6 +295,31 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    try:
+        from tokentrail.ui import main as ui_main
+        from tokentrail.ui import settings as ui_settings
+    except ModuleNotFoundError as exc:
+        raise CommandError(
+            f"the UI is unavailable: {exc} (install it with `pip install 'tokentrail[ui]'`)", 1
+        ) from None
+    from tokentrail.errors import ConfigurationError
+
+    try:
+        settings = ui_settings.load(
+            database_url=args.database_url or _database_url(args),
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            jaeger_url=args.jaeger_url,
+        )
+    except ConfigurationError as exc:
+        raise CommandError(str(exc), 2) from None
+    print(f"{PROG} ui: serving on http://{settings.host}:{settings.port}/", file=sys.stderr, flush=True)
+    ui_main.serve(settings)
+    return 0
+
+
 _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "db": cmd_db,
     "stats": cmd_stats,
@@ -295,6 +327,7 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "trace": cmd_trace,
     "compare": cmd_compare,
     "prune": cmd_prune,
+    "ui": cmd_ui,
 }
 
 

@@ -1,0 +1,34 @@
+"""The UI's connection pool: every session read-only (`default_transaction_read_only=on`), autocommit.
+
+The UI never writes; the option makes the database enforce that, whatever a page's query does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from psycopg_pool import ConnectionPool
+
+__all__ = ["APPLICATION_NAME", "open_pool"]
+
+APPLICATION_NAME: Final = "tokentrail-ui"
+
+
+def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0) -> ConnectionPool[Any]:
+    """An opened pool of read-only autocommit connections to `url` (connections are made in the background)."""
+    pool: ConnectionPool[Any] = ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        open=False,
+        name=APPLICATION_NAME,
+        kwargs={
+            "autocommit": True,
+            "application_name": APPLICATION_NAME,
+            "connect_timeout": 10,
+            "options": "-c default_transaction_read_only=on -c statement_timeout=60000",
+        },
+    )
+    pool.open(wait=False)
+    return pool
