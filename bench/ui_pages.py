@@ -329,32 +329,53 @@ def write_docs(section: str) -> None:
     DOCS.write_text(text.rstrip() + "\n")
 
 
+def _existing_target(url: str) -> dict[str, Any] | None:
+    """What the pages will ask for in an already seeded database, or None when it holds no calls."""
+    with psycopg.connect(url) as conn:
+        counts = conn.execute("SELECT (SELECT count(*) FROM llm_calls), (SELECT count(*) FROM spans)").fetchone()
+        if counts is None or counts[0] == 0:
+            return None
+        top = conn.execute(
+            "SELECT user_id, session_id FROM llm_calls WHERE start_time > now() - interval '1 day' "
+            "AND session_id IS NOT NULL ORDER BY start_time DESC LIMIT 1"
+        ).fetchone()
+        span = conn.execute(
+            "SELECT span_id FROM llm_calls WHERE trace_id = %s ORDER BY start_time LIMIT 1", (BIG_TRACE,)
+        ).fetchone()
+    assert top is not None
+    assert span is not None
+    return {"user": top[0], "session": top[1], "trace": BIG_TRACE, "span": span[0], "spans": counts[1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="llm_calls rows to seed")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
     parser.add_argument("--write-docs", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="leave the cluster running afterwards (prints its URL)")
+    parser.add_argument("--database-url", help="use this database (seeded first if it holds no calls) and keep it")
+    parser.add_argument("--seed-only", action="store_true", help="stop after seeding (with --database-url)")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="tokentrail-uibench-"))
     root.chmod(0o755)
-    cluster = EmbeddedPostgres(root, durable=False)
+    cluster = None if args.database_url else EmbeddedPostgres(root, durable=False)
     try:
-        url = cluster.start()
+        url = cluster.start() if cluster is not None else args.database_url
         migrate.upgrade(url)
-        print(f"seeding {args.rows:,} calls ...", flush=True)
         began = time.monotonic()
-        target = seed(url, args.rows)
+        target = _existing_target(url)
+        if target is None:
+            print(f"seeding {args.rows:,} calls ...", flush=True)
+            target = seed(url, args.rows)
         seed_s = time.monotonic() - began
-        print(f"seeded in {seed_s:.0f} s; timing pages ...", flush=True)
+        print(f"ready in {seed_s:.0f} s: {target}", flush=True)
+        if args.seed_only:
+            return 0
         with ui_server(url) as base:
             results = time_pages(base, pages(target), args.requests)
-        if args.keep:
-            print(f"cluster kept at {url} ({root})")
     finally:
-        if not args.keep:
+        if cluster is not None:
             cluster.destroy()
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
     text = render(args.rows, target["spans"], args.requests, results, seed_s)
     print(text)
     if args.write_docs:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from tokentrail.ui.pages import overview
+from tokentrail.ui.pages import overview, people, trace
 
 __all__ = ["ROUTES"]
 
 ROUTES: list[BaseRoute] = [
     *overview.ROUTES,
+    *trace.ROUTES,
+    *people.ROUTES,
 ]
