@@ -6,6 +6,7 @@
 - `browser` (per session) / `page`: Chromium from /usr/bin/chromium (`make test` installs it; missing is a
   failure, never a skip); `page` records console messages, page errors, dialogs and every request's URL
 - `screenshot(page, name)`: saves docs/images/ui-<name>.png for docs/ui.md
+- `sample`: tests.fixtures.uidata's varied calls (models, users, errors, prompt versions, a trace, hostile content)
 """
 
 from __future__ import annotations
@@ -98,3 +99,11 @@ def screenshot() -> Callable[[Any, str], Path]:
         return path
 
     return save
+
+
+@pytest.fixture
+def sample(conn: psycopg.Connection[Any]) -> Any:
+    """tests.fixtures.uidata's varied calls, stored in the test's database."""
+    from tests.fixtures.uidata import seed
+
+    return seed(conn)

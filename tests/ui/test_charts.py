@@ -20,7 +20,7 @@ def test_stacked_bars_stack_each_series_per_bucket() -> None:
     heights = sorted(float(r.get("height", "0")) for r in rects)
     assert heights[-1] == 3 * heights[0]  # b's 3 against a's 1, on one scale
     assert "Cost" in chart
-    assert chart.count('class="swatch"') == 2
+    assert chart.count('class="swatch c') == 2
 
 
 def test_lines_draw_a_polyline_per_series_and_a_dot_per_point() -> None:
@@ -53,3 +53,13 @@ def test_labels_and_titles_are_escaped() -> None:
         assert "<img" not in chart
         assert "&lt;script&gt;" in chart
         _svg(chart)  # still well-formed
+
+
+def test_the_stylesheet_colours_every_legend_swatch() -> None:
+    from tokentrail.ui.charts import PALETTE
+    from tokentrail.ui.render import STATIC_DIR
+
+    css = (STATIC_DIR / "ui.css").read_text()
+    for index, colour in enumerate(PALETTE):
+        assert f".swatch.c{index} {{ background: {colour}; }}" in css
+    assert "style=" not in stacked_bars("x", ["a"], [Series("s", [1.0])])  # the CSP blocks inline styles

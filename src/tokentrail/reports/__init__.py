@@ -3,6 +3,9 @@
 - `callfilter`: `CallFilter`, the one filter every query, CLI flag and UI parameter shares, and its WHERE clause
 - `queries`: stats, the call list, prompt-version comparison (SELECT only, typed rows)
 - `export`: every column of the selected calls, streamed (JSONL/CSV exports)
+- `series`: the same figures per time bucket (and group), for charts over time
+- `cache`: prompt-cache hit rate and the money cache reads saved, per model
+- `prompts`: the prompt names and versions seen in a range
 - `trace`: one trace as a tree of spans with their LLM calls; `waterfall`: the same on its time line, with totals
 - `calldetail`: one call in full (request parameters, conversation, cost breakdown); `conversation`: stored
   bodies read into typed messages and parts

@@ -2,7 +2,8 @@
 
 Each function returns markup (`markupsafe.Markup`) to place in a page; every label and title passes through
 `markupsafe.escape`, so a hostile model or user name is text. No script and no external reference: the CSP's
-`img-src 'self' data:` and `default-src 'none'` hold. Colours come from a fixed palette by series order.
+`img-src 'self' data:` and `default-src 'none'` hold. Colours come from a fixed palette by series order
+(SVG fill attributes; legend swatches by class `c<n>` in ui.css, as the CSP forbids inline styles).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _axis(top: float, fmt: Callable[[float], str], labels: Sequence[str], plot_w
 
 def _legend(names: Sequence[str]) -> Markup:
     items = Markup("").join(
-        Markup('<li><span class="swatch" style="background:{}"></span>{}</li>').format(_colour(i), name)
+        Markup('<li><span class="swatch c{}"></span>{}</li>').format(i % len(PALETTE), name)
         for i, name in enumerate(names)
     )
     return Markup('<ul class="legend">{}</ul>').format(items)

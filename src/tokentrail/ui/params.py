@@ -21,6 +21,7 @@ __all__ = [
     "BadParameter",
     "Params",
     "TimeRange",
+    "attr_key",
     "call_filter",
     "grouping",
     "page",
@@ -230,3 +231,11 @@ def trace_id(text: str) -> str:
         return filters.parse_trace_id(text)
     except ValueError as exc:
         raise BadParameter("trace_id", str(exc)) from None
+
+
+def attr_key(params: Params, name: str, default: str) -> str:
+    """An app attribute key (`company_id`), checked as `attr:KEY` groupings are."""
+    try:
+        return parse_attr_key(_get(params, name) or default)
+    except ValueError as exc:
+        raise BadParameter(name, str(exc)) from None

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
 from tokentrail.reports.callfilter import CallFilter
 from tokentrail.ui import params
+from tokentrail.ui.charts import Series
 from tokentrail.ui.params import TimeRange
 
-__all__ = ["connection", "refresh_seconds", "selection"]
+__all__ = ["NONE", "OTHER", "connection", "label", "refresh_seconds", "selection", "stack"]
 
 
 @contextmanager
@@ -33,3 +35,42 @@ def refresh_seconds(request: Request, window: TimeRange) -> int | None:
     """How often the page reloads itself: the configured period over a preset range, never over a custom one."""
     period: int = request.app.state.settings.refresh_seconds
     return period if window.preset is not None and period > 0 else None
+
+
+class _Point(Protocol):
+    @property
+    def bucket(self) -> datetime: ...
+    @property
+    def key(self) -> str | None: ...
+
+
+OTHER = "(other)"
+NONE = "(none)"
+
+
+def stack(
+    points: Sequence[_Point], starts: Sequence[datetime], value: Callable[[Any], float], top: int = 6
+) -> list[Series]:
+    """Chart series from `series` points: one per key, the `top` largest by total kept and the rest summed as
+    "(other)"; a bucket without a point is zero."""
+    totals: dict[str | None, float] = {}
+    for point in points:
+        totals[point.key] = totals.get(point.key, 0.0) + value(point)
+    ranked = sorted(totals, key=lambda k: (-totals[k], k or ""))
+    kept = set(ranked[:top])
+    index = {start: i for i, start in enumerate(starts)}
+    names = [k for k in ranked if k in kept]
+    values: dict[str, list[float]] = {}
+    for key in [*names, OTHER]:
+        values[label(key) if key != OTHER else OTHER] = [0.0] * len(starts)
+    for point in points:
+        i = index.get(point.bucket)
+        if i is None:
+            continue
+        name = label(point.key) if point.key in kept else OTHER
+        values[name][i] += value(point)
+    return [Series(name, row) for name, row in values.items() if any(row)]
+
+
+def label(key: str | None) -> str:
+    return NONE if key is None else key

@@ -1,22 +1,58 @@
-"""Overview: totals over the selected range (the charts come with the read layer's series)."""
+"""Overview: cost over time stacked by a chosen grouping, calls and error rate over time, latency and time to first
+chunk by model, prompt-cache use and savings, and the top users and app ids by cost."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tokentrail.reports import queries
-from tokentrail.ui.pages.common import connection, refresh_seconds, selection
-from tokentrail.ui.render import page
+from tokentrail.reports.cache import cache_by_model
+from tokentrail.reports.series import bucket_starts, series
+from tokentrail.ui import charts, params
+from tokentrail.ui.pages.common import connection, label, refresh_seconds, selection, stack
+from tokentrail.ui.render import money, ms, pct
 
-__all__ = ["ROUTES"]
+__all__ = ["BY_CHOICES", "ROUTES"]
+
+BY_CHOICES: Final = ("model", "user", "service", "prompt-version", "workflow", "call-type", "tag")
+TOP: Final = 10
 
 
 def overview(request: Request) -> Response:
+    from tokentrail.ui.render import page
+
     window, where = selection(request)
+    by = params.grouping(request.query_params, default="model", allowed=BY_CHOICES)
+    app_attr = params.attr_key(request.query_params, "app_attr", "company_id")
+    bucket = window.bucket
     with connection(request) as conn:
         totals = queries.stats(conn, where)
+        cost_points = series(conn, where, bucket, by)
+        call_points = series(conn, where, bucket)
+        by_model = queries.stats(conn, where, "model")
+        cache = cache_by_model(conn, where)
+        users = queries.stats(conn, where, "user")[:TOP]
+        apps = queries.stats(conn, where, f"attr:{app_attr}")[:TOP]
+    starts = bucket_starts(window.since, window.until, bucket)
+    labels = charts.time_labels(starts, window.until - window.since > timedelta(days=1))
+    by_bucket = {p.bucket: p for p in call_points}
+    counts = [(by_bucket[s].calls, by_bucket[s].errors) if s in by_bucket else (0, 0) for s in starts]
+    calls_chart = charts.stacked_bars(
+        "Calls over time",
+        labels,
+        [
+            charts.Series("ok", [float(n - e) for n, e in counts]),
+            charts.Series("error", [float(e) for _, e in counts]),
+        ],
+        "{:,.0f}".format,
+    )
+    rates = [e / n if n else 0.0 for n, e in counts]
+    saved = [row.saved_usd for row in cache if row.saved_usd is not None]
     return page(
         request,
         "overview.html",
@@ -24,6 +60,22 @@ def overview(request: Request) -> Response:
         window=window,
         refresh=refresh_seconds(request, window),
         total=totals[0] if totals else None,
+        by=by,
+        by_choices=BY_CHOICES,
+        app_attr=app_attr,
+        cost_chart=charts.stacked_bars(
+            f"Cost over time by {by}", labels, stack(cost_points, starts, lambda p: float(p.cost_usd)), money
+        ),
+        calls_chart=calls_chart,
+        error_chart=charts.lines("Error rate over time", labels, [charts.Series("error rate", rates)], pct),
+        latency_chart=charts.hbars(
+            "p95 latency by model", [(label(r.key), r.latency_p95_ms) for r in by_model[:TOP]], ms
+        ),
+        by_model=by_model,
+        cache=cache,
+        saved_total=sum(saved) if saved else None,
+        users_chart=charts.hbars("Top users by cost", [(label(r.key), float(r.cost_usd)) for r in users], money),
+        apps_chart=charts.hbars(f"Top {app_attr} by cost", [(label(r.key), float(r.cost_usd)) for r in apps], money),
     )
 
 
