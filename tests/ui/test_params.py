@@ -55,6 +55,7 @@ def test_call_filter_reads_every_field() -> None:
     assert where.attrs == (("company_id", "acme"), ("plan", "pro"))
     assert (where.since, where.until) == (window.since, window.until)
     assert params.call_filter({"model": "  "}, window).model is None
+    assert params.call_filter({}, window, {"attr": ["", " "]}).attrs == ()  # the empty form field
 
 
 @pytest.mark.parametrize(

@@ -156,8 +156,10 @@ def call_filter(params: Params, window: TimeRange, multi: Mapping[str, Sequence[
     values["prompt"] = prompt
     attrs = []
     for item in (multi or {}).get("attr") or ([params["attr"]] if params.get("attr") else []):
+        if not item.strip():
+            continue  # an empty form field
         key, sep, value = item.partition(":")
-        if not sep or not item.strip():
+        if not sep:
             raise BadParameter("attr", f"{item!r} is not KEY:VALUE (e.g. company_id:acme)")
         try:
             attrs.append((parse_attr_key(key), value))

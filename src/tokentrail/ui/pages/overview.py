@@ -15,7 +15,7 @@ from tokentrail.reports.cache import cache_by_model
 from tokentrail.reports.series import bucket_starts, series
 from tokentrail.ui import charts, params
 from tokentrail.ui.pages.common import connection, label, refresh_seconds, selection, stack
-from tokentrail.ui.render import money, ms, pct
+from tokentrail.ui.render import money, ms, num, pct
 
 __all__ = ["BY_CHOICES", "ROUTES"]
 
@@ -49,7 +49,7 @@ def overview(request: Request) -> Response:
             charts.Series("ok", [float(n - e) for n, e in counts]),
             charts.Series("error", [float(e) for _, e in counts]),
         ],
-        "{:,.0f}".format,
+        num,
     )
     rates = [e / n if n else 0.0 for n, e in counts]
     saved = [row.saved_usd for row in cache if row.saved_usd is not None]
