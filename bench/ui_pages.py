@@ -1,19 +1,20 @@
 """Web UI page benchmark: server response time of each page over HTTP, against a large seeded store.
 
-    python bench/ui_pages.py [--rows 1000000] [--requests 30] [--write-docs] [--explain]
+    python bench/ui_pages.py [--rows 1000000] [--requests 30] [--write-docs] [--database-url URL [--seed-only]]
 
 What it does, on a private PostgreSQL cluster it starts itself (tokentrail.db.embedded, fsync off: the seed is
 throwaway):
 
 1. Seeds `--rows` llm_calls rows over the last 30 days with COPY: traces of one HTTP server span and three LLM
-   spans (so about 1.33 spans per call), four models, 2,000 users with an app id (`company_id`), sessions of about
-   ten calls, 3% errors, half of the calls streamed, two prompt versions, content bodies stored once by SHA-256
-   (a pool of distinct prompts and answers, as the sink's dedupe leaves them). Plus one 200-span trace (a server
-   span, workflow steps, tool spans and LLM calls) for the trace page. Then ANALYZE.
+   spans (so about 1.33 spans per call), four models, users drawn from a Pareto distribution (the heaviest makes
+   over half the calls) with an app id (`company_id`), sessions of one to six traces, 3% errors, half of the
+   calls streamed, two prompt versions, content bodies stored once by SHA-256 (a pool of distinct prompts and
+   answers, as the sink's dedupe leaves them). Plus one 200-span trace (a server span, workflow steps, tool spans
+   and LLM calls) for the trace page. Then ANALYZE.
 2. Starts the real UI server (`tokentrail ui`, a subprocess) on the seeded database and requests each page
    `--requests` times after two warm-up requests, one at a time over a kept-alive connection; reports p50 / p95
    of the time from request to the last byte.
-3. `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of the read layer's queries behind the slowest pages.
+`--database-url` seeds (once) and reuses a database of your own, e.g. to EXPLAIN a slow page's queries.
 
 With --write-docs the figures replace the "Web UI pages" section of docs/benchmarks.md. Target: p95 < 300 ms.
 """
@@ -183,8 +184,9 @@ def seed(url: str, rows: int, seed_value: int = 11) -> dict[str, Any]:
             "SELECT user_id, session_id FROM llm_calls WHERE start_time > now() - interval '1 day' "
             "AND session_id IS NOT NULL ORDER BY start_time DESC LIMIT 1"
         ).fetchone()
+        users = _users(conn)
     assert top is not None
-    return {"user": top[0], "session": top[1], "trace": BIG_TRACE, "span": big_span, "spans": span_count + 200}
+    return {"session": top[1], "trace": BIG_TRACE, "span": big_span, "spans": span_count + 200, **users}
 
 
 def _big_trace(conn: psycopg.Connection[Any], rng: random.Random, pool: dict[str, list[tuple[bytes, str]]],
@@ -257,15 +259,18 @@ def pages(target: dict[str, Any]) -> list[tuple[str, str]]:
             "calls, 30d, model + status filter, by cost",
             "/calls?since=30d&model=claude-opus-4-1&status=error&sort=-cost",
         ),
-        ("calls, 30d, app id filter, page 5", "/calls?since=30d&attr=company_id:co_7&offset=200"),
+        ("calls, 30d, app id filter, page 5", "/calls?since=30d&attr=company_id:co_7&page=5"),
         ("failures, 7d", "/failures?since=7d"),
-        ("prompt versions, 30d", "/prompts?prompt=support-answer&since=30d"),
+        ("prompt versions, 30d", "/prompts?name=support-answer&range=30d"),
         ("trace of 200 spans", f"/traces/{trace}"),
         ("trace of 200 spans, an LLM span selected", f"/traces/{trace}?span={span}"),
         ("sessions, 24h", "/sessions?range=24h"),
+        ("sessions, 30d", "/sessions?range=30d"),
         ("one session", f"/sessions/{session}"),
+        ("users, 24h", "/users?range=24h"),
         ("users, 30d", "/users?range=30d"),
-        ("one user, 30d", f"/users/{user}?range=30d"),
+        (f"one user ({target['user_calls']:,} calls), 30d", f"/users/{user}?range=30d"),
+        (f"the heaviest user ({target['heavy_calls']:,} calls), 30d", f"/users/{target['heavy_user']}?range=30d"),
     ]
 
 
@@ -306,7 +311,9 @@ def render(rows: int, spans: int, requests: int, results: list[dict[str, Any]], 
         f"Measured {dt.date.today().isoformat()} on {_cpu()}, Python {platform.python_version()}, PostgreSQL "
         "(embedded, fsync off), the UI server (`tokentrail ui`, one uvicorn worker) and the client on the same "
         f"machine. Command: `python bench/ui_pages.py --rows {rows} --write-docs`. Store: {rows:,} calls and "
-        f"{spans:,} spans over {DAYS} days (seeded with COPY in {seed_s:.0f} s). Each page: {requests} requests "
+        f"{spans:,} spans over {DAYS} days (traces of a server span and three calls, sessions of 1-6 traces, users "
+        "Pareto-distributed: the heaviest makes over half the calls; seeded with COPY and analysed in "
+        f"{seed_s:.0f} s). Each page: {requests} requests "
         f"one at a time after two warm-ups, request to last byte. Target: p95 < {TARGET_P95_MS:.0f} ms.",
         "",
         "| page | URL | p50 | p95 | status |",
@@ -329,6 +336,12 @@ def write_docs(section: str) -> None:
     DOCS.write_text(text.rstrip() + "\n")
 
 
+def _users(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """The heaviest user and a more typical one (the sixth heaviest), with their call counts."""
+    top = conn.execute("SELECT user_id, count(*) FROM llm_calls GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 6").fetchall()
+    return {"heavy_user": top[0][0], "heavy_calls": top[0][1], "user": top[-1][0], "user_calls": top[-1][1]}
+
+
 def _existing_target(url: str) -> dict[str, Any] | None:
     """What the pages will ask for in an already seeded database, or None when it holds no calls."""
     with psycopg.connect(url) as conn:
@@ -342,9 +355,10 @@ def _existing_target(url: str) -> dict[str, Any] | None:
         span = conn.execute(
             "SELECT span_id FROM llm_calls WHERE trace_id = %s ORDER BY start_time LIMIT 1", (BIG_TRACE,)
         ).fetchone()
+        users = _users(conn)
     assert top is not None
     assert span is not None
-    return {"user": top[0], "session": top[1], "trace": BIG_TRACE, "span": span[0], "spans": counts[1]}
+    return {"session": top[1], "trace": BIG_TRACE, "span": span[0], "spans": counts[1], **users}
 
 
 def main(argv: list[str] | None = None) -> int:
