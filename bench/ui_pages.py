@@ -12,7 +12,7 @@ throwaway):
    answers, as the sink's dedupe leaves them). Plus one 200-span trace (a server span, workflow steps, tool spans
    and LLM calls) for the trace page. Then ANALYZE.
 2. Starts the real UI server (`tokentrail ui`, a subprocess) on the seeded database and requests each page
-   `--requests` times after two warm-up requests, one at a time over a kept-alive connection; reports p50 / p95
+   `--requests` times after `--warmup` untimed requests, one at a time over a kept-alive connection; reports p50 / p95
    of the time from request to the last byte.
 `--database-url` seeds (once) and reuses a database of your own, e.g. to EXPLAIN a slow page's queries.
 
@@ -274,12 +274,12 @@ def pages(target: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def time_pages(base: str, targets: list[tuple[str, str]], requests: int) -> list[dict[str, Any]]:
+def time_pages(base: str, targets: list[tuple[str, str]], requests: int, warmup: int = 2) -> list[dict[str, Any]]:
     results = []
     with httpx.Client(base_url=base, timeout=120) as client:
         for label, path in targets:
             statuses: set[int] = set()
-            for _ in range(2):
+            for _ in range(warmup):
                 client.get(path)
             samples = []
             for _ in range(requests):
@@ -304,17 +304,19 @@ def _cpu() -> str:
     return f"{os.cpu_count()} cores, {platform.machine()}"
 
 
-def render(rows: int, spans: int, requests: int, results: list[dict[str, Any]], seed_s: float) -> str:
+def render(rows: int, spans: int, requests: int, warmup: int, results: list[dict[str, Any]], seed_s: float) -> str:  # noqa: PLR0917
     lines = [
         SECTION,
         "",
         f"Measured {dt.date.today().isoformat()} on {_cpu()}, Python {platform.python_version()}, PostgreSQL "
         "(embedded, fsync off), the UI server (`tokentrail ui`, one uvicorn worker) and the client on the same "
-        f"machine. Command: `python bench/ui_pages.py --rows {rows} --write-docs`. Store: {rows:,} calls and "
+        "machine. Command: "
+        f"`python bench/ui_pages.py --rows {rows} --requests {requests} --warmup {warmup} --write-docs`. "
+        f"Store: {rows:,} calls and "
         f"{spans:,} spans over {DAYS} days (traces of a server span and three calls, sessions of 1-6 traces, users "
         "Pareto-distributed: the heaviest makes over half the calls; seeded with COPY and analysed in "
         f"{seed_s:.0f} s). Each page: {requests} requests "
-        f"one at a time after two warm-ups, request to last byte. Target: p95 < {TARGET_P95_MS:.0f} ms.",
+        f"one at a time after {warmup} warm-up(s), request to last byte. Target: p95 < {TARGET_P95_MS:.0f} ms.",
         "",
         "| page | URL | p50 | p95 | status |",
         "|---|---|---|---|---|",
@@ -365,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="llm_calls rows to seed")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed requests per page first")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--database-url", help="use this database (seeded first if it holds no calls) and keep it")
     parser.add_argument("--seed-only", action="store_true", help="stop after seeding (with --database-url)")
@@ -385,12 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed_only:
             return 0
         with ui_server(url) as base:
-            results = time_pages(base, pages(target), args.requests)
+            results = time_pages(base, pages(target), args.requests, args.warmup)
     finally:
         if cluster is not None:
             cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
-    text = render(args.rows, target["spans"], args.requests, results, seed_s)
+    text = render(args.rows, target["spans"], args.requests, args.warmup, results, seed_s)
     print(text)
     if args.write_docs:
         write_docs(text)

@@ -52,6 +52,7 @@ def test_sessions_and_users_lists(conn: psycopg.Connection[Any]) -> None:
     assert s1.first_time == NOW - 2 * DAY
     assert s1.last_time == NOW - 2 * DAY + timedelta(minutes=1)
     assert count_sessions(conn, window) == 3
+    assert {s.total for s in listed} == {3}
     assert [s.session_id for s in sessions(conn, CallFilter(since=NOW - 7 * DAY, limit=1, offset=2))] == ["s1"]
     people = users(conn, window)
     assert [(u.user_id, u.cost_usd, u.sessions) for u in people] == [
@@ -60,6 +61,7 @@ def test_sessions_and_users_lists(conn: psycopg.Connection[Any]) -> None:
     ]
     assert people[0].input_tokens == 100  # the count_tokens call's counted tokens are not usage
     assert count_users(conn, window) == 2
+    assert {u.total for u in people} == {2}
 
 
 def test_user_spend_by_day_and_model_and_session_replay(conn: psycopg.Connection[Any]) -> None:

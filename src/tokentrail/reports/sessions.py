@@ -48,6 +48,8 @@ class SessionRow:
     last_time: datetime
     users: list[str]
     """The distinct user ids of its calls (usually one), sorted."""
+    total: int
+    """How many sessions the selection holds, paging aside (the same on every row: one scan answers both)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class UserRow:
     sessions: int
     first_time: datetime
     last_time: datetime
+    total: int
+    """How many users the selection holds, paging aside (the same on every row)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,8 @@ def sessions(conn: Connection, where: CallFilter) -> list[SessionRow]:
     cond = filter_conditions(where).add("c.session_id IS NOT NULL")
     query = sql.SQL(
         """SELECT c.session_id, {totals},
-                  coalesce(array_agg(DISTINCT c.user_id) FILTER (WHERE c.user_id IS NOT NULL), '{{}}') AS users
+                  coalesce(array_agg(DISTINCT c.user_id) FILTER (WHERE c.user_id IS NOT NULL), '{{}}') AS users,
+                  count(*) OVER () AS total
            FROM llm_calls AS c{where} GROUP BY c.session_id
            ORDER BY last_time DESC, c.session_id LIMIT %(limit)s OFFSET %(offset)s"""
     ).format(totals=_TOTALS, where=cond.clause())
@@ -120,7 +125,7 @@ def _count_distinct(conn: Connection, where: CallFilter, column: sql.Composable)
 
 
 def count_sessions(conn: Connection, where: CallFilter) -> int:
-    """How many sessions `sessions` would list without paging."""
+    """How many sessions `sessions` would list without paging (its rows carry this too, when there are any)."""
     return _count_distinct(conn, where, sql.SQL("c.session_id"))
 
 
@@ -133,7 +138,7 @@ def users(conn: Connection, where: CallFilter) -> list[UserRow]:
     """The users with calls `where` selects, by cost descending (`where.limit` after `.offset`)."""
     cond = filter_conditions(where).add("c.user_id IS NOT NULL")
     query = sql.SQL(
-        """SELECT c.user_id, {totals}, count(DISTINCT c.session_id) AS sessions
+        """SELECT c.user_id, {totals}, count(DISTINCT c.session_id) AS sessions, count(*) OVER () AS total
            FROM llm_calls AS c{where} GROUP BY c.user_id
            ORDER BY cost_usd DESC, calls DESC, c.user_id LIMIT %(limit)s OFFSET %(offset)s"""
     ).format(totals=_TOTALS, where=cond.clause())

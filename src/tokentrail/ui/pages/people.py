@@ -51,7 +51,7 @@ def sessions_page(request: Request) -> Response:
     paged = params.page(request.query_params, where)
     with connection(request) as conn:
         rows = sessions.sessions(conn, paged)
-        total = sessions.count_sessions(conn, where)
+        total = rows[0].total if rows else sessions.count_sessions(conn, where)
     return page(request, "sessions.html", active="sessions", window=window, rows=rows, total=total, where=paged)
 
 
@@ -78,7 +78,7 @@ def users_page(request: Request) -> Response:
     paged = params.page(request.query_params, where)
     with connection(request) as conn:
         rows = sessions.users(conn, paged)
-        total = sessions.count_users(conn, where)
+        total = rows[0].total if rows else sessions.count_users(conn, where)
     chart = charts.hbars("Spend by user", [(r.user_id, float(r.cost_usd)) for r in rows[:15]], money)
     return page(request, "users.html", active="users", window=window, rows=rows, total=total, where=paged, chart=chart)
 
