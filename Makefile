@@ -53,11 +53,12 @@ sdk-matrix: setup
 interop: setup
 	$(BIN)/nox -db uv -s interop
 
-# Per-call overhead against the peers, then sink ingest against raw COPY; both rewrite their section of
-# docs/benchmarks.md.
+# Per-call overhead against the peers, sink ingest against raw COPY, then the web UI's pages over a million
+# stored calls; each rewrites its section of docs/benchmarks.md.
 bench: setup
 	$(BIN)/nox -db uv -s bench
 	$(BIN)/python bench/sink_ingest.py --write-docs
+	$(BIN)/python bench/ui_pages.py --write-docs
 
 demo: setup
 	$(BIN)/python -m tokentrail.dev.demo

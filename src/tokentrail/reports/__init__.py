@@ -6,7 +6,10 @@
 - `series`: the same figures per time bucket (and group), for charts over time
 - `cache`: prompt-cache hit rate and the money cache reads saved, per model
 - `prompts`: the prompt names and versions seen in a range
-- `trace`: one trace as a tree of spans with their LLM calls
+- `trace`: one trace as a tree of spans with their LLM calls; `waterfall`: the same on its time line, with totals
+- `calldetail`: one call in full (request parameters, conversation, cost breakdown); `conversation`: stored
+  bodies read into typed messages and parts
+- `sessions`: sessions and users listed, a session's calls in order, a user's spend per day and model
 - `content`: text out of stored message bodies (the prompt preview)
 - `filters`: parsing and checking filter values (durations, times, amounts, trace ids, ranges)
 - `render`: tables, JSON and CSV; money, durations and trees formatted once

@@ -48,6 +48,9 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
     orphan: bool = False
     """True when the span names a parent that is not stored (it is then listed at the root level)."""
+    operation: str | None = None
+    """The span's `gen_ai.operation.name` (invoke_workflow, execute_tool, invoke_agent, chat, ...), when set."""
+    scope_name: str | None = None
 
     def walk(self) -> Iterable[TreeNode]:
         """This node and every descendant, depth first."""
@@ -58,7 +61,8 @@ class TreeNode:
 
 _TRACE_QUERY: Final = """
 WITH s AS (
-    SELECT span_id, parent_span_id, name, start_time, duration_ms, kind, status_code, status_message, service_name
+    SELECT span_id, parent_span_id, name, start_time, duration_ms, kind, status_code, status_message, service_name,
+           attributes ->> 'gen_ai.operation.name' AS span_operation, scope_name
     FROM spans WHERE trace_id = %(trace_id)s
 ), c AS (
     SELECT span_id, parent_span_id, start_time, duration_ms, service_name, operation,
@@ -74,7 +78,7 @@ SELECT coalesce(s.span_id, c.span_id) AS span_id,
        coalesce(s.status_code, CASE WHEN c.status = 'error' THEN 2 ELSE 0 END) AS status_code,
        s.status_message,
        coalesce(s.service_name, c.service_name) AS service_name,
-       c.span_id IS NOT NULL AS is_llm,
+       c.span_id IS NOT NULL AS is_llm, coalesce(s.span_operation, c.operation) AS span_operation, s.scope_name,
        c.operation, c.model, c.input_tokens, c.output_tokens, c.cost_usd, c.status, c.error_type
 FROM s FULL JOIN c ON c.span_id = s.span_id
 ORDER BY 4, 1
@@ -114,6 +118,8 @@ def trace_tree(conn: Connection, trace_id: str) -> list[TreeNode]:
             status_message=row["status_message"],
             service_name=row["service_name"],
             llm=llm,
+            operation=row["span_operation"],
+            scope_name=row["scope_name"],
         )
     roots: list[TreeNode] = []
     for node in nodes.values():  # in start order, so children lists come out sorted too

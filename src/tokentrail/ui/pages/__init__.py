@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from tokentrail.ui.pages import calls, failures, overview, prompts
+from tokentrail.ui.pages import calls, failures, overview, people, prompts, trace
 
 __all__ = ["ROUTES"]
 
@@ -13,4 +13,6 @@ ROUTES: list[BaseRoute] = [
     *calls.ROUTES,
     *failures.ROUTES,
     *prompts.ROUTES,
+    *trace.ROUTES,
+    *people.ROUTES,
 ]
