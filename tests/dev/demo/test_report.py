@@ -16,6 +16,9 @@ def _lines(capsys: pytest.CaptureFixture[str], **kwargs: object) -> list[str]:
         "postgresql://u:secret@127.0.0.1:5432/db",
         Path("/tmp/logs"),
         1.5,
+        otlp_endpoint="http://127.0.0.1:4318",
+        sink_url="http://127.0.0.1:4320",
+        sink_token="tok",
         **kwargs,  # type: ignore[arg-type]
     )
     return capsys.readouterr().out.splitlines()
