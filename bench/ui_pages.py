@@ -326,7 +326,7 @@ def render(rows: int, spans: int, requests: int, warmup: int, results: list[dict
         "Pareto-distributed: the heaviest makes over half the calls; seeded with COPY and analysed in "
         f"{seed_s:.0f} s). Each page: {requests} requests "
         f"one at a time after {warmup} warm-up(s), fewer where a page had used up {budget:.0f} s; "
-        "request to last byte. Target: p95 < {TARGET_P95_MS:.0f} ms.",
+        f"request to last byte. Target: p95 < {TARGET_P95_MS:.0f} ms.",
         "",
         "| page | URL | p50 | p95 | requests | status |",
         "|---|---|---|---|---|---|",

@@ -27,8 +27,10 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _started_urls(output: str) -> list[str]:
-    """The loopback URLs the demo said it started (sink, stand-in, app, collector, Jaeger)."""
-    return re.findall(r"^(?:sink|anthropic|collector|jaeger|app)\s.*?(http://127\.0\.0\.1:\d+)", output, re.MULTILINE)
+    """The loopback URLs the demo said it started (sink, stand-in, UI, app, collector, Jaeger)."""
+    return re.findall(
+        r"^(?:sink|anthropic|collector|jaeger|ui|app)\s.*?(http://127\.0\.0\.1:\d+)", output, re.MULTILINE
+    )
 
 
 def test_demo_runs_the_pipeline_and_prints_the_report(tmp_path: Path) -> None:
@@ -57,6 +59,8 @@ def test_demo_runs_the_pipeline_and_prints_the_report(tmp_path: Path) -> None:
     assert "overloaded_error" in output  # the scripted failure, listed by `tokentrail calls --status error`
     assert "$ tokentrail trace " in output
     assert "POST /answer" in output  # the trace tree starts at the FastAPI server span
+    next_steps = output[output.index("== where to look next") :].splitlines()
+    assert re.fullmatch(r"UI:\s+http://127\.0\.0\.1:\d+/traces/[0-9a-f]{32}", next_steps[1]), next_steps
     assert "stopped everything the demo started" in output
     # nothing the demo started is still listening
     urls = _started_urls(output)
@@ -84,6 +88,7 @@ def test_demo_stops_everything_on_sigterm(tmp_path: Path, database_url: str) -> 
         urls = _started_urls(output)
         assert urls, output
         assert all(_listening(url) for url in urls)  # held open
+        _check_the_ui_link(output)
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(60) == 130
     finally:
@@ -105,6 +110,22 @@ def test_demo_rejects_bad_arguments() -> None:
     )
     assert result.returncode == 2
     assert "--timeout" in result.stderr
+
+
+def _check_the_ui_link(output: str) -> None:
+    """The UI the demo printed first under "where to look next" serves the run: its overview counts the stored
+    calls, and the printed trace's calls are listed."""
+    import httpx
+
+    link = re.search(r"^UI:\s+(http://127\.0\.0\.1:\d+)/traces/([0-9a-f]{32})$", output, re.MULTILINE)
+    assert link, output
+    base, trace_id = link.groups()
+    overview = httpx.get(base + "/?range=1h", timeout=30)
+    assert overview.status_code == 200
+    assert re.search(r'id="total-calls">[1-9]', overview.text)
+    calls = httpx.get(base + "/calls", params={"trace_id": trace_id, "range": "1h"}, timeout=30)
+    assert calls.status_code == 200
+    assert f"/traces/{trace_id}?span=" in calls.text
 
 
 def _listening(url: str) -> bool:

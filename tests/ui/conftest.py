@@ -3,7 +3,7 @@
 - `conn`: an autocommit (writable) connection to the test's fresh database, for seeding with tests.fixtures.rows
 - `ui_settings` / `ui_server`: the UI served by uvicorn in a thread on a free port over that database
   (`ui_server.url` is its base URL); seed before the first request or after, both work
-- `browser` (per session) / `page`: Chromium from /usr/bin/chromium (`make test` installs it; missing is a
+- `browser` / `page` (per test): Chromium from /usr/bin/chromium (`make test` installs it; missing is a
   failure, never a skip); `page` records console messages, page errors, dialogs and every request's URL
 - `screenshot(page, name)`: saves docs/images/ui-<name>.png for docs/ui.md
 - `sample`: tests.fixtures.uidata's varied calls (models, users, errors, prompt versions, a trace, hostile content)
@@ -45,7 +45,9 @@ def ui_server(ui_settings: UiSettings) -> Iterator[RunningUi]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
+# Per test, not per session: while Playwright's sync API is open, the main thread has a running event loop,
+# which would break every asyncio test that runs after it.
+@pytest.fixture
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")

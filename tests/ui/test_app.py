@@ -96,3 +96,19 @@ def test_a_database_that_is_away_is_a_503_page() -> None:
         assert "Database unavailable" in response.text
     finally:
         running.stop()
+
+
+def test_a_database_without_the_schema_is_a_503_naming_the_fix(pg_cluster: Any) -> None:
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_cluster.create_database(name)
+    running = start(UiSettings(database_url=url, port=0))
+    try:
+        response = httpx.get(running.url + "/calls", timeout=30)
+        assert response.status_code == 503
+        assert "tokentrail db upgrade" in response.text
+        assert response.headers["content-security-policy"] == CSP
+    finally:
+        running.stop()
+        pg_cluster.drop_database(name)

@@ -123,6 +123,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     import psycopg
     import psycopg_pool
 
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        logger.warning("no tokentrail schema: %s", exc)
+        return _error(
+            request, 503, "No tokentrail schema", "the database has no tokentrail tables: run `tokentrail db upgrade`"
+        )
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        logger.warning("query cancelled: %s", exc)
+        return _error(request, 503, "Query too slow", "the query took too long; narrow the time range or the filter")
     if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
         logger.warning("database unavailable: %s", exc)
         return _error(request, 503, "Database unavailable", "the database did not answer; try again shortly")

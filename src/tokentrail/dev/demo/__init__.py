@@ -7,11 +7,13 @@ It starts, each in its own process group, with logs under `<data dir>/logs/`:
 3. the Messages API stand-in (unless `ANTHROPIC_API_KEY` is set: then the calls go to the real API);
 4. the OpenTelemetry Collector and Jaeger, when `make stack` has built them (else the app exports straight to the
    sink and the demo says how to get Jaeger);
-5. the example FastAPI app (examples/fastapi_app) under `opentelemetry-instrument`, with no tracing code of its own;
+5. the web UI (`tokentrail ui`, read-only, in this process) over the same database, when the `ui` extra is installed;
+6. the example FastAPI app (examples/fastapi_app) under `opentelemetry-instrument`, with no tracing code of its own;
 
 then sends a realistic workload (several users, the three-call RAG workflow with a tool call and a streamed
 answer, prompt versions A/B, single chats, one call that fails as overloaded), waits until every call is stored in
-Postgres, and prints the cost and latency report, one request as a trace tree, and where to see it in Jaeger.
+Postgres, and prints the cost and latency report, one request as a trace tree, and where to see it: the UI's link
+to that trace first, then Jaeger's when the Jaeger it started serves its web UI.
 Everything it started is stopped on exit, on an error and on Ctrl-C or SIGTERM.
 """
 

@@ -27,7 +27,7 @@ from tokentrail.dev.demo._services import (
     start_sink,
     start_standin,
 )
-from tokentrail.dev.demo._stack import Endpoints, find_stack_binaries, start_stack
+from tokentrail.dev.demo._stack import Endpoints, find_stack_binaries, jaeger_serves_ui, start_stack
 from tokentrail.dev.demo._workload import run_workload, workload
 from tokentrail.errors import DemoError
 from tokentrail.sink import settings as _settings
@@ -135,6 +135,8 @@ class _Demo:
             app_env = app_environment(
                 self.env, otlp_endpoint=sink.url, otlp_headers=bearer(sink.token), anthropic_base_url=standin_url
             )
+        jaeger_has_ui = endpoints.jaeger_ui is not None and jaeger_serves_ui(endpoints.jaeger_ui)
+        ui_url = self._start_ui(database_url, endpoints.jaeger_ui if jaeger_has_ui else None)
         app, app_url = start_app(self.supervisor, app_env)
         say(f"app         {app_url}  (examples/fastapi_app under opentelemetry-instrument)")
 
@@ -159,12 +161,18 @@ class _Demo:
 
         trace_id = print_report(database_url, self.run_start, failures=not self.real_api)
         print_next_steps(
-            endpoints.jaeger_ui, trace_id, database_url, self.supervisor.log_dir, time.monotonic() - started
+            endpoints.jaeger_ui,
+            trace_id,
+            database_url,
+            self.supervisor.log_dir,
+            time.monotonic() - started,
+            ui_url=ui_url,
+            jaeger_has_ui=jaeger_has_ui,
         )
 
         hold = self.args.hold
         if hold is None:
-            hold = endpoints.jaeger_ui is not None and sys.stdout.isatty()
+            hold = (ui_url is not None or endpoints.jaeger_ui is not None) and sys.stdout.isatty()
         if hold:
             say("\neverything keeps running so you can explore; press Ctrl-C to stop")
             while True:
@@ -172,3 +180,17 @@ class _Demo:
                     service.check()
                 time.sleep(1)
         return 0
+
+    def _start_ui(self, database_url: str, jaeger_url: str | None) -> str | None:
+        """The web UI over the demo's database, in this process on a free loopback port (linking to Jaeger when it
+        serves its UI); None without the `ui` extra."""
+        try:
+            from tokentrail.ui.main import start
+            from tokentrail.ui.settings import UiSettings
+        except ModuleNotFoundError as exc:
+            say(f"ui          skipped ({exc}; `pip install 'tokentrail[ui]'`)")
+            return None
+        running = start(UiSettings(database_url=database_url, port=0, jaeger_url=jaeger_url))
+        self.cleanup.callback(running.stop)
+        say(f"ui          {running.url}/  (tokentrail ui, read-only)")
+        return running.url

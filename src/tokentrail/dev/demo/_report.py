@@ -64,12 +64,26 @@ def print_report(database_url: str, run_start: datetime, *, failures: bool) -> s
 
 
 def print_next_steps(
-    jaeger_ui: str | None, trace_id: str | None, database_url: str, log_dir: Path, ready_seconds: float
+    jaeger_ui: str | None,
+    trace_id: str | None,
+    database_url: str,
+    log_dir: Path,
+    ready_seconds: float,
+    *,
+    ui_url: str | None = None,
+    jaeger_has_ui: bool = False,
 ) -> None:
-    """Where to see the run: Jaeger (or how to get it), the CLI over the same database, the logs."""
+    """Where to see the run: the web UI first, then Jaeger (or why not), the CLI over the same database, the logs."""
     section("where to look next")
-    if jaeger_ui:
+    if ui_url:
+        say(f"UI:       {ui_url}/traces/{trace_id}" if trace_id else f"UI:       {ui_url}/")
+    if jaeger_ui and jaeger_has_ui:
         say(f"Jaeger:   {jaeger_ui}/trace/{trace_id}" if trace_id else f"Jaeger:   {jaeger_ui}")
+    elif jaeger_ui:
+        say(
+            f"Jaeger:   the locally built Jaeger at {jaeger_ui} serves the query API only (/api/v3); "
+            "the compose stack's official image (deploy/) has the UI"
+        )
     else:
         say("Jaeger:   not started; run `make stack` once to build the collector and Jaeger, then `make demo`")
     say(f"SQL/CLI:  TOKENTRAIL_DATABASE_URL={redact_url(database_url)} tokentrail calls --since 1h")

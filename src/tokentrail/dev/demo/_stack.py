@@ -87,6 +87,21 @@ class Endpoints:
     jaeger_ui: str | None
 
 
+JAEGER_PLACEHOLDER = "This is not the Jaeger UI you are looking for"
+"""What a Jaeger built without its UI assets serves on `/` (the locally built one; the official image has the UI)."""
+
+
+def jaeger_serves_ui(jaeger_ui: str) -> bool:
+    """Whether the Jaeger at `jaeger_ui` serves its real web UI, not the placeholder page."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(jaeger_ui + "/", timeout=5) as response:
+            return JAEGER_PLACEHOLDER not in response.read(65536).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return False
+
+
 def start_stack(
     supervisor: Supervisor,
     binaries: StackBinaries,
