@@ -78,6 +78,14 @@ def test_sessions_and_users_lists_match_sql(ui_server: Any, conn: psycopg.Connec
     assert row is not None
     assert f"${float(row[0]):,.4f}" in users.text
     assert users.text.index("bob") < users.text.index("alice")  # by cost
+    first = httpx.get(ui_server.url + "/sessions?range=7d&size=1")
+    assert first.status_code == 200
+    assert "rows 1\u20131 of 3" in first.text
+    assert 'rel="next" href="?range=7d&amp;size=1&amp;page=2"' in first.text
+    second = httpx.get(ui_server.url + "/users?range=7d&size=1&page=2")
+    assert "rows 2\u20132 of 2" in second.text
+    assert 'rel="prev"' in second.text
+    assert second.text.count('class="user-link"') == 1
     for path, status, text in [
         ("/sessions/no-such-session", 404, "no call of session"),
         ("/users?size=100000", 400, "size:"),
