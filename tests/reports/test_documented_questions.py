@@ -199,3 +199,21 @@ def test_the_demo_question_reaches_the_demos_database(
     assert "no database configured" not in err
     if code == 1:
         assert f"127.0.0.1:{pg_cluster.port}/" in err
+
+
+README = SCHEMA.parents[1] / "README.md"
+
+
+def test_the_readme_lists_every_question_with_its_tested_command() -> None:
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("<!-- questions -->") :].split("\n\n", 1)[0]
+    listed = {cmd for row in table.splitlines()[3:] for cmd in re.findall(r"`(tokentrail [^`]+)`", row)}
+    tested = {
+        line.strip()
+        for d in DOCUMENTED
+        if d.language == "bash"
+        for line in d.code.splitlines()
+        if line.strip().startswith("tokentrail ")
+    }
+    assert listed == tested
+    assert len(table.splitlines()) - 3 == len({d.question for d in DOCUMENTED})  # marker, header, rule
