@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -138,6 +139,15 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _error(request, 500, "Internal error", "this page failed; the server log has the details")
 
 
+def _warm_prices() -> None:
+    try:
+        from tokentrail.pricing import default_pricebook
+
+        default_pricebook().warm()
+    except Exception:  # the page that needs prices reports its own failure
+        logger.debug("tokentrail ui: could not load the price data ahead", exc_info=True)
+
+
 def create_app(
     settings: UiSettings,
     pool: Any = None,
@@ -157,6 +167,8 @@ def create_app(
             from tokentrail.ui.db import open_pool
 
             app.state.pool = open_pool(settings.database_url)
+        # The call panel prices its cost breakdown: load the price data now, not on the first request.
+        threading.Thread(target=_warm_prices, name="tokentrail-ui-prices", daemon=True).start()
         try:
             yield
         finally:
