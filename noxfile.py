@@ -13,6 +13,8 @@ nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
 
 SDK_GENERATIONS = {
+    # the oldest release tokentrail supports (pyproject: anthropic >= 0.41)
+    "0.41.0": ["anthropic[bedrock,vertex]==0.41.0"],
     # 0.x: httpx transport, no native tracing
     "0.59.0": ["anthropic[bedrock,vertex]==0.59.0"],
     # 1.x before native tracing (httpx2 transport); native call spans arrived in 1.14

@@ -66,6 +66,8 @@ async def test_async_batches_and_list(async_anthropic_client: anthropic.AsyncAnt
 
 
 def test_cancel_then_delete(anthropic_client: anthropic.Anthropic, standin: StandinServer) -> None:
+    if not hasattr(anthropic_client.messages.batches, "delete"):
+        pytest.skip("batches.delete arrived after this SDK generation")
     standin.batch_processing_s = 3600.0
     batch = anthropic_client.messages.batches.create(requests=[request("a")])  # type: ignore[list-item]
 

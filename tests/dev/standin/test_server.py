@@ -9,6 +9,7 @@ import anthropic
 import httpx
 import pytest
 
+from tests.fixtures.sdk import requires_thinking
 from tokentrail.dev.standin import (
     Delay,
     ErrorReply,
@@ -164,6 +165,7 @@ async def test_async_stream_helper(async_anthropic_client: anthropic.AsyncAnthro
     assert final.content[0].text == "".join(pieces)  # type: ignore[union-attr]
 
 
+@requires_thinking
 def test_thinking_block_streams_with_signature(anthropic_client: anthropic.Anthropic) -> None:
     with anthropic_client.messages.stream(
         model=MODEL, max_tokens=2000, messages=HELLO, thinking={"type": "enabled", "budget_tokens": 1024}
@@ -323,6 +325,7 @@ def test_scripted_message_reply(anthropic_client: anthropic.Anthropic, standin: 
     assert anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=HELLO).model == MODEL
 
 
+@requires_thinking
 def test_scripted_reply_streams_the_same_message(anthropic_client: anthropic.Anthropic, standin: StandinServer) -> None:
     standin.enqueue(SCRIPTED)
     with anthropic_client.messages.stream(model=MODEL, max_tokens=100, messages=HELLO) as stream:

@@ -9,6 +9,7 @@ import pytest
 import wrapt
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tests.fixtures.sdk import requires_thinking
 from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span, points
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
@@ -95,6 +96,7 @@ def test_tool_use(anthropic_client, span_exporter, standin):
     assert output[0]["parts"][0]["arguments"] == {"city": "Paris"}
 
 
+@requires_thinking
 def test_thinking_budget_and_content(anthropic_client, span_exporter, standin):
     standin.enqueue(MessageReply(content=[ThinkingBlock("Let me think."), TextBlock("42")]))
     anthropic_client.messages.create(

@@ -14,6 +14,7 @@ from anthropic.types import Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fixtures.sdk import HAS_THINKING
 from tokentrail.contract import semconv
 from tokentrail.instrumentation.recorder import content
 from tokentrail.instrumentation.recorder.content import ContentPolicy
@@ -35,6 +36,8 @@ def decoded(attributes: dict[str, Any], name: str) -> Any:
 
 
 def sdk_message(**overrides: Any) -> Message:
+    if not HAS_THINKING:
+        pytest.skip("its thinking block needs an SDK with extended thinking")
     data: dict[str, Any] = {
         "id": "msg_01",
         "type": "message",

@@ -72,6 +72,17 @@ class StreamManagerProxy(_ObjectProxy):
         if exc is not None and stream is not None:
             stream._self_end(exc)
 
+    def _self_exited(self) -> None:
+        """The manager closed its stream: end the call (once; a no-op when the stream's close already did). Older
+        SDKs (0.41 among them) close the HTTP response, not the raw stream our proxy sits on, so nothing else
+        would."""
+        stream = self._self_stream
+        if stream is not None:
+            try:
+                stream._self_end(None)
+            except Exception:
+                log.debug("tokentrail: could not end a message stream", exc_info=True)
+
     def __enter__(self) -> Any:
         call = self._self_start()
         if call is None:
@@ -90,7 +101,10 @@ class StreamManagerProxy(_ObjectProxy):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Any:
         self._self_exit_error(exc)
-        return self.__wrapped__.__exit__(exc_type, exc, tb)
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_exited()
 
     async def __aenter__(self) -> Any:
         call = self._self_start()
@@ -110,4 +124,7 @@ class StreamManagerProxy(_ObjectProxy):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Any:
         self._self_exit_error(exc)
-        return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_exited()
