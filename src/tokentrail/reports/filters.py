@@ -89,26 +89,24 @@ def parse_money(text: str) -> Decimal:
     return value
 
 
-def parse_count(text: str) -> int:
-    """A whole number of at least 1 (a row limit)."""
+def _whole_number(text: str, minimum: int, too_small: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{text!r} must be at least 1")
+    if value < minimum:
+        raise ValueError(f"{text!r} {too_small}")
     return value
+
+
+def parse_count(text: str) -> int:
+    """A whole number of at least 1 (a row limit)."""
+    return _whole_number(text, 1, "must be at least 1")
 
 
 def parse_offset(text: str) -> int:
     """A whole number of at least 0 (rows to skip)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise ValueError(f"{text!r} must not be negative")
-    return value
+    return _whole_number(text, 0, "must not be negative")
 
 
 def parse_text(text: str) -> str:

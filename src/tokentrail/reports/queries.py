@@ -39,6 +39,7 @@ __all__ = [
     "calls",
     "compare_prompts",
     "count_calls",
+    "grouping_key",
     "order_by",
     "parse_grouping",
     "parse_sort",
@@ -102,7 +103,7 @@ def parse_grouping(text: str) -> str:
     raise ValueError(f"cannot group by {text!r}; choose one of {', '.join(GROUPINGS)} or attr:KEY")
 
 
-def _grouping(by: str | None, where: Where) -> tuple[sql.Composable, sql.Composable]:
+def grouping_key(by: str | None, where: Where) -> tuple[sql.Composable, sql.Composable]:
     """The key expression and the join a grouping needs; adds its conditions and parameters to `where`."""
     if by is None:
         return sql.SQL("NULL::text"), sql.SQL("")
@@ -183,7 +184,7 @@ def stats(conn: Connection, where: CallFilter | None = None, by: str | None = No
     `hour`, otherwise by cost (then calls) descending. Empty when no call matched.
     """
     cond = filter_conditions(where or CallFilter())
-    key, join = _grouping(by, cond)
+    key, join = grouping_key(by, cond)
     chronological = by in _CHRONOLOGICAL
     order = sql.SQL("key") if chronological else sql.SQL("cost_usd DESC, calls DESC, key ASC NULLS LAST")
     template = sql.SQL("SELECT {key} AS key, {columns} FROM llm_calls AS c{join}{where} GROUP BY 1 ORDER BY {order}")

@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from tokentrail.reports.callfilter import CallFilter, filter_conditions
-from tokentrail.reports.queries import Connection, _grouping
+from tokentrail.reports.queries import Connection, grouping_key
 
 __all__ = ["MAX_BUCKETS", "SeriesPoint", "bucket_starts", "series"]
 
@@ -72,7 +72,7 @@ def series(conn: Connection, where: CallFilter, bucket: timedelta, by: str | Non
     """
     _check(bucket, where.since, where.until)
     cond = filter_conditions(where)
-    key, join = _grouping(by, cond)
+    key, join = grouping_key(by, cond)
     cond.params.update(bucket=bucket, origin=where.since or EPOCH)
     query = sql.SQL(
         "SELECT date_bin(%(bucket)s, c.start_time, %(origin)s) AS bucket, {key} AS key, {columns} "
