@@ -27,6 +27,8 @@ __all__ = [
     "STOP_REASON",
     "STOP_REASON_TO_FINISH",
     "THINKING_BUDGET",
+    "THREAD_PREVIOUS_MESSAGE_ID",
+    "THREAD_TYPE",
     "Usage",
     "WEB_FETCH_REQUESTS",
     "WEB_SEARCH_REQUESTS",
@@ -56,7 +58,12 @@ BATCH_REQUEST_COUNT: Final = "anthropic.batch.request_count"
 STOP_REASON: Final = "anthropic.message.stop_reason"
 THINKING_BUDGET: Final = "anthropic.thinking.budget_tokens"
 CLIENT_PLATFORM: Final = "anthropic.client.platform"
-"""`anthropic`, `bedrock` or `vertex`: which client class made the call."""
+"""`anthropic`, `bedrock`, `vertex` or `foundry`: which client class made the call."""
+THREAD_TYPE: Final = "anthropic.thread.type"
+"""`create` or `continue`: the request's `thread` (message threads, beta). A `continue` sends only the new
+messages; the server holds the rest of the conversation."""
+THREAD_PREVIOUS_MESSAGE_ID: Final = "anthropic.thread.previous_message_id"
+"""The response a `continue` resumes from: the `gen_ai.response.id` of the thread's previous turn."""
 
 STOP_REASON_TO_FINISH: Final[dict[str, str]] = {
     "end_turn": semconv.FINISH_STOP,

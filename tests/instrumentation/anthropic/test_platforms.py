@@ -1,11 +1,13 @@
-"""Bedrock and Vertex clients share the resource classes: same spans, with their platform and endpoint."""
+"""Bedrock, Vertex and Foundry clients share the resource classes: same spans, with their platform and endpoint."""
 
 from __future__ import annotations
 
 import anthropic
 import pytest
 
-from tests.fixtures.spans import USER, attrs, only_span
+from tests.fixtures.sdk import requires_foundry
+from tests.fixtures.spans import USER, attrs, llm_spans, only_span
+from tests.fixtures.standin import FOUNDRY_API_KEY
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.dev.standin import MessageReply, Usage
@@ -13,6 +15,8 @@ from tokentrail.instrumentation.anthropic.client import platform_of, server_of
 
 BEDROCK_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 VERTEX_MODEL = "claude-haiku-4-5@20251001"
+FOUNDRY_MODEL = "claude-haiku-4-5"
+"""Foundry deployments are named after the Anthropic model (priced as it: $1 / $5 per MTok)."""
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -55,6 +59,68 @@ async def test_async_vertex_create_and_stream(async_vertex_client, span_exporter
     a = attrs(only_span(span_exporter))
     assert a[anthropic_contract.CLIENT_PLATFORM] == "vertex"
     assert a[semconv.GEN_AI_REQUEST_STREAM] is True
+
+
+def _assert_foundry(span, standin, *, stream: bool, cost: float) -> None:
+    a = attrs(span)
+    assert span.name == f"chat {FOUNDRY_MODEL}"
+    assert a[anthropic_contract.CLIENT_PLATFORM] == "foundry"
+    assert a[semconv.GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert (a[semconv.SERVER_ADDRESS], a[semconv.SERVER_PORT]) == ("127.0.0.1", standin.port)
+    assert a[semconv.COST_USD] == pytest.approx(cost)
+    assert (semconv.GEN_AI_REQUEST_STREAM in a) is stream
+    request = standin.requests[-1]
+    assert request.path == "/anthropic/v1/messages"
+    assert request.headers["api-key"] == FOUNDRY_API_KEY
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_foundry_create_and_stream(foundry_client, span_exporter, standin):
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+    foundry_client.messages.create(model=FOUNDRY_MODEL, max_tokens=20, messages=USER)
+    _assert_foundry(only_span(span_exporter), standin, stream=False, cost=40e-6 + 8 * 5e-6)
+    span_exporter.clear()
+
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+    with foundry_client.messages.stream(model=FOUNDRY_MODEL, max_tokens=200, messages=USER) as stream:
+        stream.until_done()
+    span = only_span(span_exporter)
+    _assert_foundry(span, standin, stream=True, cost=40e-6 + 8 * 5e-6)
+    assert attrs(span)[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0
+    span_exporter.clear()
+
+    foundry_client.beta.messages.create(model=FOUNDRY_MODEL, max_tokens=20, messages=USER, stream=True).close()
+    assert len(llm_spans(span_exporter)) == 1
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_async_foundry_create_and_stream(async_foundry_client, span_exporter, standin):
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+    await async_foundry_client.messages.create(model=FOUNDRY_MODEL, max_tokens=20, messages=USER)
+    _assert_foundry(only_span(span_exporter), standin, stream=False, cost=40e-6 + 8 * 5e-6)
+    span_exporter.clear()
+
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=30, output_tokens=10)))
+    stream = await async_foundry_client.messages.create(model=FOUNDRY_MODEL, max_tokens=20, messages=USER, stream=True)
+    async for _ in stream:
+        pass
+    _assert_foundry(only_span(span_exporter), standin, stream=True, cost=30e-6 + 10 * 5e-6)
+    span_exporter.clear()
+
+    standin.enqueue(MessageReply(usage=Usage(input_tokens=30, output_tokens=10)))
+    async with async_foundry_client.messages.stream(model=FOUNDRY_MODEL, max_tokens=20, messages=USER) as managed:
+        await managed.get_final_message()
+    _assert_foundry(only_span(span_exporter), standin, stream=True, cost=30e-6 + 10 * 5e-6)
+
+
+@requires_foundry
+def test_foundry_endpoint_and_platform():
+    client = anthropic.AnthropicFoundry(api_key="k", resource="my-resource")  # type: ignore[attr-defined]
+    try:
+        assert server_of(client) == ("my-resource.services.ai.azure.com", 443)
+        assert platform_of(client) == "foundry"
+    finally:
+        client.close()
 
 
 def test_clients_made_before_instrumenting_are_traced(

@@ -8,6 +8,11 @@ It speaks the real wire formats, so the real `anthropic` SDK (0.x, 1.x, 2.x) tal
 - Bedrock: `POST /model/{model}/invoke` and `/invoke-with-response-stream` (AWS event-stream framing).
 - Vertex: `POST [/v1]/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:rawPredict` and
   `:streamRawPredict` (SSE), and `models/count-tokens:rawPredict`.
+- Foundry: the first-party messages and count_tokens endpoints under `/anthropic/` (`api-key` header or a bearer
+  token; no batches or models, as on Foundry).
+- Message threads (beta): `thread: {"type": "create"}` holds the conversation under the reply's id, and
+  `{"type": "continue", "previous_message_id": ...}` answers the held history followed by the new messages (its
+  input tokens count all of it), with the API's `thread_not_found` / `thread_already_continued` errors.
 - OpenAI-compatible: `POST /v1/chat/completions` (JSON, or SSE with `"stream": true`; echo replies, estimated
   usage), for the calls `tokentrail.llm_call` records by hand.
 - Anything else: 404 with a `not_found_error` envelope. Every response carries a `request-id` header.

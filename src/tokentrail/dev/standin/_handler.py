@@ -17,6 +17,7 @@ from tokentrail.dev.standin._batches import BatchError
 from tokentrail.dev.standin._http import Abort, Transport
 from tokentrail.dev.standin._openai import completion, completion_frames, validate
 from tokentrail.dev.standin._platforms import (
+    FOUNDRY_PREFIX,
     bedrock_frames,
     bedrock_model,
     bedrock_usage_headers,
@@ -28,6 +29,7 @@ from tokentrail.dev.standin._replies import build_message, error_body, new_id
 from tokentrail.dev.standin._scenarios import extra_latency_s, scenario_error, scenarios_of
 from tokentrail.dev.standin._scripts import ERROR_TYPES, Delay, ErrorReply, StreamCut, StreamError
 from tokentrail.dev.standin._sse import sse, stream_events
+from tokentrail.dev.standin._threads import ThreadRejected
 from tokentrail.dev.standin._usage import estimate_input_tokens
 
 __all__ = ["Handler"]
@@ -98,7 +100,11 @@ class Handler(Transport):
         if method == "POST" and _CHAT_COMPLETIONS_ROUTE.match(path):
             self._chat_completions(body)
             return
-        if self.flavour == "anthropic" and path.startswith("/v1/"):
+        if self.flavour == "foundry":
+            path = path.removeprefix(FOUNDRY_PREFIX)  # then the first-party API, without batches and models
+            if not (_MESSAGES_ROUTE.match(path) or _COUNT_ROUTE.match(path)):
+                raise Abort(404, f"{method} {FOUNDRY_PREFIX}{path} not found", "not_found_error")
+        if self.flavour in ("anthropic", "foundry") and path.startswith("/v1/"):
             self._check_first_party(headers)
         if method == "POST" and _MESSAGES_ROUTE.match(path):
             params = self._params(body)
@@ -143,7 +149,10 @@ class Handler(Transport):
 
     # --- validation ---------------------------------------------------------------------------------------
     def _check_first_party(self, headers: Mapping[str, str]) -> None:
-        if not (headers.get("x-api-key") or headers.get("authorization")):
+        if self.flavour == "foundry":
+            if not (headers.get("api-key") or headers.get("authorization", "").startswith("Bearer ")):
+                raise Abort(401, "api-key header or a bearer token is required", "authentication_error")
+        elif not (headers.get("x-api-key") or headers.get("authorization")):
             raise Abort(401, "x-api-key header is required", "authentication_error")
         version = headers.get("anthropic-version")
         if version is None:
@@ -213,9 +222,17 @@ class Handler(Transport):
             self._send_error(ErrorReply(status, error_type=script.error_type, message=script.text))
             return
         reply = script.reply if isinstance(script, (StreamCut, StreamError)) else script
+        answered = params
+        if self.flavour in ("anthropic", "foundry"):
+            try:
+                answered = self.standin._threads.resolve(params, headers)
+            except ThreadRejected as rejected:
+                raise Abort(rejected.status, str(rejected), rejected.error_type, rejected.details) from None
         message = build_message(
-            params, reply, model=model, id_prefix=prefix, scenarios=scenarios, cache=self.standin.cache
+            answered, reply, model=model, id_prefix=prefix, scenarios=scenarios, cache=self.standin.cache
         )
+        if not isinstance(script, (StreamCut, StreamError)):  # the server holds a whole reply or none of it
+            self.standin._threads.hold(answered, message)
         extra = dict(reply.headers) if reply is not None else {}
         interval = reply.event_interval_s if reply is not None else 0.0
         if not stream:

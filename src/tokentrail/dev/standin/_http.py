@@ -34,9 +34,13 @@ _REASONS = {529: "Overloaded"}
 class Abort(Exception):
     """The exchange ends with this HTTP error (raised while validating a request)."""
 
-    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, error_type: str | None = None, details: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
-        self.reply = ErrorReply(status=status, message=message, error_type=error_type, retry_after_ms=None)
+        self.reply = ErrorReply(
+            status=status, message=message, error_type=error_type, retry_after_ms=None, details=details
+        )
 
 
 class StandinHTTPServer(ThreadingHTTPServer):
@@ -201,7 +205,7 @@ class Transport(BaseHTTPRequestHandler):
         elif self.flavour == "vertex" and reply.status == 429:
             self._send_json(429, vertex_rate_limit_body(reply.text), headers)
         else:
-            self._send_json(reply.status, error_body(reply.type, reply.text, self.request_id), headers)
+            self._send_json(reply.status, error_body(reply.type, reply.text, self.request_id, reply.details), headers)
 
     def _send_stream(
         self, frames: list[bytes], content_type: str, interval: float, cut: bool, extra: Mapping[str, str]

@@ -12,6 +12,7 @@ from tokentrail.dev.standin._recording import Flavour
 from tokentrail.dev.standin._scripts import StreamError
 
 __all__ = [
+    "FOUNDRY_PREFIX",
     "bedrock_error_type",
     "bedrock_frames",
     "bedrock_model",
@@ -38,8 +39,14 @@ _BEDROCK_ERRORS = {
 }
 
 
+FOUNDRY_PREFIX = "/anthropic"
+"""Foundry serves the first-party API under `https://{resource}.services.ai.azure.com/anthropic/`."""
+
+
 def flavour_of(path: str) -> Flavour:
     """The API a request path belongs to."""
+    if path.startswith(FOUNDRY_PREFIX + "/"):
+        return "foundry"
     if path.startswith("/model/"):
         return "bedrock"
     if "/publishers/anthropic/" in path:

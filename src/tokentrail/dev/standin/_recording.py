@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 __all__ = ["Flavour", "RecordedRequest"]
 
-Flavour = Literal["anthropic", "bedrock", "vertex"]
-"""Which API a request spoke: first-party, Bedrock or Vertex (told apart by its path)."""
+Flavour = Literal["anthropic", "bedrock", "vertex", "foundry"]
+"""Which API a request spoke: first-party, Bedrock, Vertex or Foundry (told apart by its path)."""
 
 
 @dataclass(frozen=True)

@@ -245,8 +245,13 @@ def build_message(
     }
 
 
-def error_body(error_type: str, message: str, request_id: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
+def error_body(
+    error_type: str, message: str, request_id: str | None, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = dict(details)
+    body: dict[str, Any] = {"type": "error", "error": error}
     if request_id is not None:
         body["request_id"] = request_id
     return body

@@ -144,6 +144,8 @@ class ErrorReply:
     should_retry: bool | None = None
     """Sends `x-should-retry: true|false` when set."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, Any] | None = None
+    """`error.details` of the envelope (e.g. `{"error_code": "thread_not_found"}`); absent when `None`."""
 
     @property
     def type(self) -> str:

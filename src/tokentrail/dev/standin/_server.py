@@ -14,6 +14,7 @@ from tokentrail.dev.standin._handler import Handler
 from tokentrail.dev.standin._http import StandinHTTPServer
 from tokentrail.dev.standin._recording import RecordedRequest
 from tokentrail.dev.standin._scripts import Delay, ErrorReply, Script
+from tokentrail.dev.standin._threads import ThreadStore
 from tokentrail.dev.standin._usage import CacheTracker
 
 __all__ = ["StandinServer"]
@@ -50,6 +51,7 @@ class StandinServer:
         self._failed_once: OrderedDict[str, None] = OrderedDict()
         self.cache = CacheTracker()
         self._batches = BatchStore(self.cache)
+        self._threads = ThreadStore()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._httpd: StandinHTTPServer | None = None
@@ -129,7 +131,7 @@ class StandinServer:
             return list(self._requests)
 
     def reset(self) -> None:
-        """Forget scripts, recorded requests, batches and cached prefixes; restore the initial latency."""
+        """Forget scripts, recorded requests, batches, cached prefixes and held threads; restore the initial latency."""
         with self._lock:
             self._scripts.clear()
             self._requests.clear()
@@ -137,6 +139,7 @@ class StandinServer:
             self.latency_s, self.batch_processing_s = self._initial
         self.cache.clear()
         self._batches.clear()
+        self._threads.clear()
 
     # --- used by the handler ------------------------------------------------------------------------------
     def _record(self, request: RecordedRequest) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.util.types import AttributeValue
+
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.instrumentation.anthropic.client import base_attributes
@@ -62,6 +64,9 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
             attributes[anthropic_contract.THINKING_BUDGET] = budget
     if stream:
         attributes[semconv.GEN_AI_REQUEST_STREAM] = True
+    thread = kwargs.get("thread")
+    if type(thread) is dict:
+        _thread_attributes(thread, attributes)
     output_config = kwargs.get("output_config")
     if _given_format(kwargs.get("output_format")) or (
         type(output_config) is dict and _given_format(output_config.get("format"))
@@ -78,6 +83,16 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
         server_port=port,
         signed=signed,
     )
+
+
+def _thread_attributes(thread: Mapping[str, Any], attributes: dict[str, AttributeValue]) -> None:
+    """A message thread's turn (`thread.send` / `stream` / `tool_runner` send `thread` to `create`)."""
+    kind = thread.get("type")
+    if type(kind) is str:
+        attributes[anthropic_contract.THREAD_TYPE] = kind
+    previous = thread.get("previous_message_id")
+    if type(previous) is str:
+        attributes[anthropic_contract.THREAD_PREVIOUS_MESSAGE_ID] = previous
 
 
 def _given_format(value: Any) -> bool:
