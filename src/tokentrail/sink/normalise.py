@@ -280,6 +280,8 @@ class Normaliser:
                 cache_write=cache_write or 0,
                 write_5m=count(anthropic_contract.CACHE_WRITE_5M),
                 write_1h=count(anthropic_contract.CACHE_WRITE_1H),
+                web_searches=count(anthropic_contract.WEB_SEARCH_REQUESTS) or 0,
+                fast=as_text(attrs.get(anthropic_contract.SPEED)) == "fast",
             )
             if computed is not None:
                 cost, cost_source = computed
@@ -347,9 +349,12 @@ class Normaliser:
         cache_write: int,
         write_5m: int | None,
         write_1h: int | None,
+        web_searches: int,
+        fast: bool,
     ) -> tuple[Decimal, str] | None:
-        """Cost from the price book. The contract's input tokens include cache reads and writes; the price book
-        wants the uncached part. Without the 5m/1h split every cache write is priced as a 5-minute write."""
+        """Cost from the price book, as the instrumentor prices the same call. The contract's input tokens include
+        cache reads and writes; the price book wants the uncached part. Without the 5m/1h split every cache write
+        is priced as a 5-minute write. Web searches are priced per request, fast mode at fast-mode prices."""
         if self._pricebook is None:
             return None
         from tokentrail.pricing import Usage
@@ -363,6 +368,8 @@ class Normaliser:
             cache_read_tokens=cache_read,
             cache_write_5m_tokens=write_5m,
             cache_write_1h_tokens=write_1h,
+            web_search_requests=web_searches,
+            fast=fast,
         )
         try:
             cost = self._pricebook.cost(model, usage, provider=provider or anthropic_contract.PROVIDER)

@@ -156,3 +156,28 @@ def test_no_sdk_call_span_beside_a_turn(standin, tracer_provider, span_exporter)
             stream.until_done()
     assert [span.name for span in sdk_spans(span_exporter)] == []
     assert len(llm_spans(span_exporter)) == 2
+
+
+async def test_a_streaming_async_tool_runner_records_each_turn_once(async_anthropic_client, span_exporter):
+    @anthropic.beta_async_tool
+    async def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    thread = async_anthropic_client.beta.messages.thread(
+        model=MODEL,
+        max_tokens=200,
+        tools=[get_weather],
+        messages=[{"role": "user", "content": "use a tool: get_weather for Paris"}],
+    )
+    stop_reasons = []
+    async for stream in thread.tool_runner(stream=True):
+        stop_reasons.append((await stream.get_final_message()).stop_reason)
+    assert stop_reasons == ["tool_use", "end_turn"]
+    create, resume = sorted(llm_spans(span_exporter), key=lambda span: span.start_time)
+    a, b = attrs(create), attrs(resume)
+    assert a[semconv.GEN_AI_REQUEST_STREAM] is b[semconv.GEN_AI_REQUEST_STREAM] is True
+    assert a[semconv.TOOL_CALL_NAMES] == ("get_weather",)
+    assert b[anthropic_contract.THREAD_PREVIOUS_MESSAGE_ID] == a[semconv.GEN_AI_RESPONSE_ID]
+    assert b[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in b

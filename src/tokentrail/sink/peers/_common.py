@@ -68,6 +68,7 @@ _STR_KEYS: Final = (
     sc.SESSION_ID,
     anthropic_contract.REQUEST_ID,
     anthropic_contract.SERVICE_TIER,
+    anthropic_contract.SPEED,
     anthropic_contract.STOP_REASON,
     sc.WORKFLOW_NAME,
 )
@@ -84,6 +85,8 @@ _INT_KEYS: Final = (
     anthropic_contract.CACHE_WRITE_5M,
     anthropic_contract.CACHE_WRITE_1H,
     anthropic_contract.THINKING_BUDGET,
+    anthropic_contract.WEB_SEARCH_REQUESTS,
+    anthropic_contract.WEB_FETCH_REQUESTS,
 )
 _FLOAT_KEYS: Final = (sc.GEN_AI_REQUEST_TEMPERATURE, sc.GEN_AI_REQUEST_TOP_P, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
 _CONTENT_KEYS: Final = (

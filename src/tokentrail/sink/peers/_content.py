@@ -107,12 +107,23 @@ def response_body(body: Mapping[str, Any], out: Translated) -> None:
 
 
 def usage_from_anthropic(usage: Mapping[str, Any], out: Translated) -> None:
-    """Token counts from an Anthropic `usage` object (the contract's usage → tokens rule), where the span did not
-    say them already."""
+    """Token counts, server tool requests, tier and speed from an Anthropic `usage` object (the contract's usage →
+    tokens rule), where the span did not say them already. A count the span said is the peer's reading of the
+    top-level usage, which leaves compaction iterations out: their tokens are added to it, once."""
     read = anthropic_contract.read_usage(usage)
     if read is None:
         return
     said: dict[str, Any] = {}
     anthropic_contract.usage_attributes(read, said)
+    top_level = said
+    if usage.get("iterations"):
+        without = anthropic_contract.read_usage({key: value for key, value in usage.items() if key != "iterations"})
+        top_level = {}
+        if without is not None:
+            anthropic_contract.usage_attributes(without, top_level)
     for key, value in said.items():
-        out.setdefault(key, value)
+        peer = out.get(key)
+        if peer is None:
+            out[key] = value
+        elif type(peer) is int and type(value) is int:
+            out[key] = peer + value - int(top_level.get(key, 0))

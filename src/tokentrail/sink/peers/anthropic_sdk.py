@@ -1,7 +1,9 @@
 """The Anthropic SDK's own spans (1.14+, scope `com.anthropic.sdk.python`): only the model methods are calls.
 
 The SDK writes input + cache read + cache write and the stop reason (no finish reasons); its batch and truncation
-attributes have their own names."""
+attributes have their own names. It leaves compaction iterations out of its token counts and writes their sums apart
+(`anthropic.usage.compaction.input_tokens`, input + cache read + cache write, and `…output_tokens`): they are added
+to the counts, the compaction's input as uncached input (the SDK does not say how much of it was cached)."""
 
 from __future__ import annotations
 
@@ -65,4 +67,16 @@ def translate(name: str, attrs: Attributes) -> Translated | None:
         out[anthropic_contract.BATCH_REQUEST_COUNT] = request_count
     # Every SDK generation with tracing (1.14+) writes input + cache read + cache write; the check only guards.
     common.normalise_input_tokens(out, excludes_cache=False)
+    for key, counted in _COMPACTION:
+        consumed.add(key)
+        extra = coerce.integer(attrs.get(key))
+        if extra and isinstance(out.get(counted), int):
+            out[counted] += extra
     return common.finish(attrs, out, consumed)
+
+
+# The SDK's sums of the compaction iterations, and the counts they are billed in.
+_COMPACTION: Final = (
+    ("anthropic.usage.compaction.input_tokens", sc.GEN_AI_USAGE_INPUT_TOKENS),
+    ("anthropic.usage.compaction.output_tokens", sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+)
