@@ -178,3 +178,47 @@ def test_compaction_iterations_are_counted_once(
     assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 1000 + 3500
     expected = ((23_000 + 180_000) * INPUT + (1000 + 3500) * OUTPUT) / 1e6
     assert attributes[semconv.COST_USD] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_compaction_one_hour_writes_tier_and_searches_together_are_each_counted_once(
+    instrumented: Any,
+    anthropic_client: anthropic.Anthropic,
+    standin: StandinServer,
+    span_exporter: InMemorySpanExporter,
+    stream: bool,
+) -> None:
+    """A compaction step that itself read and wrote the cache (1-hour), under a top level with both write TTLs, a
+    service tier and web searches: a stream repeats the usage in `message_start` and `message_delta`, and nothing
+    may be added twice."""
+    compaction = {
+        "type": "compaction", "input_tokens": 40_000, "output_tokens": 3000, "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 500,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 500},
+    }  # fmt: skip
+    answer = {"type": "message", "input_tokens": 1000, "output_tokens": 200}
+    usage = Usage(
+        input_tokens=1000, output_tokens=200, cache_read_input_tokens=500, cache_creation_input_tokens=3000,
+        ephemeral_1h_input_tokens=2000, service_tier="priority", speed="standard",
+        server_tool_use={"web_search_requests": 2}, iterations=[compaction, answer],
+    )  # fmt: skip
+    standin.enqueue(MessageReply(usage=usage))
+    arguments: dict[str, Any] = {"model": MODEL, "max_tokens": 256, "messages": MESSAGES}
+    if stream:
+        for _ in anthropic_client.beta.messages.create(**arguments, stream=True):
+            pass
+    else:
+        anthropic_client.beta.messages.create(**arguments)
+    attributes = only_span(span_exporter)
+    assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == (1000 + 500 + 3000) + (40_000 + 1000 + 500)
+    assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 200 + 3000
+    assert attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1500
+    assert attributes[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 3500
+    assert (attributes[anthropic_contract.CACHE_WRITE_5M], attributes[anthropic_contract.CACHE_WRITE_1H]) == (
+        1000,
+        2500,
+    )
+    assert attributes[anthropic_contract.SERVICE_TIER] == "priority"
+    assert attributes[anthropic_contract.WEB_SEARCH_REQUESTS] == 2
+    tokens = 41_000 * INPUT + 3200 * OUTPUT + 1500 * CACHE_READ + 1000 * CACHE_WRITE_5M + 2500 * CACHE_WRITE_1H
+    assert attributes[semconv.COST_USD] == pytest.approx(tokens / 1e6 + 2 * WEB_SEARCH)

@@ -88,11 +88,13 @@ def merge_usage(
     if later is None:
         return earlier
     write_5m, write_1h = later.cache_write_5m_tokens, later.cache_write_1h_tokens
-    if write_1h is None and write_5m is not None and earlier.cache_write_1h_tokens:
-        # A cache-write total without its TTL breakdown (a stream's message_delta): the 1-hour part stays the
-        # earlier breakdown's, and the rest of the total is the 5-minute part, so no token is counted twice.
-        write_1h = earlier.cache_write_1h_tokens
-        write_5m = max(write_5m - write_1h, 0)
+    earlier_1h = earlier.cache_write_1h_tokens
+    if write_5m is not None and earlier_1h and (write_1h or 0) < earlier_1h:
+        # A cache-write total without its TTL breakdown (a stream's message_delta) reads as 5-minute writes, plus
+        # the 1-hour writes of any compaction iteration: a cumulative 1-hour count never drops, so the earlier
+        # breakdown's stands and the rest of the total is the 5-minute part; no token is counted twice.
+        write_5m = max(write_5m + (write_1h or 0) - earlier_1h, 0)
+        write_1h = earlier_1h
     return anthropic_contract.Usage(
         _later(later.input_tokens, earlier.input_tokens),
         _later(later.output_tokens, earlier.output_tokens),
