@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import anthropic
 import pytest
 
@@ -151,3 +153,27 @@ def test_real_endpoints():
     assert [platform_of(c) for c in (bedrock, vertex, direct)] == ["bedrock", "vertex", "anthropic"]
     for client in (bedrock, vertex, direct):
         client.close()
+
+
+@requires_foundry
+@pytest.mark.sdk_native_tracing
+@pytest.mark.skipif(
+    not hasattr(importlib.import_module("anthropic._base_client"), "start_api_call_span"),
+    reason="this anthropic SDK emits no call spans of its own",
+)
+@pytest.mark.usefixtures("instrumented")
+def test_foundry_with_an_entra_token_and_the_sdks_own_tracing_is_one_span(standin, span_exporter, tracer_provider):
+    client = anthropic.AnthropicFoundry(  # type: ignore[attr-defined]
+        azure_ad_token_provider=lambda: "entra-token",
+        base_url=f"{standin.base_url}/anthropic/",
+        open_telemetry={"tracer_provider": tracer_provider},
+    )
+    with client:
+        standin.enqueue(MessageReply(usage=Usage(input_tokens=40, output_tokens=8)))
+        client.messages.create(model=FOUNDRY_MODEL, max_tokens=20, messages=USER)
+    span = only_span(span_exporter)
+    assert len(span_exporter.get_finished_spans()) == 1  # no SDK call span beside ours
+    assert attrs(span)[anthropic_contract.CLIENT_PLATFORM] == "foundry"
+    assert standin.requests[-1].headers["authorization"] == "Bearer entra-token"
+    context = span.get_span_context()
+    assert standin.requests[-1].headers["traceparent"].startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")

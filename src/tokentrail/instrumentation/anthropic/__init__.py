@@ -7,8 +7,10 @@ AnthropicInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
 ```
 
 Patches the resource classes (not instances), so every client made before or after `instrument()`, including
-the Bedrock and Vertex clients, is traced: sync and async `messages.create` / `stream` / `parse` /
-`count_tokens`, `messages.batches.create` / `retrieve` / `results`, and their `beta.messages` equivalents.
+the Bedrock, Vertex and Foundry clients, is traced: sync and async `messages.create` / `stream` / `parse` /
+`count_tokens`, `messages.batches.create` / `retrieve` / `results`, and their `beta.messages` equivalents. The
+SDK's helpers that loop over calls (tool runners, message threads) send each turn through `beta.messages.create`,
+so each turn is one span of its own.
 Each optional method is wrapped only where the installed SDK has it; skipped targets are logged at debug level.
 On SDKs that trace their own calls, tokentrail's span takes the place of the SDK's call span (see `native`).
 The SDK's own retries become retry events and an attempt count on the call's span (see `retries`).
