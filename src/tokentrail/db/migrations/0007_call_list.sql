@@ -7,6 +7,7 @@ CREATE INDEX llm_calls_cost_idx ON llm_calls ((coalesce(cost_usd, -1)), start_ti
 CREATE INDEX llm_calls_latency_idx ON llm_calls (duration_ms, start_time);
 CREATE INDEX llm_calls_tokens_idx ON llm_calls ((coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), start_time);
 
--- The model filter (requested or answering model) within a time range: a BitmapOr of the two.
-CREATE INDEX llm_calls_model_idx ON llm_calls (request_model, start_time);
-CREATE INDEX llm_calls_response_model_idx ON llm_calls (response_model, start_time);
+-- The model filter (requested or answering model), alone or with a status, within a time range: a BitmapOr of
+-- the two, so that "opus errors" reads only the rows it counts.
+CREATE INDEX llm_calls_model_idx ON llm_calls (request_model, status, start_time);
+CREATE INDEX llm_calls_response_model_idx ON llm_calls (response_model, status, start_time);
