@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final
 
@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from tokentrail.reports import queries
+from tokentrail.reports.calllist import call_page
 from tokentrail.reports.export import export_calls
 from tokentrail.reports.paging import COUNT_BOUND, Cursor, cursor_at
 from tokentrail.reports.render import plain
@@ -76,12 +77,9 @@ def calls_page(request: Request) -> Response:
     cursor = params.cursor(request.query_params, sort)
     size = one_page.limit
     with connection(request) as conn:
-        total = queries.count_calls(conn, where, bound=COUNT_BOUND)
-        # One row beyond the page says whether another follows; a selection counted in full is small enough to
-        # read whole through the filters' indexes (`few`).
-        found = queries.calls(conn, replace(one_page, limit=size + 1), sort, cursor, few=total <= COUNT_BOUND)
+        found = call_page(conn, one_page, sort, cursor)
     number = one_page.offset // size + 1
-    rows, pager = _pager(request, found, size=size, sort=sort, total=total, cursor=cursor, number=number)
+    rows, pager = _pager(request, found.rows, size=size, sort=sort, total=found.total, cursor=cursor, number=number)
     return page(
         request,
         "calls.html",
