@@ -265,6 +265,7 @@ def pages(target: dict[str, Any]) -> list[tuple[str, str]]:
         ("calls, 30d, newest first", "/calls?since=30d"),
         ("calls, 30d, by latency", "/calls?since=30d&sort=-latency"),
         ("calls, 30d, by tokens ascending", "/calls?since=30d&sort=tokens"),
+        ("calls, 30d, errors by cost", "/calls?since=30d&status=error&sort=-cost"),
         ("calls, 7d, page 200", "/calls?since=7d&page=200"),
         ("calls, 7d, page 200 by cursor", f"/calls?since=7d&after={target['deep_time']}&page=200"),
         (

@@ -46,6 +46,10 @@ def test_walk_and_whole_read_give_the_planned_rows(conn: psycopg.Connection[Any]
         assert len(planned) == where.limit
         assert _ids(calllist.calls(conn, where, sort, few=True)) == planned
         assert _ids(calllist.calls(conn, where, sort, walk=1000)) == planned
+        for bound in (1, 100):  # over the bound (walked or as planned) and under it (read whole)
+            page = calllist.call_page(conn, where, sort, bound=bound)
+            assert _ids(page.rows[: where.limit]) == planned
+            assert len(page.rows) == where.limit + 1  # the row that says another page follows
         after = cursor_at(sort, calllist.calls(conn, CallFilter(limit=1, offset=4), sort)[0])
         expected = _ids(calllist.calls(conn, where, sort, after))
         assert _ids(calllist.calls(conn, where, sort, after, walk=1000)) == expected

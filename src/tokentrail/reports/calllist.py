@@ -117,44 +117,15 @@ _CALL_COLUMNS: Final = sql.SQL(
 ).format(model=_MODEL)
 
 
-def calls(
-    conn: Connection,
-    where: CallFilter,
-    sort: str = "-time",
-    cursor: Cursor | None = None,
-    *,
-    few: bool = False,
-    walk: int | None = None,
-) -> list[CallRow]:
-    """The calls matching `where` in `sort` order (newest first by default): `where.limit` rows after skipping
-    `where.offset`, or, given a `cursor` (`tokentrail.reports.paging`), the `where.limit` rows right after it
-    (right before it with `cursor.before`; `where.offset` is then ignored).
-
-    How the rows are found (`reports.calllist.call_page` chooses): by default as the planner likes, usually
-    walking the sort's index and stopping after the page; with `few` (a selection known to be small) the
-    selection is read whole through the filters' indexes and sorted; with `walk`, only the first `walk` calls of
-    the range in sort order are examined, so a filter that matches late in the order costs at most `walk` rows
-    (fewer than `where.limit` rows then means: not found among those).
-    """
+def _page(
+    where: CallFilter, sort: str, cursor: Cursor | None, few: bool, walk: int | None
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """The SELECT of one page's `llm_calls` rows (see `calls`) and its parameters."""
     if few and walk is not None:
         raise ValueError("read the selection whole (few) or walk the order, not both")
     seek = order_by(sort, reverse=cursor is not None and cursor.before)
     offset = 0 if cursor is not None else where.offset
-    page: sql.Composable
-    if walk is None:
-        cond = filter_conditions(where)
-        if cursor is not None:
-            keyset_condition(cond, sort_key(sort), sort.startswith("-"), cursor)
-        page = sql.SQL("SELECT * FROM llm_calls AS c{where} ORDER BY {seek} LIMIT %(limit)s OFFSET %(offset)s")
-        if few:  # MATERIALIZED: the planner may not turn the ORDER BY ... LIMIT into an index walk
-            page = sql.SQL(
-                """WITH m AS MATERIALIZED (SELECT {keys} FROM llm_calls AS c{where}),
-                        p AS (SELECT * FROM m AS c ORDER BY {seek} LIMIT %(limit)s OFFSET %(offset)s)
-                   SELECT c.* FROM p JOIN llm_calls AS c USING (trace_id, span_id, start_time)"""
-            )
-        page = page.format(keys=_SORT_INPUTS, where=cond.clause(), seek=seek)
-        params = {**cond.params, "limit": where.limit, "offset": offset}
-    else:
+    if walk is not None:
         prefix = Where().time_range(where.since, where.until)
         if cursor is not None:
             keyset_condition(prefix, sort_key(sort), sort.startswith("-"), cursor)
@@ -171,7 +142,41 @@ def calls(
             seek=seek,
             outer=order_by(sort, reverse=cursor is not None and cursor.before, key=sql.SQL("c.sort_value")),
         )
-        params = {**prefix.params, **rest.params, "walk": walk, "limit": where.limit, "offset": offset}
+        return page, {**prefix.params, **rest.params, "walk": walk, "limit": where.limit, "offset": offset}
+    cond = filter_conditions(where)
+    if cursor is not None:
+        keyset_condition(cond, sort_key(sort), sort.startswith("-"), cursor)
+    plain = sql.SQL("SELECT * FROM llm_calls AS c{where} ORDER BY {seek} LIMIT %(limit)s OFFSET %(offset)s")
+    if few:  # MATERIALIZED: the planner may not turn the ORDER BY ... LIMIT into an index walk
+        plain = sql.SQL(
+            """WITH m AS MATERIALIZED (SELECT {keys} FROM llm_calls AS c{where}),
+                    p AS (SELECT * FROM m AS c ORDER BY {seek} LIMIT %(limit)s OFFSET %(offset)s)
+               SELECT c.* FROM p JOIN llm_calls AS c USING (trace_id, span_id, start_time)"""
+        )
+    page = plain.format(keys=_SORT_INPUTS, where=cond.clause(), seek=seek)
+    return page, {**cond.params, "limit": where.limit, "offset": offset}
+
+
+def calls(
+    conn: Connection,
+    where: CallFilter,
+    sort: str = "-time",
+    cursor: Cursor | None = None,
+    *,
+    few: bool = False,
+    walk: int | None = None,
+) -> list[CallRow]:
+    """The calls matching `where` in `sort` order (newest first by default): `where.limit` rows after skipping
+    `where.offset`, or, given a `cursor` (`tokentrail.reports.paging`), the `where.limit` rows right after it
+    (right before it with `cursor.before`; `where.offset` is then ignored).
+
+    How the rows are found (`call_page` chooses): by default as the planner likes (walking the sort's index and
+    stopping after the page, or reading the selection through the filters' indexes and sorting it); with `few`
+    (a selection known to be small) always the latter; with `walk`, only the first `walk` calls of the range in
+    sort order are examined, so a filter that matches late in the order costs at most `walk` rows (fewer than
+    `where.limit` rows then means: not found among those).
+    """
+    page, params = _page(where, sort, cursor, few, walk)
     query = sql.SQL(
         """
         SELECT {columns}, b.body AS input_body
@@ -188,6 +193,21 @@ def calls(
         text = last_user_text(body) if body is not None else None
         result.append(CallRow(**row, prompt_preview=preview(text) if text else None))
     return result
+
+
+def _planned_walk(conn: Connection, where: CallFilter, sort: str, cursor: Cursor | None) -> bool:
+    """Whether the planner would walk an index in sort order for this page (no Sort node: it stops after the
+    page), rather than read the selection through the filters' indexes and sort it."""
+    page, params = _page(where, sort, cursor, False, None)
+    with conn.cursor() as cur:
+        row = cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(page), params).fetchone()
+    nodes = [row[0][0]["Plan"]] if row else []
+    while nodes:
+        node = nodes.pop()
+        if node.get("Node Type") == "Sort":
+            return False
+        nodes.extend(node.get("Plans", ()))
+    return True
 
 
 def count_calls(conn: Connection, where: CallFilter, bound: int | None = None) -> int:
@@ -227,15 +247,18 @@ def call_page(
     """A page of the calls list: the count, exact up to `bound`, then `where.limit + 1` rows.
 
     A selection counted in full (at most `bound` calls) is read whole through the filters' indexes. A larger one
-    walks the sort's index, examining at most `WALK_MIN` calls (more for a deep OFFSET). When its rows come only
-    later in the order (errors sorted by cost: they have none), it is read whole if it holds at most `WHOLE_MAX`
-    calls, else walked to the end of the page.
+    is read as the planner plans it, unless that is a walk of the sort's index: the walk is then cut off after
+    `WALK_MIN` calls (more for a deep OFFSET), since the planner cannot know that the selection's rows may come
+    only late in the order (errors sorted by cost: they have none). A walk cut off before the page's end gives way
+    to reading the selection whole if it holds at most `WHOLE_MAX` calls, else to walking to the page's end.
     """
     total = count_calls(conn, where, bound=bound)
     exact = total <= bound
     wanted = replace(where, limit=where.limit + 1)
     if exact:
         return CallPage(calls(conn, wanted, sort, cursor, few=True), total, exact)
+    if not _planned_walk(conn, wanted, sort, cursor):
+        return CallPage(calls(conn, wanted, sort, cursor), total, exact)
     reach = 0 if cursor is not None else where.offset
     rows = calls(conn, wanted, sort, cursor, walk=max(WALK_MIN, (reach + wanted.limit) * _WALK_PER_ROW))
     if len(rows) < wanted.limit:
