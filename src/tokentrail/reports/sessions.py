@@ -169,10 +169,11 @@ def session_list(conn: Connection, where: CallFilter, count_bound: int = SESSION
     return SessionList(rows, total, exhausted)
 
 
-def sessions(conn: Connection, where: CallFilter) -> list[SessionRow]:
+def sessions(conn: Connection, where: CallFilter, count_bound: int = 0) -> list[SessionRow]:
     """The sessions with calls `where` selects, most recently active first (`where.limit` after `.offset`); each
-    row's `total` is `session_list`'s."""
-    return session_list(conn, where).rows
+    row's `total` is `session_list`'s with `count_bound` (by default counted only to the page's end, and one more
+    when more follow: a short list of sessions reads no further than it shows)."""
+    return session_list(conn, where, count_bound).rows
 
 
 def _count_distinct(conn: Connection, where: CallFilter, column: sql.Composable) -> int:
