@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from tokentrail.reports import queries
-from tokentrail.reports.calllist import call_page
+from tokentrail.reports.calllist import CallPage, call_page
 from tokentrail.reports.export import export_calls
 from tokentrail.reports.paging import COUNT_BOUND, Cursor, cursor_at
 from tokentrail.reports.render import plain
@@ -50,10 +50,11 @@ class Pager:
     next: str | None
 
 
-def _pager(request: Request, rows: list[queries.CallRow], *, size: int, sort: str, total: int,
-           cursor: Cursor | None, number: int) -> tuple[list[queries.CallRow], Pager]:  # fmt: skip
+def _pager(request: Request, found: CallPage, *, size: int, sort: str, cursor: Cursor | None,
+           number: int) -> tuple[list[queries.CallRow], Pager]:  # fmt: skip
     """The page's rows (the one extra row read to see whether more follow left out) and its pager."""
     current = request.query_params
+    rows = found.rows
     more = len(rows) > size
     if cursor is not None and cursor.before:
         rows, has_prev, has_next = rows[1:] if more else rows, more, True
@@ -65,9 +66,8 @@ def _pager(request: Request, rows: list[queries.CallRow], *, size: int, sort: st
         prev = query(current) if number <= 2 else query(current, before=back, page=number - 1)
     if has_next and rows:
         nxt = query(current, after=cursor_at(sort, rows[-1]).text, page=number + 1)
-    exact = total <= COUNT_BOUND
-    pages = max((total + size - 1) // size, 1) if exact else None
-    return rows, Pager(number, total, exact, pages, prev, nxt)
+    pages = max((found.total + size - 1) // size, 1) if found.exact else None
+    return rows, Pager(number, found.total, found.exact, pages, prev, nxt)
 
 
 def calls_page(request: Request) -> Response:
@@ -79,7 +79,7 @@ def calls_page(request: Request) -> Response:
     with connection(request) as conn:
         found = call_page(conn, one_page, sort, cursor)
     number = one_page.offset // size + 1
-    rows, pager = _pager(request, found.rows, size=size, sort=sort, total=found.total, cursor=cursor, number=number)
+    rows, pager = _pager(request, found, size=size, sort=sort, cursor=cursor, number=number)
     return page(
         request,
         "calls.html",
