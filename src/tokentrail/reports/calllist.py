@@ -224,11 +224,13 @@ def count_calls(conn: Connection, where: CallFilter, bound: int | None = None) -
     return int(row[0]) if row else 0
 
 
-WALK_MIN: Final = 20_000
+WALK_MIN: Final = 5_000
 """The fewest calls `call_page` examines in sort order before it looks for another way to a large selection."""
 WHOLE_MAX: Final = 100_000
 """The most calls `call_page` reads whole (and sorts) when walking the sort's index did not find the page."""
-_WALK_PER_ROW: Final = 20
+_WALK_PER_ROW: Final = 100
+"""Calls examined per row wanted: a selection over the count bound (10,000 of a million-call range) spread
+through the order has a row in every 100 calls or fewer."""
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,10 @@ def call_page(
 
     A selection counted in full (at most `bound` calls) is read whole through the filters' indexes. A larger one
     is read as the planner plans it, unless that is a walk of the sort's index: the walk is then cut off after
-    `WALK_MIN` calls (more for a deep OFFSET), since the planner cannot know that the selection's rows may come
-    only late in the order (errors sorted by cost: they have none). A walk cut off before the page's end gives way
-    to reading the selection whole if it holds at most `WHOLE_MAX` calls, else to walking to the page's end.
+    `WALK_MIN` calls (100 a row for a longer page or a deep OFFSET), since the planner cannot know that the
+    selection's rows may come only late in the order (errors sorted by cost: they have none). A walk cut off
+    before the page's end gives way to reading the selection whole if it holds at most `WHOLE_MAX` calls, else to
+    walking to the page's end.
     """
     total = count_calls(conn, where, bound=bound)
     exact = total <= bound
