@@ -41,6 +41,7 @@ from decimal import Decimal
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -185,8 +186,9 @@ def seed(url: str, rows: int, seed_value: int = 11) -> dict[str, Any]:
             "AND session_id IS NOT NULL ORDER BY start_time DESC LIMIT 1"
         ).fetchone()
         users = _users(conn)
+        deep = _deep_cursors(conn)
     assert top is not None
-    return {"session": top[1], "trace": BIG_TRACE, "span": big_span, "spans": span_count + 200, **users}
+    return {"session": top[1], "trace": BIG_TRACE, "span": big_span, "spans": span_count + 200, **users, **deep}
 
 
 def _big_trace(conn: psycopg.Connection[Any], rng: random.Random, pool: dict[str, list[tuple[bytes, str]]],
@@ -260,6 +262,16 @@ def pages(target: dict[str, Any]) -> list[tuple[str, str]]:
             "/calls?since=30d&model=claude-opus-4-1&status=error&sort=-cost",
         ),
         ("calls, 30d, app id filter, page 5", "/calls?since=30d&attr=company_id:co_7&page=5"),
+        ("calls, 30d, newest first", "/calls?since=30d"),
+        ("calls, 30d, by latency", "/calls?since=30d&sort=-latency"),
+        ("calls, 30d, by tokens ascending", "/calls?since=30d&sort=tokens"),
+        ("calls, 30d, errors by cost", "/calls?since=30d&status=error&sort=-cost"),
+        ("calls, 7d, page 200", "/calls?since=7d&page=200"),
+        ("calls, 7d, page 200 by cursor", f"/calls?since=7d&after={target['deep_time']}&page=200"),
+        (
+            "calls, 30d, by latency, page 200 by cursor",
+            f"/calls?since=30d&sort=-latency&after={target['deep_latency']}&page=200",
+        ),
         ("failures, 7d", "/failures?since=7d"),
         ("prompt versions, 30d", "/prompts?name=support-answer&range=30d"),
         ("trace of 200 spans", f"/traces/{trace}"),
@@ -358,6 +370,20 @@ def _users(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     return {"heavy_user": top[0][0], "heavy_calls": top[0][1], "user": top[-1][0], "user_calls": top[-1][1]}
 
 
+def _deep_cursors(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """Cursors of the last row of page 199 (50 a page): newest first over 7 days, slowest first over 30 days."""
+    from tokentrail.reports import queries
+    from tokentrail.reports.paging import cursor_at
+
+    now = dt.datetime.now(dt.timezone.utc)
+    found = {}
+    for name, days, sort in (("deep_time", 7, "-time"), ("deep_latency", 30, "-latency")):
+        where = queries.CallFilter(since=now - dt.timedelta(days=days), limit=1, offset=199 * 50 - 1)
+        (row,) = queries.calls(conn, where, sort)
+        found[name] = quote(cursor_at(sort, row).text)
+    return found
+
+
 def _existing_target(url: str) -> dict[str, Any] | None:
     """What the pages will ask for in an already seeded database, or None when it holds no calls."""
     with psycopg.connect(url) as conn:
@@ -372,9 +398,10 @@ def _existing_target(url: str) -> dict[str, Any] | None:
             "SELECT span_id FROM llm_calls WHERE trace_id = %s ORDER BY start_time LIMIT 1", (BIG_TRACE,)
         ).fetchone()
         users = _users(conn)
+        deep = _deep_cursors(conn)
     assert top is not None
     assert span is not None
-    return {"session": top[1], "trace": BIG_TRACE, "span": span[0], "spans": counts[1], **users}
+    return {"session": top[1], "trace": BIG_TRACE, "span": span[0], "spans": counts[1], **users, **deep}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--database-url", help="use this database (seeded first if it holds no calls) and keep it")
     parser.add_argument("--seed-only", action="store_true", help="stop after seeding (with --database-url)")
+    parser.add_argument("--only", action="append", default=[], help="time only the pages whose label contains this")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="tokentrail-uibench-"))
     root.chmod(0o755)
@@ -404,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed_only:
             return 0
         with ui_server(url) as base:
-            results = time_pages(base, pages(target), args.requests, args.warmup, args.budget)
+            chosen = [p for p in pages(target) if not args.only or any(o in p[0] for o in args.only)]
+            results = time_pages(base, chosen, args.requests, args.warmup, args.budget)
     finally:
         if cluster is not None:
             cluster.destroy()

@@ -11,7 +11,15 @@ import pytest
 
 from tests.fixtures.rows import Call, insert, user_messages
 from tokentrail.reports.callfilter import CallFilter
-from tokentrail.reports.sessions import count_sessions, count_users, session_calls, sessions, user_spend, users
+from tokentrail.reports.sessions import (
+    count_sessions,
+    count_users,
+    session_calls,
+    session_list,
+    sessions,
+    user_spend,
+    users,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -80,3 +88,45 @@ def test_user_spend_by_day_and_model_and_session_replay(conn: psycopg.Connection
     assert replay[1].error_type == "overloaded_error"
     assert session_calls(conn, "nope") == []
     assert len(session_calls(conn, "s1", limit=1)) == 1
+
+
+def _busy_sessions(conn: psycopg.Connection[Any]) -> None:
+    """Sessions of very different lengths whose last calls tie: more calls than one round of the list reads."""
+    calls = [Call(NOW - timedelta(seconds=i), user="alice", session="long", cost=Decimal("0.01")) for i in range(46)]
+    for name in ("tie-c", "tie-b", "tie-a"):  # three sessions ending at the same moment
+        calls += [Call(NOW - timedelta(minutes=5 + i), user="bob", session=name) for i in range(3)]
+    calls += [Call(NOW - timedelta(hours=i), user=f"u{i}", session=f"short-{i}") for i in range(1, 12)]
+    calls += [Call(NOW - timedelta(days=1, minutes=i), session=f"old-{i:03}") for i in range(100)]
+    calls.append(Call(NOW - timedelta(minutes=7), user="carol", session="tie-a", status="error"))
+    calls.append(Call(NOW - timedelta(minutes=1), user="dave"))  # no session
+    insert(conn, calls)
+
+
+def test_session_list_pages_match_the_whole_aggregation(conn: psycopg.Connection[Any]) -> None:
+    _busy_sessions(conn)
+    since = NOW - 30 * DAY
+    expected = conn.execute(
+        """SELECT session_id, count(*), count(*) FILTER (WHERE status = 'error'), sum(cost_usd),
+                  coalesce(array_agg(DISTINCT user_id ORDER BY user_id) FILTER (WHERE user_id IS NOT NULL), '{}')
+           FROM llm_calls WHERE session_id IS NOT NULL AND start_time >= %s
+           GROUP BY session_id ORDER BY max(start_time) DESC, session_id""",
+        (since,),
+    ).fetchall()
+    assert [row[0] for row in expected[:4]] == ["long", "tie-a", "tie-b", "tie-c"]
+    assert len(expected) == 115
+    # one session a page, counting none beyond: for the second page the first round reads 48 calls, which end
+    # among the tied sessions (here tie-c and tie-b, as written): tie-a must still come first
+    listed, estimates = [], set()
+    for offset in range(len(expected) + 1):
+        page = session_list(conn, CallFilter(since=since, limit=1, offset=offset), count_bound=0)
+        listed += [(s.session_id, s.calls, s.errors, s.cost_usd, s.users) for s in page.rows]
+        assert page.total == (len(expected) if page.exact else offset + 2)  # "more than offset + 1"
+        estimates.add(page.exact)
+    assert listed == [tuple(row) for row in expected]
+    assert estimates == {True, False}
+    whole = session_list(conn, CallFilter(since=since, limit=5))
+    assert (whole.total, whole.exact) == (len(expected), True)
+    assert [s.session_id for s in whole.rows] == [row[0] for row in expected[:5]]
+    assert {s.total for s in sessions(conn, CallFilter(since=since, limit=5))} == {6}  # "more than 5"
+    assert {s.total for s in sessions(conn, CallFilter(since=since, limit=5), count_bound=1000)} == {len(expected)}
+    assert session_list(conn, CallFilter(since=since, offset=200)).rows == []

@@ -61,6 +61,8 @@ def test_the_database_session_is_read_only(database_url: str) -> None:
     try:
         with pool.connection() as conn:
             assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+            # a query run again and again keeps being planned for its own time range (no generic plan)
+            assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_custom_plan",)
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                 conn.execute("DELETE FROM llm_calls")
     finally:

@@ -8,6 +8,7 @@ fixed.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,6 +148,24 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def _stored_shapes(key: str, value: str) -> list[str]:
+    """The JSON objects one of which `attributes` contains whenever `attributes ->> key = value` holds: the value
+    stored as a string, or (when `value` is JSON text, say `42` or `true`) as that JSON value. The containment
+    test can use the GIN index on `attributes`; the exact `->>` comparison stays beside it."""
+    shapes = [json.dumps({key: value})]
+    try:
+        parsed = json.loads(value, parse_float=Decimal, parse_constant=_reject_constant)
+    except ValueError:
+        return shapes
+    if not isinstance(parsed, str):
+        shapes.append("{" + json.dumps(key) + ": " + value + "}")
+    return shapes
+
+
 def filter_conditions(where: CallFilter) -> Where:
     """The conditions of `where` on `llm_calls AS c` (limit and offset are the caller's)."""
     cond = Where().time_range(where.since, where.until)
@@ -160,11 +179,18 @@ def filter_conditions(where: CallFilter) -> Where:
         if version is not None:
             cond.add("c.prompt_version = %(prompt_version)s", prompt_version=version)
     for index, (key, value) in enumerate(where.attrs):
+        full_key = semconv.APP_ATTRIBUTE_PREFIX + parse_attr_key(key)
+        shapes = _stored_shapes(full_key, value)
+        has = sql.SQL(" OR ").join(
+            sql.SQL("c.attributes @> {}::jsonb").format(sql.Placeholder(f"attr_has_{index}_{n}"))
+            for n in range(len(shapes))
+        )
         cond.add(
-            sql.SQL("c.attributes ->> {} = {}").format(
-                sql.Placeholder(f"attr_key_{index}"), sql.Placeholder(f"attr_value_{index}")
+            sql.SQL("({}) AND c.attributes ->> {} = {}").format(
+                has, sql.Placeholder(f"attr_key_{index}"), sql.Placeholder(f"attr_value_{index}")
             ),
-            **{f"attr_key_{index}": semconv.APP_ATTRIBUTE_PREFIX + parse_attr_key(key), f"attr_value_{index}": value},
+            **{f"attr_key_{index}": full_key, f"attr_value_{index}": value},
+            **{f"attr_has_{index}_{n}": shape for n, shape in enumerate(shapes)},
         )
     if where.retried is True:
         cond.add("c.attempts > 1")

@@ -17,7 +17,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tokentrail.reports.callfilter import CallFilter, filter_conditions
-from tokentrail.reports.queries import Connection, order_by
+from tokentrail.reports.calllist import order_by
+from tokentrail.reports.queries import Connection
 
 __all__ = ["BATCH", "CONTENT_FIELDS", "export_calls"]
 

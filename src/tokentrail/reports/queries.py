@@ -1,5 +1,7 @@
 """The read side's queries over `llm_calls`: stats, the call list and prompt-version comparison (SELECT only).
 
+The call list lives in `tokentrail.reports.calllist` and is re-exported here (`calls`, `count_calls`, the sorts).
+
 Functions take an open psycopg connection and a `CallFilter` (`tokentrail.reports.callfilter`) and return typed
 rows; formatting belongs to the caller (`tokentrail.reports.render`, the web UI). Time ranges are half-open,
 `since <= start_time < until`, on the call's start time. Grouping and sort identifiers come from fixed mappings:
@@ -19,11 +21,11 @@ from typing import Any, Final, Literal, get_args
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import class_row
 
 from tokentrail.contract import semconv
 from tokentrail.reports.callfilter import CallFilter, Where, filter_conditions, parse_attr_key
-from tokentrail.reports.content import last_user_text, preview
+from tokentrail.reports.calllist import SORTS, CallRow, Sort, calls, count_calls, order_by, parse_sort, sort_key
 from tokentrail.reports.filters import check_range
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "order_by",
     "parse_grouping",
     "parse_sort",
+    "sort_key",
     "stats",
 ]
 
@@ -191,103 +194,6 @@ def stats(conn: Connection, where: CallFilter | None = None, by: str | None = No
     query = template.format(key=key, columns=_STATS_COLUMNS, join=join, where=cond.clause(), order=order)
     with conn.cursor(row_factory=class_row(StatsRow)) as cur:
         return cur.execute(query, cond.params).fetchall()
-
-
-# --- calls ------------------------------------------------------------------------------------------------
-
-
-Sort = Literal["time", "-time", "cost", "-cost", "latency", "-latency", "tokens", "-tokens"]
-"""A sort key, descending with a leading `-`."""
-SORTS: Final[tuple[str, ...]] = get_args(Sort)
-_SORT_COLUMNS: Final[Mapping[str, sql.Composable]] = {
-    "time": sql.SQL("c.start_time"),
-    "cost": sql.SQL("c.cost_usd"),
-    "latency": sql.SQL("c.duration_ms"),
-    "tokens": sql.SQL("(coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0))"),
-}
-
-
-def parse_sort(text: str) -> Sort:
-    value = text.strip()
-    if value not in SORTS:
-        raise ValueError(f"cannot sort by {text!r}; choose one of {', '.join(SORTS)}")
-    return value  # type: ignore[return-value]
-
-
-def order_by(sort: str) -> sql.Composable:
-    """The ORDER BY list of a `Sort` (ties broken newest first, then by span id, so pages are stable)."""
-    column = _SORT_COLUMNS[parse_sort(sort).removeprefix("-")]
-    direction = sql.SQL("DESC NULLS LAST" if sort.startswith("-") else "ASC NULLS FIRST")
-    return sql.SQL("{} {}, c.start_time DESC, c.span_id").format(column, direction)
-
-
-@dataclass(frozen=True)
-class CallRow:
-    start_time: datetime
-    trace_id: str
-    span_id: str
-    operation: str
-    model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: Decimal | None
-    duration_ms: float
-    time_to_first_chunk_ms: float | None
-    status: str
-    error_type: str | None
-    error_message: str | None
-    user_id: str | None
-    session_id: str | None
-    service_name: str | None
-    workflow_name: str | None
-    call_type: str | None
-    prompt_name: str | None
-    prompt_version: str | None
-    tags: list[str] | None
-    tool_names: list[str] | None
-    attempts: int | None
-    prompt_preview: str | None
-    """The first characters of the last user message's text, when content was captured."""
-
-
-_CALL_COLUMNS: Final = sql.SQL(
-    """c.start_time, c.trace_id, c.span_id, c.operation, {model} AS model,
-       c.input_tokens, c.output_tokens, c.cost_usd, c.duration_ms, c.time_to_first_chunk_ms,
-       c.status, c.error_type, c.error_message, c.user_id, c.session_id, c.service_name,
-       c.workflow_name, c.call_type, c.prompt_name, c.prompt_version, c.tags, c.tool_names, c.attempts"""
-).format(model=_MODEL)
-
-
-def calls(conn: Connection, where: CallFilter, sort: str = "-time") -> list[CallRow]:
-    """The calls matching `where` in `sort` order (newest first by default): `where.limit` rows after skipping
-    `where.offset`."""
-    cond = filter_conditions(where)
-    query = sql.SQL(
-        """
-        SELECT {columns}, b.body AS input_body
-        FROM (SELECT * FROM llm_calls AS c{where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) AS c
-        LEFT JOIN content_blobs AS b ON b.sha256 = c.input_sha256
-        ORDER BY {order}
-        """
-    ).format(columns=_CALL_COLUMNS, where=cond.clause(), order=order_by(sort))
-    params = {**cond.params, "limit": where.limit, "offset": where.offset}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, params).fetchall()
-    result = []
-    for row in rows:
-        body = row.pop("input_body")
-        text = last_user_text(body) if body is not None else None
-        result.append(CallRow(**row, prompt_preview=preview(text) if text else None))
-    return result
-
-
-def count_calls(conn: Connection, where: CallFilter) -> int:
-    """How many calls `where` selects (limit and offset aside): the total behind a page of `calls`."""
-    cond = filter_conditions(where)
-    query = sql.SQL("SELECT count(*) FROM llm_calls AS c{where}").format(where=cond.clause())
-    with conn.cursor() as cur:
-        row = cur.execute(query, cond.params).fetchone()
-    return int(row[0]) if row else 0
 
 
 # --- prompt versions --------------------------------------------------------------------------------------

@@ -20,18 +20,25 @@ from tokentrail.reports.conversation import Conversation, conversation
 from tokentrail.reports.queries import Connection
 
 __all__ = [
+    "SESSION_COUNT_BOUND",
     "SessionCall",
+    "SessionList",
     "SessionRow",
     "SpendPoint",
     "UserRow",
     "count_sessions",
     "count_users",
     "session_calls",
+    "session_list",
     "sessions",
     "user_spend",
     "users",
 ]
 
+SESSION_COUNT_BOUND: Final = 1000
+"""The sessions list counts its sessions exactly up to this many; beyond it, it says "more than"."""
+_CALLS_PER_SESSION: Final = 16
+"""The calls read per session wanted in the list's first round (more rounds read four times as many)."""
 MAX_SESSION_CALLS: Final = 500
 """The most calls of one session read with their content (a replay longer than this is cut, newest kept out)."""
 
@@ -49,7 +56,7 @@ class SessionRow:
     users: list[str]
     """The distinct user ids of its calls (usually one), sorted."""
     total: int
-    """How many sessions the selection holds, paging aside (the same on every row: one scan answers both)."""
+    """How many sessions the selection holds, paging aside, as `session_list` counts them (the same on every row)."""
 
 
 @dataclass(frozen=True)
@@ -102,18 +109,71 @@ _TOTALS: Final = sql.SQL(
 )
 
 
-def sessions(conn: Connection, where: CallFilter) -> list[SessionRow]:
-    """The sessions with calls `where` selects, most recently active first (`where.limit` after `.offset`)."""
+@dataclass(frozen=True)
+class SessionList:
+    """A page of sessions and how many the selection holds."""
+
+    rows: list[SessionRow]
+    total: int
+    exact: bool
+    """`total` is the exact count; otherwise the selection holds more than `total - 1` sessions."""
+
+
+def _ranked_sessions(conn: Connection, where: CallFilter, want: int) -> tuple[list[str], bool]:
+    """The ids of the `want` (or more) most recently active sessions, most recent first, and whether that is every
+    session of the selection. Reads the selection's calls newest first through the time index, more each round,
+    until `want` sessions are known whose last call lies before the rows not yet read."""
     cond = filter_conditions(where).add("c.session_id IS NOT NULL")
+    query = sql.SQL(
+        """SELECT s.session_id, max(s.start_time) AS last_time, min(s.start_time) AS first_read, count(*) AS read
+           FROM (SELECT c.session_id, c.start_time FROM llm_calls AS c{where}
+                 ORDER BY c.start_time DESC LIMIT %(scan)s) AS s
+           GROUP BY s.session_id"""
+    ).format(where=cond.clause())
+    scan = want * _CALLS_PER_SESSION
+    while True:
+        with conn.cursor() as cur:
+            found = cur.execute(query, {**cond.params, "scan": scan}).fetchall()
+        exhausted = sum(row[3] for row in found) < scan
+        # A session whose last read call is the oldest read may have a tie beyond the rows read: not yet ranked.
+        edge = None if exhausted or not found else min(row[2] for row in found)
+        ranked = sorted((row for row in found if edge is None or row[1] > edge), key=lambda row: row[0])
+        ranked.sort(key=lambda row: row[1], reverse=True)
+        if exhausted or len(ranked) >= want:
+            return [row[0] for row in ranked], exhausted
+        scan *= 4
+
+
+def session_list(conn: Connection, where: CallFilter, count_bound: int = SESSION_COUNT_BOUND) -> SessionList:
+    """The sessions with calls `where` selects, most recently active first (`where.limit` after `.offset`), and
+    their number, exact up to `count_bound` (or up to the end of the page, when that is further).
+
+    Only the page's sessions are aggregated (through the session index), whatever the range holds.
+    """
+    want = max(where.offset + where.limit, count_bound) + 1
+    ranked, exhausted = _ranked_sessions(conn, where, want)
+    total = len(ranked) if exhausted else want
+    ids = ranked[where.offset : where.offset + where.limit]
+    if not ids:
+        return SessionList([], total, exhausted)
+    cond = filter_conditions(where).add("c.session_id = ANY(%(page_sessions)s)", page_sessions=ids)
     query = sql.SQL(
         """SELECT c.session_id, {totals},
                   coalesce(array_agg(DISTINCT c.user_id) FILTER (WHERE c.user_id IS NOT NULL), '{{}}') AS users,
-                  count(*) OVER () AS total
+                  %(total)s::bigint AS total
            FROM llm_calls AS c{where} GROUP BY c.session_id
-           ORDER BY last_time DESC, c.session_id LIMIT %(limit)s OFFSET %(offset)s"""
+           ORDER BY last_time DESC, c.session_id"""
     ).format(totals=_TOTALS, where=cond.clause())
     with conn.cursor(row_factory=class_row(SessionRow)) as cur:
-        return cur.execute(query, {**cond.params, "limit": where.limit, "offset": where.offset}).fetchall()
+        rows = cur.execute(query, {**cond.params, "total": total}).fetchall()
+    return SessionList(rows, total, exhausted)
+
+
+def sessions(conn: Connection, where: CallFilter, count_bound: int = 0) -> list[SessionRow]:
+    """The sessions with calls `where` selects, most recently active first (`where.limit` after `.offset`); each
+    row's `total` is `session_list`'s with `count_bound` (by default counted only to the page's end, and one more
+    when more follow: a short list of sessions reads no further than it shows)."""
+    return session_list(conn, where, count_bound).rows
 
 
 def _count_distinct(conn: Connection, where: CallFilter, column: sql.Composable) -> int:

@@ -13,6 +13,7 @@ from typing import Final
 
 from tokentrail.reports import filters
 from tokentrail.reports.callfilter import MAX_LIMIT, CallFilter, parse_attr_key, parse_prompt
+from tokentrail.reports.paging import Cursor, parse_cursor
 from tokentrail.reports.queries import parse_grouping, parse_sort
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "TimeRange",
     "attr_key",
     "call_filter",
+    "cursor",
     "grouping",
     "page",
     "sort",
@@ -219,6 +221,21 @@ def grouping(params: Params, name: str = "by", default: str = "model", allowed: 
     if allowed is not None and value not in allowed and not value.startswith("attr:"):
         raise BadParameter(name, f"{text!r} is not one of {', '.join(allowed)} or attr:KEY")
     return value
+
+
+def cursor(params: Params, sort: str) -> Cursor | None:
+    """`after=CURSOR` (the rows after that one: the next page) or `before=CURSOR` (the previous page), as the
+    pager's links write them for `sort`; None when neither is given."""
+    after, before = _get(params, "after"), _get(params, "before")
+    if after is not None and before is not None:
+        raise BadParameter("before", "give after or before, not both")
+    text = after if after is not None else before
+    if text is None:
+        return None
+    try:
+        return parse_cursor(text, sort, before=before is not None)
+    except ValueError as exc:
+        raise BadParameter("after" if before is None else "before", str(exc)) from None
 
 
 def sort(params: Params, default: str = "-time") -> str:

@@ -64,10 +64,13 @@ def when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+_PAGE_PLACE: Final = frozenset({"page", "after", "before"})
+
+
 def query(current: Mapping[str, str], **changes: object) -> str:
-    """`?...`: the current query string with `changes` applied (a None value removes the name); the page number is
-    dropped unless given, so a new filter starts at page 1."""
-    values = {k: v for k, v in current.items() if k != "page"}
+    """`?...`: the current query string with `changes` applied (a None value removes the name); the page number and
+    the page cursor (`after`, `before`) are dropped unless given, so a new filter starts at page 1."""
+    values = {k: v for k, v in current.items() if k not in _PAGE_PLACE}
     for name, value in changes.items():
         if value is None:
             values.pop(name, None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from html import unescape
 from typing import Any
 
 import httpx
@@ -56,6 +58,68 @@ def test_sorting_and_paging(ui_server: Any, sample: Any, conn: psycopg.Connectio
     assert f'data-span="{top[0]}"' not in second
 
 
+def _spans(html: str) -> list[str]:
+    return re.findall(r'<tr class="call" data-span="([0-9a-f]+)"', html)
+
+
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'<a rel="{rel}" href="([^"]+)"', html)
+    return unescape(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("sort", ["-time", "cost", "-latency", "tokens"])
+def test_next_and_previous_links_page_by_cursor_through_every_row(
+    ui_server: Any, sample: Any, conn: psycopg.Connection[Any], sort: str
+) -> None:
+    order = {"-time": "start_time DESC", "cost": "coalesce(cost_usd, -1)", "-latency": "duration_ms DESC",
+             "tokens": "coalesce(input_tokens, 0) + coalesce(output_tokens, 0)"}[sort]  # fmt: skip
+    expected = [r[0] for r in conn.execute(f"SELECT span_id FROM llm_calls ORDER BY {order}, start_time DESC, span_id")]
+    base = ui_server.url + "/calls"
+    pages, html = [], httpx.get(base, params={"range": "24h", "size": "7", "sort": sort}).text
+    while True:
+        pages.append(_spans(html))
+        assert f"page {len(pages)} of {(len(expected) + 6) // 7}" in html
+        following = _link(html, "next")
+        if following is None:
+            break
+        assert "after=" in following
+        assert "range=24h" in following
+        html = httpx.get(base + following).text
+    assert [span for page in pages for span in page] == expected  # none skipped, none repeated
+    assert _spans(httpx.get(base, params={"range": "24h", "size": "7", "sort": sort, "page": "3"}).text) == pages[2]
+    for number in range(len(pages), 1, -1):  # and back, by the previous links
+        back = _link(html, "prev")
+        assert back is not None
+        html = httpx.get(base + back).text
+        assert _spans(html) == pages[number - 2]
+        assert f"page {number - 1} of" in html
+    assert _link(html, "prev") is None
+    assert "before=" not in (_link(html, "next") or "")
+
+
+def test_a_count_over_the_bound_says_more_than(ui_server: Any, conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SELECT tokentrail_ensure_partitions((now() AT TIME ZONE 'UTC')::date)")
+    conn.execute("SELECT tokentrail_ensure_partitions(((now() - interval '1 day') AT TIME ZONE 'UTC')::date)")
+    conn.execute(
+        """INSERT INTO llm_calls (trace_id, span_id, start_time, duration_ms, source, operation, status,
+                                  request_model)
+           SELECT md5(i::text), lpad(to_hex(i), 16, '0'), now() - i * interval '1 second', i, 'test', 'chat', 'ok',
+                  'claude-haiku-4-5'
+           FROM generate_series(1, 10001) AS i"""
+    )
+    html = httpx.get(ui_server.url + "/calls", params={"range": "24h", "size": "100"}).text
+    assert 'id="call-count">more than 10,000 calls<' in html
+    assert 'id="page-of">page 1<' in html
+    assert _spans(html) == [f"{i:016x}" for i in range(1, 101)]
+    following = _link(html, "next")
+    assert following is not None
+    second = httpx.get(ui_server.url + "/calls" + following).text
+    assert _spans(second) == [f"{i:016x}" for i in range(101, 201)]
+    assert 'id="page-of">page 2<' in second
+    narrow = httpx.get(ui_server.url + "/calls", params={"range": "24h", "min_latency": "9990ms"}).text
+    assert 'id="call-count">12 calls<' in narrow  # exact again under the bound
+
+
 @pytest.mark.parametrize(
     ("query", "name"),
     [
@@ -63,6 +127,10 @@ def test_sorting_and_paging(ui_server: Any, sample: Any, conn: psycopg.Connectio
         ({"sort": "name"}, "sort"),
         ({"page": "-1"}, "page"),
         ({"trace_id": "zz"}, "trace_id"),
+        ({"after": "yesterday"}, "after"),
+        ({"sort": "tokens", "after": "1.5,0,abc"}, "after"),
+        ({"before": "1,2"}, "before"),
+        ({"after": "1,1,a", "before": "1,1,a"}, "before"),
     ],
 )
 def test_bad_parameters_are_400(ui_server: Any, query: dict[str, str], name: str) -> None:

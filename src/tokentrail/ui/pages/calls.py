@@ -1,5 +1,10 @@
 """Calls: every `CallFilter` field as a query parameter, sortable, paginated; the filtered rows exported as CSV
-or JSONL, streamed from a server-side cursor (`reports.export.export_calls`)."""
+or JSONL, streamed from a server-side cursor (`reports.export.export_calls`).
+
+Paging: `page=N` reads by OFFSET (old links keep working); the pager's links carry a keyset cursor
+(`after=` / `before=`, `tokentrail.reports.paging`) with the page number as a label, so every next or previous
+page seeks an index however deep it is. The count is exact up to `COUNT_BOUND` calls and "more than" beyond.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final
 
@@ -15,11 +21,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from tokentrail.reports import queries
+from tokentrail.reports.calllist import CallPage, call_page
 from tokentrail.reports.export import export_calls
+from tokentrail.reports.paging import COUNT_BOUND, Cursor, cursor_at
 from tokentrail.reports.render import plain
 from tokentrail.ui import params
 from tokentrail.ui.pages.common import connection, selection
-from tokentrail.ui.render import page
+from tokentrail.ui.render import page, query
 
 __all__ = ["ROUTES"]
 
@@ -28,25 +36,59 @@ SORTABLE: Final = (("time", "Time"), ("tokens", "Tokens"), ("cost", "Cost"), ("l
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
+@dataclass(frozen=True)
+class Pager:
+    """Where a page of calls sits: its number (a label once paging by cursor), the bounded total, the links."""
+
+    number: int
+    total: int
+    exact: bool
+    """`total` is the exact count; otherwise there are more than `COUNT_BOUND` calls."""
+    pages: int | None
+    """How many pages there are, when the count is exact."""
+    prev: str | None
+    next: str | None
+
+
+def _pager(request: Request, found: CallPage, *, size: int, sort: str, cursor: Cursor | None,
+           number: int) -> tuple[list[queries.CallRow], Pager]:  # fmt: skip
+    """The page's rows (the one extra row read to see whether more follow left out) and its pager."""
+    current = request.query_params
+    rows = found.rows
+    more = len(rows) > size
+    if cursor is not None and cursor.before:
+        rows, has_prev, has_next = rows[1:] if more else rows, more, True
+    else:
+        rows, has_prev, has_next = rows[:size], number > 1 or cursor is not None, more
+    prev = nxt = None
+    if has_prev and rows:
+        back = cursor_at(sort, rows[0], before=True).text
+        prev = query(current) if number <= 2 else query(current, before=back, page=number - 1)
+    if has_next and rows:
+        nxt = query(current, after=cursor_at(sort, rows[-1]).text, page=number + 1)
+    pages = max((found.total + size - 1) // size, 1) if found.exact else None
+    return rows, Pager(number, found.total, found.exact, pages, prev, nxt)
+
+
 def calls_page(request: Request) -> Response:
     window, where = selection(request)
     sort = params.sort(request.query_params)
     one_page = params.page(request.query_params, where)
+    cursor = params.cursor(request.query_params, sort)
+    size = one_page.limit
     with connection(request) as conn:
-        rows = queries.calls(conn, one_page, sort)
-        total = queries.count_calls(conn, where)
-    number = one_page.offset // one_page.limit + 1
-    pages = max((total + one_page.limit - 1) // one_page.limit, 1)
+        found = call_page(conn, one_page, sort, cursor)
+    number = one_page.offset // size + 1
+    rows, pager = _pager(request, found, size=size, sort=sort, cursor=cursor, number=number)
     return page(
         request,
         "calls.html",
         active="calls",
         window=window,
         rows=rows,
-        total=total,
-        number=number,
-        pages=pages,
-        size=one_page.limit,
+        pager=pager,
+        bound=COUNT_BOUND,
+        size=size,
         sort=sort,
         sortable=SORTABLE,
         page_sizes=params.PAGE_SIZES,

@@ -50,9 +50,17 @@ def sessions_page(request: Request) -> Response:
     window, where = selection(request)
     paged = params.page(request.query_params, where)
     with connection(request) as conn:
-        rows = sessions.sessions(conn, paged)
-        total = rows[0].total if rows else sessions.count_sessions(conn, where)
-    return page(request, "sessions.html", active="sessions", window=window, rows=rows, total=total, where=paged)
+        found = sessions.session_list(conn, paged)
+    return page(
+        request,
+        "sessions.html",
+        active="sessions",
+        window=window,
+        rows=found.rows,
+        total=found.total,
+        exact=found.exact,
+        where=paged,
+    )
 
 
 def session_page(request: Request) -> Response:
