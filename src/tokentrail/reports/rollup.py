@@ -1,0 +1,382 @@
+"""The web UI's figures from the rollups (`llm_rollup*`, schema version 6), exact where `queries` is exact.
+
+A range is cut into segments: whole UTC days read from the day rows, the whole hours around them from the hour
+rows, and the partial hours at its ends from `llm_calls` itself (its start-time index), so counts, tokens and
+cost are the same as a query over every call. A filter that a rollup's dimensions cannot answer (text search,
+minimum cost, a session, ...) makes every segment read `llm_calls`: the results are the same, only slower.
+
+Percentiles come from latency histograms (`tokentrail_latency_bucket`: buckets 10% wide, a value read as its
+bucket's geometric middle), merged over the segments, the edges bucketed by the same SQL function: each is within
+4.9% (sqrt(1.1) - 1) of `percentile_cont`'s, for latencies of 1 ms and more. The CLI's `stats` stays exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from tokentrail.reports.callfilter import CallFilter, Where, filter_conditions
+from tokentrail.reports.queries import ATTR_GROUPING_PREFIX, Connection, StatsRow, grouping_key, parse_grouping
+from tokentrail.reports.rollupsql import (
+    BUCKET_RATIO,
+    HOUR,
+    MEASURES,
+    NAMES,
+    RAW_MEASURES,
+    Family,
+    Segment,
+    segments,
+)
+
+__all__ = ["BUCKET_RATIO", "MAX_RELATIVE_ERROR", "Totals", "percentile", "stats", "totals", "series"]
+
+MAX_RELATIVE_ERROR: Final = math.sqrt(BUCKET_RATIO) - 1
+"""The most a histogram percentile differs from the exact one, relatively (latencies of 1 ms and more)."""
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DAY: Final = timedelta(days=1)
+
+MAIN: Final = Family(
+    "llm_rollup",
+    frozenset({"status", "model", "service", "workflow", "call_type", "operation", "error_type", "prompt"}),
+)
+USERS: Final = Family("llm_rollup_users", frozenset({"status", "model", "user", "operation"}))
+TAGS: Final = Family("llm_rollup_tags", frozenset())
+ATTRS: Final = Family("llm_rollup_attrs", frozenset())
+LATENCY: Final = Family("llm_rollup_latency", frozenset({"status", "model", "prompt"}))
+RAW: Final = Family("llm_calls", frozenset())
+
+_MAIN_GROUPINGS: Final = frozenset(
+    {None, "model", "service", "workflow", "call-type", "operation", "error-type", "prompt-version"}
+)
+_LATENCY_GROUPINGS: Final = frozenset({None, "model", "prompt-version"})
+_NOT_FILTERS: Final = frozenset({"since", "until", "limit", "offset"})
+
+
+def used_fields(where: CallFilter) -> frozenset[str]:
+    """The criteria `where` sets besides its time range (and paging)."""
+    used = set()
+    for field in fields(where):
+        if field.name in _NOT_FILTERS:
+            continue
+        value = getattr(where, field.name)
+        if value is not None and value != ():
+            used.add(field.name)
+    return frozenset(used)
+
+
+def family_for(where: CallFilter, by: str | None) -> Family:
+    """The rollup that answers `where` grouped `by`, or RAW (llm_calls) when none does."""
+    used = used_fields(where)
+    if by in _MAIN_GROUPINGS and used <= MAIN.fields:
+        return MAIN
+    if by in (None, "model", "user") and used <= USERS.fields:
+        return USERS
+    if by == "tag" and used <= TAGS.fields:
+        return TAGS
+    if by is not None and by.startswith(ATTR_GROUPING_PREFIX) and used <= ATTRS.fields:
+        return ATTRS
+    return RAW
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The sums of one group (and bucket, for a series): what the charts and lists show."""
+
+    bucket: datetime | None
+    key: str | None
+    calls: int
+    errors: int
+    retried: int
+    cost_usd: Any
+    cost_calls: int
+    input_tokens: int
+    counted_tokens: int
+    output_tokens: int
+    output_calls: int
+    cache_read_tokens: int
+    cache_read_calls: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    duration_ms: float
+    ttfc_calls: int
+    ttfc_ms: float
+
+
+class _Query:
+    """The UNION ALL of one query's segments, each pre-aggregated per (bucket, key), with its parameters."""
+
+    def __init__(self, where: CallFilter, family: Family, by: str | None) -> None:
+        self.where = where
+        self.family = family
+        self.by = parse_grouping(by) if by is not None else None
+        base = replace(where, since=None, until=None)
+        self.raw_cond = filter_conditions(base)
+        self.raw_key, self.raw_join = grouping_key(self.by, self.raw_cond)
+        self.cond = filter_conditions(base)
+        self.params: dict[str, Any] = {**self.raw_cond.params, **self.cond.params}
+        self.key = self._rollup_key()
+
+    def _rollup_key(self) -> sql.Composable:
+        by = self.by
+        if self.family is RAW or by is None:
+            return self.raw_key
+        if by == "user":
+            return sql.SQL("c.user_id")
+        if by == "tag":
+            return sql.SQL("c.tag")
+        if by.startswith(ATTR_GROUPING_PREFIX):
+            self.params["rollup_attr_key"] = by.removeprefix(ATTR_GROUPING_PREFIX)
+            return sql.SQL("c.attr_value")
+        key, _ = grouping_key(by, Where())
+        return key
+
+    def branches(
+        self, bucket: sql.Composable | None, spans: Sequence[Segment], measures: sql.Composable | None = None
+    ) -> sql.Composable:
+        parts = []
+        for index, seg in enumerate(spans):
+            if seg.grain is None or self.family is RAW:
+                parts.append(self._raw_branch(bucket, self.range("c.start_time", seg, index), measures))
+            else:
+                period = [sql.SQL("c.grain = {}").format(sql.Literal(seg.grain)), *self.range("c.period", seg, index)]
+                parts.extend(self._rollup_branches(bucket, period, measures))
+        return sql.SQL(" UNION ALL ").join(parts)
+
+    def range(self, column: str, seg: Segment, index: int) -> list[sql.Composable]:
+        """`lo <= column < hi` of a segment (an open end: no condition), its bounds added to the parameters."""
+        out: list[sql.Composable] = []
+        for bound, op, value in (("lo", ">=", seg.lo), ("hi", "<", seg.hi)):
+            if value is not None:
+                name = f"seg{index}_{bound}"
+                self.params[name] = value
+                out.append(sql.SQL("{} {} {}").format(sql.SQL(column), sql.SQL(op), sql.Placeholder(name)))
+        return out
+
+    def _raw_branch(
+        self, bucket: sql.Composable | None, span: list[sql.Composable], measures: sql.Composable | None
+    ) -> sql.Composable:
+        where = Where()
+        where.conditions = [*span, *self.raw_cond.conditions]
+        when = (
+            sql.SQL("date_bin(%(bucket)s, c.start_time, %(origin)s)")
+            if bucket is not None
+            else sql.SQL("NULL::timestamptz")
+        )
+        return sql.SQL(
+            "SELECT {when} AS bucket, {key} AS key, {m} FROM llm_calls AS c{join}{where} GROUP BY 1, 2"
+        ).format(when=when, key=self.raw_key, m=measures or RAW_MEASURES, join=self.raw_join, where=where.clause())
+
+    def _rollup_branches(
+        self, bucket: sql.Composable | None, period: list[sql.Composable], measures: sql.Composable | None
+    ) -> list[sql.Composable]:
+        when = (
+            sql.SQL("date_bin(%(bucket)s, c.period, %(origin)s)")
+            if bucket is not None
+            else sql.SQL("NULL::timestamptz")
+        )
+        where = Where()
+        where.conditions = [*period, *self.cond.conditions]
+        attr = self.by is not None and self.by.startswith(ATTR_GROUPING_PREFIX)
+        if attr:
+            where.add("c.attr_key = %(rollup_attr_key)s")
+        template = "SELECT {when} AS bucket, {key} AS key, {m} FROM {table} AS c{where} GROUP BY 1, 2"
+        m = measures or MEASURES
+        out: list[sql.Composable] = [
+            sql.SQL(template).format(
+                when=when, key=self.key, m=m, table=sql.Identifier(self.family.table), where=where.clause()
+            )
+        ]
+        if attr:
+            # Calls without the attribute: every call (llm_rollup) minus those with a value.
+            negated = sql.SQL(", ").join(sql.SQL("-sum(c.{0}) AS {0}").format(sql.Identifier(n)) for n in NAMES)
+            plain = Where()
+            plain.conditions = [*period]
+            out.append(
+                sql.SQL(
+                    "SELECT {when} AS bucket, NULL::text AS key, {m} FROM llm_rollup AS c{where} GROUP BY 1, 2"
+                ).format(when=when, m=m, where=plain.clause())
+            )
+            out.append(
+                sql.SQL(
+                    "SELECT {when} AS bucket, NULL::text AS key, {m} FROM llm_rollup_attrs AS c{where} GROUP BY 1, 2"
+                ).format(when=when, m=negated, where=where.clause())
+            )
+        return out
+
+
+_SUMS: Final = sql.SQL(", ").join(
+    sql.SQL("coalesce(sum(s.{0}), 0)::{1} AS {0}").format(
+        sql.Identifier(n), sql.SQL("numeric" if n == "cost_usd" else "float8" if n.endswith("_ms") else "bigint")
+    )
+    for n in NAMES
+)
+
+
+def _totals(
+    conn: Connection,
+    where: CallFilter,
+    by: str | None,
+    *,
+    bucket: timedelta | None = None,
+    origin: datetime | None = None,
+    family: Family | None = None,
+    order: sql.Composable | None = None,
+    limit: int | None = None,
+) -> list[Totals]:
+    family = family or family_for(where, by)
+    query = _Query(where, family, by)
+    hours = days = family is not RAW
+    if bucket is not None:
+        origin = origin or where.since or EPOCH
+        hours = hours and bucket % HOUR == timedelta(0) and (origin - EPOCH) % HOUR == timedelta(0)
+        days = days and bucket % DAY == timedelta(0) and (origin - EPOCH) % DAY == timedelta(0)
+        query.params.update(bucket=bucket, origin=origin)
+    spans = segments(where.since, where.until, hours=hours, days=days)
+    union = query.branches(sql.SQL("bucket") if bucket is not None else None, spans)
+    text = sql.SQL("SELECT s.bucket, s.key, {sums} FROM ({union}) AS s GROUP BY 1, 2 HAVING sum(s.calls) > 0").format(
+        sums=_SUMS, union=union
+    )
+    text += sql.SQL(" ORDER BY {}").format(order or sql.SQL("1, 2 NULLS LAST"))
+    if limit is not None:
+        text += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(text, query.params).fetchall()
+    return [Totals(**row) for row in rows]
+
+
+_BY_COST: Final = sql.SQL("cost_usd DESC, calls DESC, 2 ASC NULLS LAST")
+
+
+def totals(conn: Connection, where: CallFilter, by: str | None = None, limit: int | None = None) -> list[Totals]:
+    """Sums per `by` group (as `queries.stats` groups), by cost then calls descending; the first `limit`."""
+    return _totals(conn, where, by, order=_BY_COST, limit=limit)
+
+
+def series(
+    conn: Connection, where: CallFilter, bucket: timedelta, by: str | None = None, origin: datetime | None = None
+) -> list[Totals]:
+    """Sums per `bucket` (aligned on `origin`, default `where.since`) and `by` group, in time then key order.
+
+    Rollup rows are used where the buckets hold whole hours (days): buckets of whole hours aligned on an hour."""
+    return _totals(conn, where, by, bucket=bucket, origin=origin)
+
+
+# --- percentiles ------------------------------------------------------------------------------------------------
+
+_HIST_ROLLUP: Final = sql.SQL("c.metric, c.bucket AS hb, sum(c.calls) AS n")
+_HIST_RAW: Final = sql.SQL("m.metric, tokentrail_latency_bucket(m.ms) AS hb, count(*) AS n")
+_METRICS_JOIN: Final = sql.SQL(
+    " CROSS JOIN LATERAL (VALUES (0::smallint, c.duration_ms), (1::smallint, c.time_to_first_chunk_ms))"
+    " AS m(metric, ms)"
+)
+
+
+def histograms(conn: Connection, where: CallFilter, by: str | None) -> dict[tuple[str | None, int], dict[int, int]]:
+    """(key, metric) -> {bucket: calls}: metric 0 is the latency, 1 the time to first chunk."""
+    family = LATENCY if by in _LATENCY_GROUPINGS and used_fields(where) <= LATENCY.fields else RAW
+    query = _Query(where, family, by)
+    spans = segments(where.since, where.until, hours=family is not RAW, days=family is not RAW)
+    parts = []
+    for index, seg in enumerate(spans):
+        cond = Where()
+        if seg.grain is None or family is RAW:
+            cond.conditions = [*query.range("c.start_time", seg, index), *query.raw_cond.conditions]
+            cond.add("m.ms IS NOT NULL")
+            parts.append(
+                sql.SQL("SELECT {key} AS key, {m} FROM llm_calls AS c{join}{mj}{where} GROUP BY 1, 2, 3").format(
+                    key=query.raw_key, m=_HIST_RAW, join=query.raw_join, mj=_METRICS_JOIN, where=cond.clause()
+                )
+            )
+        else:
+            cond.conditions = [
+                sql.SQL("c.grain = {}").format(sql.Literal(seg.grain)),
+                *query.range("c.period", seg, index),
+                *query.cond.conditions,
+            ]
+            parts.append(
+                sql.SQL("SELECT {key} AS key, {m} FROM llm_rollup_latency AS c{where} GROUP BY 1, 2, 3").format(
+                    key=query.key, m=_HIST_ROLLUP, where=cond.clause()
+                )
+            )
+    text = sql.SQL(
+        "SELECT s.key, s.metric, s.hb, sum(s.n)::bigint AS n FROM ({}) AS s GROUP BY 1, 2, 3 HAVING sum(s.n) > 0"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+    found: dict[tuple[str | None, int], dict[int, int]] = defaultdict(dict)
+    with conn.cursor() as cur:
+        for key, metric, hb, n in cur.execute(text, query.params):
+            found[(key, int(metric))][int(hb)] = int(n)
+    return dict(found)
+
+
+def bucket_value(bucket: int) -> float:
+    """The value a histogram bucket stands for: its geometric middle (0.5 ms for [0, 1) ms)."""
+    return 0.5 if bucket <= 0 else float(BUCKET_RATIO ** (bucket - 0.5))
+
+
+def percentile(histogram: Mapping[int, int], q: float) -> float | None:
+    """`percentile_cont(q)` of the values a histogram holds, each read as its bucket's value; None when empty."""
+    total = sum(histogram.values())
+    if total <= 0:
+        return None
+    rank = q * (total - 1)
+    below, above = math.floor(rank), math.ceil(rank)
+    low = high = None
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if low is None and seen > below:
+            low = bucket_value(bucket)
+        if seen > above:
+            high = bucket_value(bucket)
+            break
+    assert low is not None
+    assert high is not None
+    return low + (rank - below) * (high - low)
+
+
+def _ratio(part: int, whole: int, known: int = 1) -> float | None:
+    return part / whole if whole and known else None
+
+
+def stats(conn: Connection, where: CallFilter | None = None, by: str | None = None) -> list[StatsRow]:
+    """`queries.stats` from the rollups: the same rows, percentiles from the histograms (see the module)."""
+    where = where or CallFilter()
+    if by in ("day", "hour"):
+        raise ValueError("group by day or hour with series()")
+    rows = totals(conn, where, by)
+    hist = histograms(conn, where, by)
+    out = []
+    for r in rows:
+        latency = hist.get((r.key, 0), {})
+        ttfc = hist.get((r.key, 1), {})
+        out.append(
+            StatsRow(
+                key=r.key,
+                calls=r.calls,
+                errors=r.errors,
+                error_rate=r.errors / r.calls,
+                retried=r.retried,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                cache_read_tokens=r.cache_read_tokens,
+                cache_write_tokens=r.cache_write_tokens,
+                cache_hit_ratio=_ratio(r.cache_read_tokens, r.input_tokens, r.cache_read_calls),
+                counted_tokens=r.counted_tokens,
+                cost_usd=r.cost_usd,
+                latency_mean_ms=r.duration_ms / r.calls,
+                latency_p50_ms=percentile(latency, 0.50) or 0.0,
+                latency_p95_ms=percentile(latency, 0.95) or 0.0,
+                latency_p99_ms=percentile(latency, 0.99) or 0.0,
+                ttfc_p50_ms=percentile(ttfc, 0.50),
+                ttfc_p95_ms=percentile(ttfc, 0.95),
+            )
+        )
+    return out
