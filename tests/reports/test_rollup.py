@@ -13,7 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.fixtures.rows import Call, insert
+from tests.fixtures.randomcalls import bulk_insert, random_calls
+from tests.fixtures.rows import insert
 from tokentrail.db import retention
 from tokentrail.reports import queries, rollup
 from tokentrail.reports.callfilter import CallFilter
@@ -24,45 +25,8 @@ pytestmark = pytest.mark.postgres
 
 UTC = timezone.utc
 START = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
-MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", None)
 GROUPINGS = (None, "model", "service", "workflow", "call-type", "operation", "error-type", "prompt-version", "user",
              "tag", "attr:company_id")  # fmt: skip
-
-
-def _calls(rng: random.Random, n: int) -> list[Call]:
-    out = []
-    for _ in range(n):
-        failed = rng.random() < 0.2
-        op = rng.choice(("chat", "chat", "chat", "count_tokens"))
-        out.append(
-            Call(
-                start=START + timedelta(seconds=rng.uniform(0, 3 * 86400)),
-                duration_ms=rng.lognormvariate(6.5, 1.0),
-                model=rng.choice(MODELS),
-                response_model=rng.choice((None, "claude-sonnet-4-5-20250929")),
-                status="error" if failed else "ok",
-                error_type=rng.choice(("overloaded_error", None)) if failed else None,
-                input_tokens=rng.choice((None, rng.randint(1, 5000))),
-                output_tokens=rng.choice((None, rng.randint(0, 900))),
-                cache_read=rng.choice((None, 0, 2048)),
-                cache_write=rng.choice((None, 0, 1024)),
-                cost=None if failed or op == "count_tokens" else Decimal(rng.randint(1, 10**7)) / 10**9,
-                ttfc_ms=rng.choice((None, rng.uniform(1, 900))),
-                user=rng.choice(("u1", "u2", "u3", None)),
-                session=rng.choice(("s1", "s2", None)),
-                service=rng.choice(("api", "worker", None)),
-                operation=op,
-                tags=rng.choice((None, [], ["prod"], ["prod", "beta", "prod"])),
-                prompt_name=rng.choice(("support", None)),
-                prompt_version=rng.choice(("v1", "v2", None)),
-                workflow=rng.choice(("answer", None)),
-                call_type=rng.choice(("chat", "rag", None)),
-                attempts=rng.choice((None, 1, 3)),
-                attributes=rng.choice(({}, {"tokentrail.app.company_id": rng.choice(("acme", "globex"))})),
-                with_span=False,
-            )
-        )
-    return out
 
 
 @pytest.fixture
@@ -148,25 +112,15 @@ def _check_all(conn: psycopg.Connection[Any], rng: random.Random) -> None:
 
 def test_the_rollups_equal_every_call_read(conn: psycopg.Connection[Any]) -> None:
     rng = random.Random(14)
-    calls = _calls(rng, 160)
+    calls = random_calls(rng, START, 160)
     insert(conn, calls[:40])  # one statement per call
-    _bulk_copy(conn, calls[40:])  # one statement for many
+    bulk_insert(conn, calls[40:])  # one statement for many
     _check_all(conn, rng)
-
-
-def _bulk_copy(conn: psycopg.Connection[Any], calls: list[Call]) -> None:
-    """Insert `calls` through a stage with one INSERT ... SELECT ... ON CONFLICT DO NOTHING, as the store does."""
-    conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS stage (LIKE llm_calls)")
-    conn.execute("TRUNCATE stage")
-    insert(conn, calls)
-    conn.execute("INSERT INTO stage SELECT * FROM llm_calls WHERE span_id = ANY(%s)", ([c.span_id for c in calls],))
-    conn.execute("DELETE FROM llm_calls WHERE span_id = ANY(%s)", ([c.span_id for c in calls],))
-    conn.execute("INSERT INTO llm_calls SELECT * FROM stage ON CONFLICT DO NOTHING")
 
 
 def test_redelivery_deletes_and_updates_keep_them_exact(conn: psycopg.Connection[Any]) -> None:
     rng = random.Random(7)
-    _bulk_copy(conn, _calls(rng, 120))
+    bulk_insert(conn, random_calls(rng, START, 120))
     before = rollup.totals(conn, CallFilter(), "model")
     conn.execute("INSERT INTO llm_calls SELECT * FROM stage ON CONFLICT DO NOTHING")  # re-delivered: nothing new
     assert rollup.totals(conn, CallFilter(), "model") == before
@@ -183,7 +137,7 @@ def test_redelivery_deletes_and_updates_keep_them_exact(conn: psycopg.Connection
 
 def test_retention_and_truncate_take_the_rollups_along(conn: psycopg.Connection[Any]) -> None:
     rng = random.Random(3)
-    _bulk_copy(conn, _calls(rng, 120))
+    bulk_insert(conn, random_calls(rng, START, 120))
     result = retention.prune(conn, timedelta(days=2), now=START + timedelta(days=3, hours=12))
     assert result.rows > 0
     _check_all(conn, rng)

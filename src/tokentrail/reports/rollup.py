@@ -35,7 +35,18 @@ from tokentrail.reports.rollupsql import (
     segments,
 )
 
-__all__ = ["BUCKET_RATIO", "MAX_RELATIVE_ERROR", "Totals", "percentile", "stats", "totals", "series"]
+__all__ = [
+    "BUCKET_RATIO",
+    "EPOCH",
+    "MAX_RELATIVE_ERROR",
+    "Totals",
+    "histograms",
+    "percentile",
+    "series",
+    "stats",
+    "totals",
+    "totals_by",
+]
 
 MAX_RELATIVE_ERROR: Final = math.sqrt(BUCKET_RATIO) - 1
 """The most a histogram percentile differs from the exact one, relatively (latencies of 1 ms and more)."""
@@ -109,11 +120,22 @@ class Totals:
     ttfc_calls: int
     ttfc_ms: float
 
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0
+
 
 class _Query:
     """The UNION ALL of one query's segments, each pre-aggregated per (bucket, key), with its parameters."""
 
-    def __init__(self, where: CallFilter, family: Family, by: str | None) -> None:
+    def __init__(
+        self,
+        where: CallFilter,
+        family: Family,
+        by: str | None,
+        key: sql.Composable | None = None,
+        extra: Sequence[sql.Composable] = (),
+    ) -> None:
         self.where = where
         self.family = family
         self.by = parse_grouping(by) if by is not None else None
@@ -123,6 +145,10 @@ class _Query:
         self.cond = filter_conditions(base)
         self.params: dict[str, Any] = {**self.raw_cond.params, **self.cond.params}
         self.key = self._rollup_key()
+        if key is not None:  # a key of columns that llm_calls and the rollup share
+            self.key = self.raw_key = key
+        self.raw_cond.conditions.extend(extra)
+        self.cond.conditions.extend(extra)
 
     def _rollup_key(self) -> sql.Composable:
         by = self.by
@@ -230,9 +256,13 @@ def _totals(
     family: Family | None = None,
     order: sql.Composable | None = None,
     limit: int | None = None,
+    key: sql.Composable | None = None,
+    extra: Sequence[sql.Composable] = (),
+    params: Mapping[str, Any] | None = None,
 ) -> list[Totals]:
     family = family or family_for(where, by)
-    query = _Query(where, family, by)
+    query = _Query(where, family, by, key, extra)
+    query.params.update(params or {})
     hours = days = family is not RAW
     if bucket is not None:
         origin = origin or where.since or EPOCH
@@ -258,6 +288,18 @@ _BY_COST: Final = sql.SQL("cost_usd DESC, calls DESC, 2 ASC NULLS LAST")
 def totals(conn: Connection, where: CallFilter, by: str | None = None, limit: int | None = None) -> list[Totals]:
     """Sums per `by` group (as `queries.stats` groups), by cost then calls descending; the first `limit`."""
     return _totals(conn, where, by, order=_BY_COST, limit=limit)
+
+
+def totals_by(
+    conn: Connection,
+    where: CallFilter,
+    key: sql.Composable,
+    extra: Sequence[sql.Composable] = (),
+    params: Mapping[str, Any] | None = None,
+) -> list[Totals]:
+    """Sums per `key`, an expression of columns that llm_rollup and llm_calls share (`c.prompt_version`)."""
+    family = MAIN if used_fields(where) <= MAIN.fields else RAW
+    return _totals(conn, where, None, family=family, order=_BY_COST, key=key, extra=extra, params=params)
 
 
 def series(

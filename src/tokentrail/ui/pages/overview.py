@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tokentrail.reports import queries
-from tokentrail.reports.cache import cache_by_model
-from tokentrail.reports.series import bucket_starts, series
+from tokentrail.reports import rollup
+from tokentrail.reports.cache import cache_rows
+from tokentrail.reports.series import bucket_starts
 from tokentrail.ui import charts, params
 from tokentrail.ui.pages.common import connection, label, refresh_seconds, selection, stack
 from tokentrail.ui.render import money, ms, num, pct
@@ -31,14 +31,14 @@ def overview(request: Request) -> Response:
     app_attr = params.attr_key(request.query_params, "app_attr", "company_id")
     bucket = window.bucket
     with connection(request) as conn:
-        totals = queries.stats(conn, where)
-        cost_points = series(conn, where, bucket, by)
-        call_points = series(conn, where, bucket)
-        by_model = queries.stats(conn, where, "model")
-        cache = cache_by_model(conn, where)
-        users = queries.stats(conn, where, "user")[:TOP]
-        apps = queries.stats(conn, where, f"attr:{app_attr}")[:TOP]
-    starts = bucket_starts(window.since, window.until, bucket)
+        totals = rollup.stats(conn, where)
+        cost_points = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH)
+        call_points = rollup.series(conn, where, bucket, origin=rollup.EPOCH)
+        by_model = rollup.stats(conn, where, "model")
+        users = rollup.totals(conn, where, "user", limit=TOP)
+        apps = rollup.totals(conn, where, f"attr:{app_attr}", limit=TOP)
+    cache = cache_rows(by_model)
+    starts = bucket_starts(window.since, window.until, bucket, rollup.EPOCH)
     labels = charts.time_labels(starts, window.until - window.since > timedelta(days=1))
     by_bucket = {p.bucket: p for p in call_points}
     counts = [(by_bucket[s].calls, by_bucket[s].errors) if s in by_bucket else (0, 0) for s in starts]
