@@ -16,7 +16,7 @@ import pytest
 from tests.fixtures.randomcalls import bulk_insert, random_calls
 from tests.fixtures.rows import insert
 from tokentrail.db import retention
-from tokentrail.reports import queries, rollup
+from tokentrail.reports import queries, rollup, rollupstats
 from tokentrail.reports.callfilter import CallFilter
 from tokentrail.reports.rollupsql import Segment, segments
 from tokentrail.reports.series import series as raw_series
@@ -51,13 +51,13 @@ def _windows(rng: random.Random) -> list[CallFilter]:
 def _close(estimate: float | None, exact: float | None) -> bool:
     if exact is None or estimate is None:
         return estimate is None and exact is None
-    return abs(estimate - exact) <= rollup.MAX_RELATIVE_ERROR * exact + 1e-6
+    return abs(estimate - exact) <= rollupstats.MAX_RELATIVE_ERROR * exact + 1e-6
 
 
 def _check_stats(conn: psycopg.Connection[Any], where: CallFilter, by: str | None) -> None:
     exact = queries.stats(conn, where, by)
     if by in (None, "model", "service", "workflow", "call-type", "operation", "error-type", "prompt-version"):
-        got = rollup.stats(conn, where, by)
+        got = rollupstats.stats(conn, where, by)
         assert [r.key for r in got] == [r.key for r in exact]
         for g, e in zip(got, exact, strict=True):
             for name in ("calls", "errors", "retried", "input_tokens", "output_tokens", "cache_read_tokens",
@@ -93,7 +93,7 @@ def _check_series(conn: psycopg.Connection[Any], where: CallFilter, by: str | No
 def _raw_series_at(
     conn: psycopg.Connection[Any], where: CallFilter, bucket: timedelta, by: str | None, origin: datetime
 ) -> list[Any]:
-    return rollup._totals(conn, where, by, bucket=bucket, origin=origin, family=rollup.RAW)
+    return rollup.read_totals(conn, where, by, bucket=bucket, origin=origin, family=rollup.RAW)
 
 
 def _check_all(conn: psycopg.Connection[Any], rng: random.Random) -> None:
@@ -108,6 +108,13 @@ def _check_all(conn: psycopg.Connection[Any], rng: random.Random) -> None:
                   replace(window, min_cost=Decimal("0.001")), replace(window, prompt="support@v2")):  # fmt: skip
         for by in (None, "model", "user", "prompt-version"):
             _check_stats(conn, where, by)
+    for where in _windows(rng)[:3]:
+        by_model, total = rollupstats.stats_and_total(conn, where, "model")
+        assert by_model == rollupstats.stats(conn, where, "model")
+        (alone,) = rollupstats.stats(conn, where)
+        assert total is not None
+        assert total.latency_mean_ms == pytest.approx(alone.latency_mean_ms)  # summed in another order
+        assert replace(total, latency_mean_ms=0.0) == replace(alone, latency_mean_ms=0.0)
 
 
 def test_the_rollups_equal_every_call_read(conn: psycopg.Connection[Any]) -> None:
@@ -146,14 +153,6 @@ def test_retention_and_truncate_take_the_rollups_along(conn: psycopg.Connection[
     assert gone[0] == 0
     conn.execute("TRUNCATE llm_calls")
     assert rollup.totals(conn, CallFilter(), None) == []
-
-
-def test_percentile_reads_buckets_as_percentile_cont() -> None:
-    assert rollup.percentile({}, 0.5) is None
-    assert rollup.percentile({10: 1}, 0.95) == pytest.approx(rollup.bucket_value(10))
-    two = rollup.percentile({10: 1, 20: 1}, 0.5)
-    assert two == pytest.approx((rollup.bucket_value(10) + rollup.bucket_value(20)) / 2)
-    assert rollup.bucket_value(0) == 0.5
 
 
 def test_a_range_is_cut_into_days_hours_and_raw_edges() -> None:

@@ -14,7 +14,7 @@ from tests.fixtures.randomcalls import bulk_insert, random_calls
 from tokentrail.reports import queries, rollupprompts
 from tokentrail.reports.callfilter import CallFilter
 from tokentrail.reports.prompts import prompt_names
-from tokentrail.reports.rollup import MAX_RELATIVE_ERROR
+from tokentrail.reports.rollupstats import MAX_RELATIVE_ERROR
 
 pytestmark = pytest.mark.postgres
 

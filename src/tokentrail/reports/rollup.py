@@ -5,14 +5,11 @@ rows, and the partial hours at its ends from `llm_calls` itself (its start-time 
 cost are the same as a query over every call. A filter that a rollup's dimensions cannot answer (text search,
 minimum cost, a session, ...) makes every segment read `llm_calls`: the results are the same, only slower.
 
-Percentiles come from latency histograms (`tokentrail_latency_bucket`: buckets 10% wide, a value read as its
-bucket's geometric middle), merged over the segments, the edges bucketed by the same SQL function: each is within
-4.9% (sqrt(1.1) - 1) of `percentile_cont`'s, for latencies of 1 ms and more. The CLI's `stats` stays exact.
+Percentiles come from the latency histograms (`reports.rollupstats`). The CLI's `stats` stays exact (every call).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -23,9 +20,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tokentrail.reports.callfilter import CallFilter, Where, filter_conditions
-from tokentrail.reports.queries import ATTR_GROUPING_PREFIX, Connection, StatsRow, grouping_key, parse_grouping
+from tokentrail.reports.queries import ATTR_GROUPING_PREFIX, Connection, grouping_key, parse_grouping
 from tokentrail.reports.rollupsql import (
-    BUCKET_RATIO,
     HOUR,
     MEASURES,
     NAMES,
@@ -36,20 +32,23 @@ from tokentrail.reports.rollupsql import (
 )
 
 __all__ = [
-    "BUCKET_RATIO",
+    "BY_COST",
     "EPOCH",
-    "MAX_RELATIVE_ERROR",
+    "LATENCY",
+    "MAIN",
+    "RAW",
+    "SUMS",
+    "USERS",
+    "RollupQuery",
     "Totals",
-    "histograms",
-    "percentile",
+    "collapse",
+    "family_for",
+    "read_totals",
     "series",
-    "stats",
     "totals",
     "totals_by",
+    "used_fields",
 ]
-
-MAX_RELATIVE_ERROR: Final = math.sqrt(BUCKET_RATIO) - 1
-"""The most a histogram percentile differs from the exact one, relatively (latencies of 1 ms and more)."""
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DAY: Final = timedelta(days=1)
@@ -67,7 +66,6 @@ RAW: Final = Family("llm_calls", frozenset())
 _MAIN_GROUPINGS: Final = frozenset(
     {None, "model", "service", "workflow", "call-type", "operation", "error-type", "prompt-version"}
 )
-_LATENCY_GROUPINGS: Final = frozenset({None, "model", "prompt-version"})
 _NOT_FILTERS: Final = frozenset({"since", "until", "limit", "offset"})
 
 
@@ -125,7 +123,7 @@ class Totals:
         return self.errors / self.calls if self.calls else 0.0
 
 
-class _Query:
+class RollupQuery:
     """The UNION ALL of one query's segments, each pre-aggregated per (bucket, key), with its parameters."""
 
     def __init__(
@@ -238,7 +236,7 @@ class _Query:
         return out
 
 
-_SUMS: Final = sql.SQL(", ").join(
+SUMS: Final = sql.SQL(", ").join(
     sql.SQL("coalesce(sum(s.{0}), 0)::{1} AS {0}").format(
         sql.Identifier(n), sql.SQL("numeric" if n == "cost_usd" else "float8" if n.endswith("_ms") else "bigint")
     )
@@ -246,7 +244,7 @@ _SUMS: Final = sql.SQL(", ").join(
 )
 
 
-def _totals(
+def read_totals(
     conn: Connection,
     where: CallFilter,
     by: str | None,
@@ -261,7 +259,7 @@ def _totals(
     params: Mapping[str, Any] | None = None,
 ) -> list[Totals]:
     family = family or family_for(where, by)
-    query = _Query(where, family, by, key, extra)
+    query = RollupQuery(where, family, by, key, extra)
     query.params.update(params or {})
     hours = days = family is not RAW
     if bucket is not None:
@@ -272,7 +270,7 @@ def _totals(
     spans = segments(where.since, where.until, hours=hours, days=days)
     union = query.branches(sql.SQL("bucket") if bucket is not None else None, spans)
     text = sql.SQL("SELECT s.bucket, s.key, {sums} FROM ({union}) AS s GROUP BY 1, 2 HAVING sum(s.calls) > 0").format(
-        sums=_SUMS, union=union
+        sums=SUMS, union=union
     )
     text += sql.SQL(" ORDER BY {}").format(order or sql.SQL("1, 2 NULLS LAST"))
     if limit is not None:
@@ -282,12 +280,12 @@ def _totals(
     return [Totals(**row) for row in rows]
 
 
-_BY_COST: Final = sql.SQL("cost_usd DESC, calls DESC, 2 ASC NULLS LAST")
+BY_COST: Final = sql.SQL("cost_usd DESC, calls DESC, 2 ASC NULLS LAST")
 
 
 def totals(conn: Connection, where: CallFilter, by: str | None = None, limit: int | None = None) -> list[Totals]:
     """Sums per `by` group (as `queries.stats` groups), by cost then calls descending; the first `limit`."""
-    return _totals(conn, where, by, order=_BY_COST, limit=limit)
+    return read_totals(conn, where, by, order=BY_COST, limit=limit)
 
 
 def totals_by(
@@ -299,7 +297,7 @@ def totals_by(
 ) -> list[Totals]:
     """Sums per `key`, an expression of columns that llm_rollup and llm_calls share (`c.prompt_version`)."""
     family = MAIN if used_fields(where) <= MAIN.fields else RAW
-    return _totals(conn, where, None, family=family, order=_BY_COST, key=key, extra=extra, params=params)
+    return read_totals(conn, where, None, family=family, order=BY_COST, key=key, extra=extra, params=params)
 
 
 def series(
@@ -308,117 +306,18 @@ def series(
     """Sums per `bucket` (aligned on `origin`, default `where.since`) and `by` group, in time then key order.
 
     Rollup rows are used where the buckets hold whole hours (days): buckets of whole hours aligned on an hour."""
-    return _totals(conn, where, by, bucket=bucket, origin=origin)
+    return read_totals(conn, where, by, bucket=bucket, origin=origin)
 
 
-# --- percentiles ------------------------------------------------------------------------------------------------
-
-_HIST_ROLLUP: Final = sql.SQL("c.metric, c.bucket AS hb, sum(c.calls) AS n")
-_HIST_RAW: Final = sql.SQL("m.metric, tokentrail_latency_bucket(m.ms) AS hb, count(*) AS n")
-_METRICS_JOIN: Final = sql.SQL(
-    " CROSS JOIN LATERAL (VALUES (0::smallint, c.duration_ms), (1::smallint, c.time_to_first_chunk_ms))"
-    " AS m(metric, ms)"
-)
+def collapse(points: Sequence[Totals]) -> list[Totals]:
+    """Points of a grouping that puts every call in one group (not `tag`) summed per bucket, key None."""
+    by_bucket: dict[datetime | None, list[Totals]] = defaultdict(list)
+    for point in points:
+        by_bucket[point.bucket].append(point)
+    return [add_up(group, bucket) for bucket, group in by_bucket.items()]
 
 
-def histograms(conn: Connection, where: CallFilter, by: str | None) -> dict[tuple[str | None, int], dict[int, int]]:
-    """(key, metric) -> {bucket: calls}: metric 0 is the latency, 1 the time to first chunk."""
-    family = LATENCY if by in _LATENCY_GROUPINGS and used_fields(where) <= LATENCY.fields else RAW
-    query = _Query(where, family, by)
-    spans = segments(where.since, where.until, hours=family is not RAW, days=family is not RAW)
-    parts = []
-    for index, seg in enumerate(spans):
-        cond = Where()
-        if seg.grain is None or family is RAW:
-            cond.conditions = [*query.range("c.start_time", seg, index), *query.raw_cond.conditions]
-            cond.add("m.ms IS NOT NULL")
-            parts.append(
-                sql.SQL("SELECT {key} AS key, {m} FROM llm_calls AS c{join}{mj}{where} GROUP BY 1, 2, 3").format(
-                    key=query.raw_key, m=_HIST_RAW, join=query.raw_join, mj=_METRICS_JOIN, where=cond.clause()
-                )
-            )
-        else:
-            cond.conditions = [
-                sql.SQL("c.grain = {}").format(sql.Literal(seg.grain)),
-                *query.range("c.period", seg, index),
-                *query.cond.conditions,
-            ]
-            parts.append(
-                sql.SQL("SELECT {key} AS key, {m} FROM llm_rollup_latency AS c{where} GROUP BY 1, 2, 3").format(
-                    key=query.key, m=_HIST_ROLLUP, where=cond.clause()
-                )
-            )
-    text = sql.SQL(
-        "SELECT s.key, s.metric, s.hb, sum(s.n)::bigint AS n FROM ({}) AS s GROUP BY 1, 2, 3 HAVING sum(s.n) > 0"
-    ).format(sql.SQL(" UNION ALL ").join(parts))
-    found: dict[tuple[str | None, int], dict[int, int]] = defaultdict(dict)
-    with conn.cursor() as cur:
-        for key, metric, hb, n in cur.execute(text, query.params):
-            found[(key, int(metric))][int(hb)] = int(n)
-    return dict(found)
-
-
-def bucket_value(bucket: int) -> float:
-    """The value a histogram bucket stands for: its geometric middle (0.5 ms for [0, 1) ms)."""
-    return 0.5 if bucket <= 0 else float(BUCKET_RATIO ** (bucket - 0.5))
-
-
-def percentile(histogram: Mapping[int, int], q: float) -> float | None:
-    """`percentile_cont(q)` of the values a histogram holds, each read as its bucket's value; None when empty."""
-    total = sum(histogram.values())
-    if total <= 0:
-        return None
-    rank = q * (total - 1)
-    below, above = math.floor(rank), math.ceil(rank)
-    low = high = None
-    seen = 0
-    for bucket in sorted(histogram):
-        seen += histogram[bucket]
-        if low is None and seen > below:
-            low = bucket_value(bucket)
-        if seen > above:
-            high = bucket_value(bucket)
-            break
-    assert low is not None
-    assert high is not None
-    return low + (rank - below) * (high - low)
-
-
-def _ratio(part: int, whole: int, known: int = 1) -> float | None:
-    return part / whole if whole and known else None
-
-
-def stats(conn: Connection, where: CallFilter | None = None, by: str | None = None) -> list[StatsRow]:
-    """`queries.stats` from the rollups: the same rows, percentiles from the histograms (see the module)."""
-    where = where or CallFilter()
-    if by in ("day", "hour"):
-        raise ValueError("group by day or hour with series()")
-    rows = totals(conn, where, by)
-    hist = histograms(conn, where, by)
-    out = []
-    for r in rows:
-        latency = hist.get((r.key, 0), {})
-        ttfc = hist.get((r.key, 1), {})
-        out.append(
-            StatsRow(
-                key=r.key,
-                calls=r.calls,
-                errors=r.errors,
-                error_rate=r.errors / r.calls,
-                retried=r.retried,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-                cache_read_tokens=r.cache_read_tokens,
-                cache_write_tokens=r.cache_write_tokens,
-                cache_hit_ratio=_ratio(r.cache_read_tokens, r.input_tokens, r.cache_read_calls),
-                counted_tokens=r.counted_tokens,
-                cost_usd=r.cost_usd,
-                latency_mean_ms=r.duration_ms / r.calls,
-                latency_p50_ms=percentile(latency, 0.50) or 0.0,
-                latency_p95_ms=percentile(latency, 0.95) or 0.0,
-                latency_p99_ms=percentile(latency, 0.99) or 0.0,
-                ttfc_p50_ms=percentile(ttfc, 0.50),
-                ttfc_p95_ms=percentile(ttfc, 0.95),
-            )
-        )
-    return out
+def add_up(rows: Sequence[Totals], bucket: datetime | None = None) -> Totals:
+    """The sums of `rows` as one row (key None)."""
+    values = {name: sum((getattr(r, name) for r in rows), start=0) for name in NAMES}
+    return Totals(bucket=bucket, key=None, **values)

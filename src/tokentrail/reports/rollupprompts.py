@@ -16,7 +16,8 @@ from psycopg import sql
 from tokentrail.reports.callfilter import CallFilter, filter_conditions
 from tokentrail.reports.prompts import PromptRow
 from tokentrail.reports.queries import Connection, PromptVersionRow
-from tokentrail.reports.rollup import histograms, percentile, totals_by
+from tokentrail.reports.rollup import totals_by
+from tokentrail.reports.rollupstats import histograms, percentile
 
 __all__ = ["compare_prompts", "prompt_names"]
 

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from tokentrail.reports import sessions
 from tokentrail.reports.callfilter import CallFilter, Where, filter_conditions
 from tokentrail.reports.queries import Connection
-from tokentrail.reports.rollup import _SUMS, EPOCH, USERS, _Query, _totals, used_fields
+from tokentrail.reports.rollup import EPOCH, SUMS, USERS, RollupQuery, read_totals, used_fields
 from tokentrail.reports.rollupsql import segments
 from tokentrail.reports.sessions import SpendPoint, UserRow
 
@@ -22,10 +22,12 @@ __all__ = ["count_calls", "count_users", "user_spend", "users"]
 
 _SESSIONS_FIELDS: Final = frozenset({"user"})
 _HAS_USER: Final = sql.SQL("c.user_id IS NOT NULL")
+_HASH_MEMORY: Final = "SET LOCAL work_mem = '64MB'"
+_NO_WORKERS: Final = "SET LOCAL max_parallel_workers_per_gather = 0"  # one hash table beats three, then a merge
 
 
-def _user_groups(where: CallFilter) -> tuple[_Query, sql.Composable]:
-    query = _Query(where, USERS, "user", extra=[_HAS_USER])
+def _user_groups(where: CallFilter) -> tuple[RollupQuery, sql.Composable]:
+    query = RollupQuery(where, USERS, "user", extra=[_HAS_USER])
     union = query.branches(None, segments(where.since, where.until, hours=True, days=True))
     return query, union
 
@@ -38,7 +40,7 @@ def users(conn: Connection, where: CallFilter) -> list[UserRow]:
     text = sql.SQL(
         "SELECT s.key AS user_id, {sums}, count(*) OVER () AS total FROM ({union}) AS s GROUP BY s.key "
         "HAVING sum(s.calls) > 0 ORDER BY cost_usd DESC, calls DESC, s.key LIMIT %(limit)s OFFSET %(offset)s"
-    ).format(sums=_SUMS, union=union)
+    ).format(sums=SUMS, union=union)
     with conn.cursor(row_factory=dict_row) as cur:
         found = cur.execute(text, {**query.params, "limit": where.limit, "offset": where.offset}).fetchall()
     if not found:
@@ -91,10 +93,13 @@ def _session_counts(conn: Connection, where: CallFilter, ids: list[str]) -> dict
                 parts.append(
                     sql.SQL("SELECT c.user_id, c.session_id FROM llm_rollup_user_sessions AS c{}").format(cond.clause())
                 )
-        text = sql.SQL("SELECT s.user_id, count(DISTINCT s.session_id) FROM ({}) AS s GROUP BY 1").format(
-            sql.SQL(" UNION ALL ").join(parts)
-        )
-    with conn.cursor() as cur:
+        # Each (user, session) once: DISTINCT, with the memory to hash them rather than sort (count(DISTINCT) sorts).
+        text = sql.SQL(
+            "SELECT s.user_id, count(*) FROM (SELECT DISTINCT u.user_id, u.session_id FROM ({}) AS u) AS s GROUP BY 1"
+        ).format(sql.SQL(" UNION ALL ").join(parts))
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_HASH_MEMORY)
+        cur.execute(_NO_WORKERS)
         return {user: int(n) for user, n in cur.execute(text, params)}
 
 
@@ -127,7 +132,7 @@ def user_spend(conn: Connection, user_id: str, where: CallFilter | None = None) 
     base = replace(where or CallFilter(), user=user_id)
     if not used_fields(base) <= USERS.fields:
         return sessions.user_spend(conn, user_id, where)
-    rows = _totals(
+    rows = read_totals(
         conn, base, "model", bucket=timedelta(days=1), origin=EPOCH, extra=[sql.SQL("c.operation <> 'count_tokens'")]
     )
     return [
@@ -139,4 +144,4 @@ def user_spend(conn: Connection, user_id: str, where: CallFilter | None = None) 
 
 def count_calls(conn: Connection, where: CallFilter) -> int:
     """`queries.count_calls`: how many calls `where` selects (from a rollup when one answers it)."""
-    return sum(r.calls for r in _totals(conn, where, None))
+    return sum(r.calls for r in read_totals(conn, where, None))

@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from tokentrail.reports.rollup import MAX_RELATIVE_ERROR
+from tokentrail.reports.rollupstats import MAX_RELATIVE_ERROR
 from tokentrail.ui.render import money
 
 pytestmark = pytest.mark.postgres

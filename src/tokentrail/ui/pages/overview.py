@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tokentrail.reports import rollup
+from tokentrail.reports import rollup, rollupstats
 from tokentrail.reports.cache import cache_rows
 from tokentrail.reports.series import bucket_starts
 from tokentrail.ui import charts, params
@@ -31,10 +31,12 @@ def overview(request: Request) -> Response:
     app_attr = params.attr_key(request.query_params, "app_attr", "company_id")
     bucket = window.bucket
     with connection(request) as conn:
-        totals = rollup.stats(conn, where)
+        by_model, total = rollupstats.stats_and_total(conn, where, "model")
         cost_points = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH)
-        call_points = rollup.series(conn, where, bucket, origin=rollup.EPOCH)
-        by_model = rollup.stats(conn, where, "model")
+        # Every call is in one group of these groupings (not of tags): the calls are the groups' sum.
+        call_points = (
+            rollup.series(conn, where, bucket, origin=rollup.EPOCH) if by == "tag" else rollup.collapse(cost_points)
+        )
         users = rollup.totals(conn, where, "user", limit=TOP)
         apps = rollup.totals(conn, where, f"attr:{app_attr}", limit=TOP)
     cache = cache_rows(by_model)
@@ -59,7 +61,7 @@ def overview(request: Request) -> Response:
         active="overview",
         window=window,
         refresh=refresh_seconds(request, window),
-        total=totals[0] if totals else None,
+        total=total,
         by=by,
         by_choices=BY_CHOICES,
         app_attr=app_attr,
