@@ -23,11 +23,14 @@ from tokentrail.reports.callfilter import CallFilter, Where, filter_conditions
 from tokentrail.reports.queries import ATTR_GROUPING_PREFIX, Connection, grouping_key, parse_grouping
 from tokentrail.reports.rollupsql import (
     HOUR,
-    MEASURES,
     NAMES,
-    RAW_MEASURES,
+    SERIES_NAMES,
     Family,
     Segment,
+    measures,
+    negated,
+    outer_sums,
+    raw_measures,
     segments,
 )
 
@@ -133,8 +136,11 @@ class RollupQuery:
         by: str | None,
         key: sql.Composable | None = None,
         extra: Sequence[sql.Composable] = (),
+        *,
+        names: tuple[str, ...] = NAMES,
     ) -> None:
         self.where = where
+        self.names = names
         self.family = family
         self.by = parse_grouping(by) if by is not None else None
         base = replace(where, since=None, until=None)
@@ -162,16 +168,14 @@ class RollupQuery:
         key, _ = grouping_key(by, Where())
         return key
 
-    def branches(
-        self, bucket: sql.Composable | None, spans: Sequence[Segment], measures: sql.Composable | None = None
-    ) -> sql.Composable:
+    def branches(self, bucket: sql.Composable | None, spans: Sequence[Segment]) -> sql.Composable:
         parts = []
         for index, seg in enumerate(spans):
             if seg.grain is None or self.family is RAW:
-                parts.append(self._raw_branch(bucket, self.range("c.start_time", seg, index), measures))
+                parts.append(self._raw_branch(bucket, self.range("c.start_time", seg, index)))
             else:
                 period = [sql.SQL("c.grain = {}").format(sql.Literal(seg.grain)), *self.range("c.period", seg, index)]
-                parts.extend(self._rollup_branches(bucket, period, measures))
+                parts.extend(self._rollup_branches(bucket, period))
         return sql.SQL(" UNION ALL ").join(parts)
 
     def range(self, column: str, seg: Segment, index: int) -> list[sql.Composable]:
@@ -184,9 +188,7 @@ class RollupQuery:
                 out.append(sql.SQL("{} {} {}").format(sql.SQL(column), sql.SQL(op), sql.Placeholder(name)))
         return out
 
-    def _raw_branch(
-        self, bucket: sql.Composable | None, span: list[sql.Composable], measures: sql.Composable | None
-    ) -> sql.Composable:
+    def _raw_branch(self, bucket: sql.Composable | None, span: list[sql.Composable]) -> sql.Composable:
         where = Where()
         where.conditions = [*span, *self.raw_cond.conditions]
         when = (
@@ -196,11 +198,9 @@ class RollupQuery:
         )
         return sql.SQL(
             "SELECT {when} AS bucket, {key} AS key, {m} FROM llm_calls AS c{join}{where} GROUP BY 1, 2"
-        ).format(when=when, key=self.raw_key, m=measures or RAW_MEASURES, join=self.raw_join, where=where.clause())
+        ).format(when=when, key=self.raw_key, m=raw_measures(self.names), join=self.raw_join, where=where.clause())
 
-    def _rollup_branches(
-        self, bucket: sql.Composable | None, period: list[sql.Composable], measures: sql.Composable | None
-    ) -> list[sql.Composable]:
+    def _rollup_branches(self, bucket: sql.Composable | None, period: list[sql.Composable]) -> list[sql.Composable]:
         when = (
             sql.SQL("date_bin(%(bucket)s, c.period, %(origin)s)")
             if bucket is not None
@@ -212,7 +212,7 @@ class RollupQuery:
         if attr:
             where.add("c.attr_key = %(rollup_attr_key)s")
         template = "SELECT {when} AS bucket, {key} AS key, {m} FROM {table} AS c{where} GROUP BY 1, 2"
-        m = measures or MEASURES
+        m = measures(self.names)
         out: list[sql.Composable] = [
             sql.SQL(template).format(
                 when=when, key=self.key, m=m, table=sql.Identifier(self.family.table), where=where.clause()
@@ -220,7 +220,6 @@ class RollupQuery:
         ]
         if attr:
             # Calls without the attribute: every call (llm_rollup) minus those with a value.
-            negated = sql.SQL(", ").join(sql.SQL("-sum(c.{0}) AS {0}").format(sql.Identifier(n)) for n in NAMES)
             plain = Where()
             plain.conditions = [*period]
             out.append(
@@ -231,17 +230,13 @@ class RollupQuery:
             out.append(
                 sql.SQL(
                     "SELECT {when} AS bucket, NULL::text AS key, {m} FROM llm_rollup_attrs AS c{where} GROUP BY 1, 2"
-                ).format(when=when, m=negated, where=where.clause())
+                ).format(when=when, m=negated(self.names), where=where.clause())
             )
         return out
 
 
-SUMS: Final = sql.SQL(", ").join(
-    sql.SQL("coalesce(sum(s.{0}), 0)::{1} AS {0}").format(
-        sql.Identifier(n), sql.SQL("numeric" if n == "cost_usd" else "float8" if n.endswith("_ms") else "bigint")
-    )
-    for n in NAMES
-)
+SUMS: Final = outer_sums(NAMES)
+_ZEROS: Final = dict.fromkeys(NAMES, 0)
 
 
 def read_totals(
@@ -257,9 +252,10 @@ def read_totals(
     key: sql.Composable | None = None,
     extra: Sequence[sql.Composable] = (),
     params: Mapping[str, Any] | None = None,
+    names: tuple[str, ...] = NAMES,
 ) -> list[Totals]:
     family = family or family_for(where, by)
-    query = RollupQuery(where, family, by, key, extra)
+    query = RollupQuery(where, family, by, key, extra, names=names)
     query.params.update(params or {})
     hours = days = family is not RAW
     if bucket is not None:
@@ -270,14 +266,14 @@ def read_totals(
     spans = segments(where.since, where.until, hours=hours, days=days)
     union = query.branches(sql.SQL("bucket") if bucket is not None else None, spans)
     text = sql.SQL("SELECT s.bucket, s.key, {sums} FROM ({union}) AS s GROUP BY 1, 2 HAVING sum(s.calls) > 0").format(
-        sums=SUMS, union=union
+        sums=outer_sums(names), union=union
     )
     text += sql.SQL(" ORDER BY {}").format(order or sql.SQL("1, 2 NULLS LAST"))
     if limit is not None:
         text += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(text, query.params).fetchall()
-    return [Totals(**row) for row in rows]
+    return [Totals(**{**_ZEROS, **row}) for row in rows]
 
 
 BY_COST: Final = sql.SQL("cost_usd DESC, calls DESC, 2 ASC NULLS LAST")
@@ -305,8 +301,9 @@ def series(
 ) -> list[Totals]:
     """Sums per `bucket` (aligned on `origin`, default `where.since`) and `by` group, in time then key order.
 
-    Rollup rows are used where the buckets hold whole hours (days): buckets of whole hours aligned on an hour."""
-    return read_totals(conn, where, by, bucket=bucket, origin=origin)
+    Rollup rows are used where the buckets hold whole hours (days): buckets of whole hours aligned on an hour.
+    Only the charts' sums are read (`SERIES_NAMES`: calls, errors, cost, tokens); the others are 0."""
+    return read_totals(conn, where, by, bucket=bucket, origin=origin, names=SERIES_NAMES)
 
 
 def collapse(points: Sequence[Totals]) -> list[Totals]:

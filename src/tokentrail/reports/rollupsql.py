@@ -1,7 +1,7 @@
 """The pieces `reports.rollup` builds its queries from: the rollups, a range cut into segments, the sums.
 
 Every rollup table (schema version 6) has `grain` ('hour' or 'day') and `period` (that hour's or day's start,
-UTC) and the same sums; `MEASURES` sums rollup rows, `RAW_MEASURES` computes the same from `llm_calls` rows, as the
+UTC) and the same sums; `measures` sums rollup rows, `raw_measures` computes the same from `llm_calls` rows, as the
 triggers do.
 """
 
@@ -13,7 +13,19 @@ from typing import Final
 
 from psycopg import sql
 
-__all__ = ["BUCKET_RATIO", "HOUR", "MEASURES", "RAW_MEASURES", "Family", "Segment", "segments"]
+__all__ = [
+    "BUCKET_RATIO",
+    "HOUR",
+    "NAMES",
+    "SERIES_NAMES",
+    "Family",
+    "Segment",
+    "measures",
+    "negated",
+    "outer_sums",
+    "raw_measures",
+    "segments",
+]
 
 BUCKET_RATIO: Final = 1.1
 """Consecutive latency histogram bounds differ by this factor (tokentrail_latency_bucket in SQL)."""
@@ -76,27 +88,50 @@ def segments(since: datetime | None, until: datetime | None, *, hours: bool, day
     return out
 
 
-NAMES: Final = (
-    "calls", "errors", "retried", "cost_usd", "cost_calls", "input_tokens", "counted_tokens", "output_tokens",
-    "output_calls", "cache_read_tokens", "cache_read_calls", "cache_write_tokens", "reasoning_tokens",
-    "duration_ms", "ttfc_calls", "ttfc_ms",
-)  # fmt: skip
-MEASURES: Final = sql.SQL(", ").join(sql.SQL("sum(c.{0}) AS {0}").format(sql.Identifier(n)) for n in NAMES)
-RAW_MEASURES: Final = sql.SQL(
-    """count(*) AS calls,
-    count(*) FILTER (WHERE c.status = 'error') AS errors,
-    count(*) FILTER (WHERE c.attempts > 1) AS retried,
-    coalesce(sum(c.cost_usd), 0) AS cost_usd,
-    count(c.cost_usd) AS cost_calls,
-    coalesce(sum(c.input_tokens) FILTER (WHERE c.operation <> 'count_tokens'), 0) AS input_tokens,
-    coalesce(sum(c.input_tokens) FILTER (WHERE c.operation = 'count_tokens'), 0) AS counted_tokens,
-    coalesce(sum(c.output_tokens), 0) AS output_tokens,
-    count(c.output_tokens) AS output_calls,
-    coalesce(sum(c.cache_read_tokens), 0) AS cache_read_tokens,
-    count(c.cache_read_tokens) AS cache_read_calls,
-    coalesce(sum(c.cache_write_tokens), 0) AS cache_write_tokens,
-    coalesce(sum(c.reasoning_tokens), 0) AS reasoning_tokens,
-    sum(c.duration_ms) AS duration_ms,
-    count(c.time_to_first_chunk_ms) AS ttfc_calls,
-    coalesce(sum(c.time_to_first_chunk_ms), 0) AS ttfc_ms"""
-)
+# Each sum from llm_calls rows, as the triggers compute it (sign +1).
+RAW: Final[dict[str, str]] = {
+    "calls": "count(*)",
+    "errors": "count(*) FILTER (WHERE c.status = 'error')",
+    "retried": "count(*) FILTER (WHERE c.attempts > 1)",
+    "cost_usd": "coalesce(sum(c.cost_usd), 0)",
+    "cost_calls": "count(c.cost_usd)",
+    "input_tokens": "coalesce(sum(c.input_tokens) FILTER (WHERE c.operation <> 'count_tokens'), 0)",
+    "counted_tokens": "coalesce(sum(c.input_tokens) FILTER (WHERE c.operation = 'count_tokens'), 0)",
+    "output_tokens": "coalesce(sum(c.output_tokens), 0)",
+    "output_calls": "count(c.output_tokens)",
+    "cache_read_tokens": "coalesce(sum(c.cache_read_tokens), 0)",
+    "cache_read_calls": "count(c.cache_read_tokens)",
+    "cache_write_tokens": "coalesce(sum(c.cache_write_tokens), 0)",
+    "reasoning_tokens": "coalesce(sum(c.reasoning_tokens), 0)",
+    "duration_ms": "sum(c.duration_ms)",
+    "ttfc_calls": "count(c.time_to_first_chunk_ms)",
+    "ttfc_ms": "coalesce(sum(c.time_to_first_chunk_ms), 0)",
+}
+NAMES: Final = tuple(RAW)
+SERIES_NAMES: Final = ("calls", "errors", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens")
+"""What a series sums (the charts' figures): fewer sums per row, the others stay 0."""
+
+
+def measures(names: tuple[str, ...]) -> sql.Composable:
+    """`names` summed over rollup rows."""
+    return sql.SQL(", ").join(sql.SQL("sum(c.{0}) AS {0}").format(sql.Identifier(n)) for n in names)
+
+
+def raw_measures(names: tuple[str, ...]) -> sql.Composable:
+    """`names` computed from llm_calls rows."""
+    return sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(RAW[n]), sql.Identifier(n)) for n in names)
+
+
+def negated(names: tuple[str, ...]) -> sql.Composable:
+    """`names` summed over rollup rows, negated (to subtract a part from a whole)."""
+    return sql.SQL(", ").join(sql.SQL("-sum(c.{0}) AS {0}").format(sql.Identifier(n)) for n in names)
+
+
+def outer_sums(names: tuple[str, ...]) -> sql.Composable:
+    """The segments' `names` summed into one row per group, typed as `Totals` expects."""
+    return sql.SQL(", ").join(
+        sql.SQL("coalesce(sum(s.{0}), 0)::{1} AS {0}").format(
+            sql.Identifier(n), sql.SQL("numeric" if n == "cost_usd" else "float8" if n.endswith("_ms") else "bigint")
+        )
+        for n in names
+    )
