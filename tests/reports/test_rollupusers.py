@@ -55,3 +55,18 @@ def test_a_users_spend_matches_every_call_read(conn: psycopg.Connection[Any], wi
     assert rollupusers.user_spend(conn, "u2", replace(window, search="x")) == sessions.user_spend(
         conn, "u2", replace(window, search="x")
     )
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_the_latest_sessions_from_a_later_start_are_the_same(conn: psycopg.Connection[Any], window: CallFilter) -> None:
+    for user in ("u1", "u2"):
+        where = replace(window, user=user)
+        for wanted in (1, 2):
+            since = rollupusers.recent_sessions_since(conn, where, wanted)
+            full = sessions.sessions(conn, replace(where, limit=wanted))
+            if since is None:
+                assert len({r.session_id for r in sessions.sessions(conn, where)}) < wanted
+                continue
+            assert where.since is None or since >= where.since
+            narrowed = sessions.sessions(conn, replace(where, since=since, limit=wanted))
+            assert [replace(r, total=0) for r in narrowed] == [replace(r, total=0) for r in full]

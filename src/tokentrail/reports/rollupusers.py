@@ -5,7 +5,7 @@ those."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 from psycopg import sql
@@ -18,7 +18,7 @@ from tokentrail.reports.rollup import EPOCH, SUMS, USERS, RollupQuery, read_tota
 from tokentrail.reports.rollupsql import segments
 from tokentrail.reports.sessions import SpendPoint, UserRow
 
-__all__ = ["count_calls", "count_users", "user_spend", "users"]
+__all__ = ["count_calls", "count_users", "recent_sessions_since", "user_spend", "users"]
 
 _SESSIONS_FIELDS: Final = frozenset({"user"})
 _HAS_USER: Final = sql.SQL("c.user_id IS NOT NULL")
@@ -145,3 +145,31 @@ def user_spend(conn: Connection, user_id: str, where: CallFilter | None = None) 
 def count_calls(conn: Connection, where: CallFilter) -> int:
     """`queries.count_calls`: how many calls `where` selects (from a rollup when one answers it)."""
     return sum(r.calls for r in read_totals(conn, where, None))
+
+
+_SCAN: Final = 1000
+"""Calls read newest first to find a user's latest sessions (more sessions than that many calls hold: no bound)."""
+
+
+def recent_sessions_since(conn: Connection, where: CallFilter, sessions_wanted: int) -> datetime | None:
+    """A later `since` that selects the same `sessions_wanted` most recent sessions of `where`'s calls, with all
+    of their calls (so `sessions.sessions` reads far fewer); None when no such bound was found.
+
+    The latest sessions are the first distinct ones met reading the calls newest first; the bound is the first
+    selected call of any of them."""
+    cond = filter_conditions(where).add("c.session_id IS NOT NULL")
+    newest = sql.SQL("SELECT c.session_id FROM llm_calls AS c{} ORDER BY c.start_time DESC LIMIT %(scan)s").format(
+        cond.clause()
+    )
+    with conn.cursor() as cur:
+        ids = list(dict.fromkeys(row[0] for row in cur.execute(newest, {**cond.params, "scan": _SCAN})))
+        if len(ids) < sessions_wanted:
+            return None
+        # One session at a time, so that each reads the session index rather than the whole range.
+        first = cond.add("c.session_id = s.id")
+        text = sql.SQL(
+            "SELECT min(f.t) FROM unnest(%(recent)s::text[]) AS s(id) "
+            "CROSS JOIN LATERAL (SELECT min(c.start_time) AS t FROM llm_calls AS c{}) AS f"
+        ).format(first.clause())
+        row = cur.execute(text, {**first.params, "recent": ids[:sessions_wanted]}).fetchone()
+    return row[0] if row and row[0] is not None else None

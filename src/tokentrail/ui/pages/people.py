@@ -92,7 +92,10 @@ def user_page(request: Request) -> Response:
         spend = rollupusers.user_spend(conn, user_id, where)
         recent = queries.calls(conn, paged, params.sort(request.query_params))
         total = rollupusers.count_calls(conn, where)
-        user_sessions = sessions.sessions(conn, replace(where, limit=20, offset=0))
+        # The same 20 latest sessions, from the first call of any of them on (not the whole range).
+        since = rollupusers.recent_sessions_since(conn, where, 20)
+        latest = replace(where, since=since) if since is not None and since > window.since else where
+        user_sessions = sessions.sessions(conn, replace(latest, limit=20, offset=0))
     days = []
     day = window.since.date()
     while day <= window.until.date():
