@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Final
 
 from psycopg import sql
@@ -107,7 +108,7 @@ class Totals:
     calls: int
     errors: int
     retried: int
-    cost_usd: Any
+    cost_usd: Decimal
     cost_calls: int
     input_tokens: int
     counted_tokens: int
