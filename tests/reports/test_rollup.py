@@ -106,7 +106,7 @@ def _check_all(conn: psycopg.Connection[Any], rng: random.Random) -> None:
     window = CallFilter(since=START + timedelta(hours=7, minutes=30), until=START + timedelta(days=2, hours=1))
     for where in (replace(window, model="claude-haiku-4-5", status="ok"), replace(window, user="u1"),
                   replace(window, min_cost=Decimal("0.001")), replace(window, prompt="support@v2")):  # fmt: skip
-        for by in (None, "model", "user", "prompt-version"):
+        for by in (None, "model", "user", "prompt-version", "tag", "attr:company_id"):
             _check_stats(conn, where, by)
     for where in _windows(rng)[:3]:
         by_model, total = rollupstats.stats_and_total(conn, where, "model")

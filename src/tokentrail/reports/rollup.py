@@ -62,8 +62,8 @@ MAIN: Final = Family(
     frozenset({"status", "model", "service", "workflow", "call_type", "operation", "error_type", "prompt"}),
 )
 USERS: Final = Family("llm_rollup_users", frozenset({"status", "model", "user", "operation"}))
-TAGS: Final = Family("llm_rollup_tags", frozenset())
-ATTRS: Final = Family("llm_rollup_attrs", frozenset())
+TAGS: Final = Family("llm_rollup_tags", frozenset({"status", "model"}))
+ATTRS: Final = Family("llm_rollup_attrs", frozenset({"status", "model"}))
 LATENCY: Final = Family("llm_rollup_latency", frozenset({"status", "model", "prompt"}))
 RAW: Final = Family("llm_calls", frozenset())
 
@@ -222,7 +222,7 @@ class RollupQuery:
         if attr:
             # Calls without the attribute: every call (llm_rollup) minus those with a value.
             plain = Where()
-            plain.conditions = [*period]
+            plain.conditions = [*period, *self.cond.conditions]
             out.append(
                 sql.SQL(
                     "SELECT {when} AS bucket, NULL::text AS key, {m} FROM llm_rollup AS c{where} GROUP BY 1, 2"

@@ -94,24 +94,27 @@ CREATE TABLE llm_rollup_user_sessions (
     PRIMARY KEY (grain, period, user_id, session_id)
 );
 
--- Tags: a call counts once under each distinct tag, and once under NULL without any (as `--by tag`).
+-- Tags: a call counts once under each distinct tag, and once under NULL without any (as `--by tag`); by model and
+-- status too, so that the overview filtered on them still reads a rollup.
 CREATE TABLE llm_rollup_tags (
     LIKE llm_rollup_users INCLUDING ALL EXCLUDING INDEXES
 );
-ALTER TABLE llm_rollup_tags
-    DROP COLUMN user_id, DROP COLUMN request_model, DROP COLUMN response_model, DROP COLUMN status,
-    DROP COLUMN operation;
+ALTER TABLE llm_rollup_tags DROP COLUMN user_id, DROP COLUMN operation;
 ALTER TABLE llm_rollup_tags ADD COLUMN tag text;
-CREATE UNIQUE INDEX llm_rollup_tags_key ON llm_rollup_tags (grain, period, tag) NULLS NOT DISTINCT;
+CREATE UNIQUE INDEX llm_rollup_tags_key ON llm_rollup_tags (
+    grain, period, tag, request_model, response_model, status
+) NULLS NOT DISTINCT;
 
--- App attributes (tokentrail.app.<attr_key>, any key) by value, as text (`->>`); calls without the key are not
--- here (their figures are llm_rollup's totals minus these).
+-- App attributes (tokentrail.app.<attr_key>, any key) by value, as text (`->>`), model and status; calls without
+-- the key are not here (their figures are llm_rollup's totals minus these).
 CREATE TABLE llm_rollup_attrs (
     LIKE llm_rollup_tags INCLUDING ALL EXCLUDING INDEXES
 );
 ALTER TABLE llm_rollup_attrs DROP COLUMN tag;
 ALTER TABLE llm_rollup_attrs ADD COLUMN attr_key text NOT NULL, ADD COLUMN attr_value text NOT NULL;
-CREATE UNIQUE INDEX llm_rollup_attrs_key ON llm_rollup_attrs (grain, period, attr_key, attr_value);
+CREATE UNIQUE INDEX llm_rollup_attrs_key ON llm_rollup_attrs (
+    grain, period, attr_key, attr_value, request_model, response_model, status
+) NULLS NOT DISTINCT;
 
 -- The statements that add the rows of `delta` (a query of `sign` (+1 or -1) and llm_calls' columns) to every
 -- rollup. The trigger function runs them over its transition tables; the backfill below over llm_calls.
@@ -175,16 +178,18 @@ BEGIN
         'ON CONFLICT (grain, period, user_id, session_id) DO UPDATE SET calls = t.calls + excluded.calls',
         period, source);
     RETURN NEXT format(
-        'INSERT INTO llm_rollup_tags AS t (grain, period, tag, %1$s) SELECT g.grain, %2$s, u.tag, %3$s FROM %4$s '
-        'LEFT JOIN LATERAL (SELECT DISTINCT x FROM unnest(d.tags) AS x) AS u(tag) ON true GROUP BY 1, 2, 3 '
-        'ON CONFLICT (grain, period, tag) DO UPDATE SET %5$s',
+        'INSERT INTO llm_rollup_tags AS t (grain, period, tag, request_model, response_model, status, %1$s) '
+        'SELECT g.grain, %2$s, u.tag, d.request_model, d.response_model, d.status, %3$s FROM %4$s '
+        'LEFT JOIN LATERAL (SELECT DISTINCT x FROM unnest(d.tags) AS x) AS u(tag) ON true GROUP BY 1, 2, 3, 4, 5, 6 '
+        'ON CONFLICT (grain, period, tag, request_model, response_model, status) DO UPDATE SET %5$s',
         array_to_string(names, ', '), period, measures, source, adds);
     RETURN NEXT format(
-        'INSERT INTO llm_rollup_attrs AS t (grain, period, attr_key, attr_value, %1$s) '
-        'SELECT g.grain, %2$s, substr(a.k, 16), a.v, %3$s FROM %4$s '
-        'CROSS JOIN LATERAL jsonb_each_text(d.attributes) AS a(k, v) '
-        'WHERE starts_with(a.k, ''tokentrail.app.'') AND a.v IS NOT NULL GROUP BY 1, 2, 3, 4 '
-        'ON CONFLICT (grain, period, attr_key, attr_value) DO UPDATE SET %5$s',
+        'INSERT INTO llm_rollup_attrs AS t (grain, period, attr_key, attr_value, request_model, response_model, '
+        'status, %1$s) SELECT g.grain, %2$s, substr(a.k, 16), a.v, d.request_model, d.response_model, d.status, '
+        '%3$s FROM %4$s CROSS JOIN LATERAL jsonb_each_text(d.attributes) AS a(k, v) '
+        'WHERE starts_with(a.k, ''tokentrail.app.'') AND a.v IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7 '
+        'ON CONFLICT (grain, period, attr_key, attr_value, request_model, response_model, status) '
+        'DO UPDATE SET %5$s',
         array_to_string(names, ', '), period, measures, source, adds);
 END;
 $fn$;
@@ -280,6 +285,7 @@ COMMENT ON TABLE llm_rollup_latency IS
     'bucket = tokentrail_latency_bucket(ms), [1.1^(bucket-1), 1.1^bucket) ms; bucket 0 is [0, 1) ms.';
 COMMENT ON TABLE llm_rollup_users IS 'llm_calls summed per UTC hour and day, user, model, status and operation.';
 COMMENT ON TABLE llm_rollup_user_sessions IS 'Calls per UTC hour and day, user and session.';
-COMMENT ON TABLE llm_rollup_tags IS 'llm_calls summed per UTC hour and day and distinct tag (NULL: no tag).';
+COMMENT ON TABLE llm_rollup_tags IS
+    'llm_calls summed per UTC hour and day, distinct tag (NULL: no tag), model and status.';
 COMMENT ON TABLE llm_rollup_attrs IS
-    'llm_calls summed per UTC hour and day and app attribute (tokentrail.app.<attr_key>) value as text.';
+    'llm_calls summed per UTC hour and day, app attribute (tokentrail.app.<attr_key>) value as text, model and status.';
