@@ -17,6 +17,7 @@ RETURN (CASE WHEN ms IS NULL THEN NULL WHEN ms < 1 THEN 0 ELSE least(floor(ln(ms
 
 -- The sums every rollup (but the histogram and the sessions) carries. Token counting is free: its input tokens
 -- are counted_tokens, not input_tokens. *_calls count the calls whose value was known (for means and ratios).
+-- Token sums are numeric, as in the views (0003): rows out of any sane range must not make a write fail.
 CREATE TABLE llm_rollup (
     grain              text        NOT NULL CHECK (grain IN ('hour', 'day')),
     period             timestamptz NOT NULL,
@@ -36,14 +37,14 @@ CREATE TABLE llm_rollup (
     retried            bigint      NOT NULL,
     cost_usd           numeric     NOT NULL,
     cost_calls         bigint      NOT NULL,
-    input_tokens       bigint      NOT NULL,
-    counted_tokens     bigint      NOT NULL,
-    output_tokens      bigint      NOT NULL,
+    input_tokens       numeric     NOT NULL,
+    counted_tokens     numeric     NOT NULL,
+    output_tokens      numeric     NOT NULL,
     output_calls       bigint      NOT NULL,
-    cache_read_tokens  bigint      NOT NULL,
+    cache_read_tokens  numeric     NOT NULL,
     cache_read_calls   bigint      NOT NULL,
-    cache_write_tokens bigint      NOT NULL,
-    reasoning_tokens   bigint      NOT NULL,
+    cache_write_tokens numeric     NOT NULL,
+    reasoning_tokens   numeric     NOT NULL,
     duration_ms        double precision NOT NULL,
     ttfc_calls         bigint      NOT NULL,
     ttfc_ms            double precision NOT NULL
@@ -117,7 +118,8 @@ CREATE UNIQUE INDEX llm_rollup_attrs_key ON llm_rollup_attrs (
 ) NULLS NOT DISTINCT;
 
 -- The statements that add the rows of `delta` (a query of `sign` (+1 or -1) and llm_calls' columns) to every
--- rollup. The trigger function runs them over its transition tables; the backfill below over llm_calls.
+-- rollup. The trigger function runs them over its transition tables; the backfill below over llm_calls. Rows are
+-- upserted in key order, so that concurrent writers lock shared rollup rows in the same order (no deadlock).
 CREATE FUNCTION tokentrail_rollup_statements(delta text) RETURNS SETOF text
 LANGUAGE plpgsql IMMUTABLE AS $fn$
 DECLARE
@@ -152,7 +154,7 @@ BEGIN
     SELECT string_agg(format('%1$I = t.%1$I + excluded.%1$I', n), ', ') INTO adds FROM unnest(names) AS n;
     RETURN NEXT format(
         'INSERT INTO llm_rollup AS t (grain, period, %1$s, %2$s) SELECT g.grain, %3$s, %4$s, %5$s FROM %6$s '
-        'GROUP BY 1, 2, %4$s ON CONFLICT (grain, period, %1$s) DO UPDATE SET %7$s',
+        'GROUP BY 1, 2, %4$s ORDER BY 1, 2, %4$s ON CONFLICT (grain, period, %1$s) DO UPDATE SET %7$s',
         main_dims, array_to_string(names, ', '), period,
         'd.request_model, d.response_model, d.service_name, d.status, d.error_type, d.operation, d.call_type, '
         'd.workflow_name, d.prompt_name, d.prompt_version, d.streaming',
@@ -161,26 +163,27 @@ BEGIN
         'INSERT INTO llm_rollup_latency AS t (grain, period, %1$s, metric, bucket, calls) '
         'SELECT g.grain, %2$s, %3$s, m.metric, tokentrail_latency_bucket(m.ms), sum(d.sign) FROM %4$s '
         'CROSS JOIN LATERAL (VALUES (0::smallint, d.duration_ms), (1::smallint, d.time_to_first_chunk_ms)) '
-        'AS m(metric, ms) WHERE m.ms IS NOT NULL GROUP BY 1, 2, %3$s, 8, 9 '
+        'AS m(metric, ms) WHERE m.ms IS NOT NULL GROUP BY 1, 2, %3$s, 8, 9 ORDER BY 1, 2, %3$s, 8, 9 '
         'ON CONFLICT (grain, period, %1$s, metric, bucket) DO UPDATE SET calls = t.calls + excluded.calls',
         'request_model, response_model, status, prompt_name, prompt_version', period,
         'd.request_model, d.response_model, d.status, d.prompt_name, d.prompt_version', source);
     RETURN NEXT format(
         'INSERT INTO llm_rollup_users AS t (grain, period, user_id, request_model, response_model, status, '
         'operation, %1$s) SELECT g.grain, %2$s, d.user_id, d.request_model, d.response_model, d.status, '
-        'd.operation, %3$s FROM %4$s GROUP BY 1, 2, 3, 4, 5, 6, 7 '
+        'd.operation, %3$s FROM %4$s GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7 '
         'ON CONFLICT (grain, period, user_id, request_model, response_model, status, operation) DO UPDATE SET %5$s',
         array_to_string(names, ', '), period, measures, source, adds);
     RETURN NEXT format(
         'INSERT INTO llm_rollup_user_sessions AS t (grain, period, user_id, session_id, calls) '
         'SELECT g.grain, %1$s, d.user_id, d.session_id, sum(d.sign) FROM %2$s '
-        'WHERE d.user_id IS NOT NULL AND d.session_id IS NOT NULL GROUP BY 1, 2, 3, 4 '
+        'WHERE d.user_id IS NOT NULL AND d.session_id IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 '
         'ON CONFLICT (grain, period, user_id, session_id) DO UPDATE SET calls = t.calls + excluded.calls',
         period, source);
     RETURN NEXT format(
         'INSERT INTO llm_rollup_tags AS t (grain, period, tag, request_model, response_model, status, %1$s) '
         'SELECT g.grain, %2$s, u.tag, d.request_model, d.response_model, d.status, %3$s FROM %4$s '
         'LEFT JOIN LATERAL (SELECT DISTINCT x FROM unnest(d.tags) AS x) AS u(tag) ON true GROUP BY 1, 2, 3, 4, 5, 6 '
+        'ORDER BY 1, 2, 3, 4, 5, 6 '
         'ON CONFLICT (grain, period, tag, request_model, response_model, status) DO UPDATE SET %5$s',
         array_to_string(names, ', '), period, measures, source, adds);
     RETURN NEXT format(
@@ -188,6 +191,7 @@ BEGIN
         'status, %1$s) SELECT g.grain, %2$s, substr(a.k, 16), a.v, d.request_model, d.response_model, d.status, '
         '%3$s FROM %4$s CROSS JOIN LATERAL jsonb_each_text(d.attributes) AS a(k, v) '
         'WHERE starts_with(a.k, ''tokentrail.app.'') AND a.v IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7 '
+        'ORDER BY 1, 2, 3, 4, 5, 6, 7 '
         'ON CONFLICT (grain, period, attr_key, attr_value, request_model, response_model, status) '
         'DO UPDATE SET %5$s',
         array_to_string(names, ', '), period, measures, source, adds);
