@@ -169,3 +169,18 @@ def test_a_range_is_cut_into_days_hours_and_raw_edges() -> None:
     ]
     assert segments(None, None, hours=True, days=True) == [Segment("day", None, None)]
     assert segments(since, until, hours=False, days=False) == [Segment(None, since, until)]
+
+
+def test_a_series_of_some_groups_and_the_rest(conn: psycopg.Connection[Any]) -> None:
+    bulk_insert(conn, random_calls(random.Random(21), START, 120))
+    where = CallFilter(since=START + timedelta(hours=3, minutes=30), until=START + timedelta(days=2, hours=5))
+    bucket = timedelta(hours=6)
+    every = rollup.series(conn, where, bucket, "user", origin=rollup.EPOCH)
+    some = rollup.series(conn, where, bucket, "user", origin=rollup.EPOCH, keys=["u1", None])
+    assert some == [p for p in every if p.key in ("u1", None)]
+    whole = rollup.series(conn, where, bucket, origin=rollup.EPOCH)
+    rest = rollup.remainder(whole, some, "(other)")
+    expected = rollup.collapse([p for p in every if p.key not in ("u1", None)])
+    assert [(p.bucket, p.calls, p.cost_usd) for p in rest] == [(p.bucket, p.calls, p.cost_usd) for p in expected]
+    with pytest.raises(ValueError, match="attr"):
+        rollup.series(conn, where, bucket, "attr:company_id", origin=rollup.EPOCH, keys=["acme"])

@@ -48,6 +48,7 @@ __all__ = [
     "collapse",
     "family_for",
     "read_totals",
+    "remainder",
     "series",
     "totals",
     "totals_by",
@@ -139,6 +140,7 @@ class RollupQuery:
         extra: Sequence[sql.Composable] = (),
         *,
         names: tuple[str, ...] = NAMES,
+        keys: Sequence[str | None] | None = None,
     ) -> None:
         self.where = where
         self.names = names
@@ -154,6 +156,12 @@ class RollupQuery:
             self.key = self.raw_key = key
         self.raw_cond.conditions.extend(extra)
         self.cond.conditions.extend(extra)
+        if keys is not None:  # only these groups (not for attr:KEY, whose NULL group is a difference)
+            self.params["only_keys"] = [k for k in keys if k is not None]
+            nulls = sql.SQL(" OR {} IS NULL") if None in keys else sql.SQL("")
+            for cond, expr in ((self.raw_cond, self.raw_key), (self.cond, self.key)):
+                only = sql.SQL("({} = ANY(%(only_keys)s)").format(expr) + nulls.format(expr) + sql.SQL(")")
+                cond.conditions.append(only)
 
     def _rollup_key(self) -> sql.Composable:
         by = self.by
@@ -254,9 +262,10 @@ def read_totals(
     extra: Sequence[sql.Composable] = (),
     params: Mapping[str, Any] | None = None,
     names: tuple[str, ...] = NAMES,
+    keys: Sequence[str | None] | None = None,
 ) -> list[Totals]:
     family = family or family_for(where, by)
-    query = RollupQuery(where, family, by, key, extra, names=names)
+    query = RollupQuery(where, family, by, key, extra, names=names, keys=keys)
     query.params.update(params or {})
     hours = days = family is not RAW
     if bucket is not None:
@@ -298,13 +307,35 @@ def totals_by(
 
 
 def series(
-    conn: Connection, where: CallFilter, bucket: timedelta, by: str | None = None, origin: datetime | None = None
+    conn: Connection,
+    where: CallFilter,
+    bucket: timedelta,
+    by: str | None = None,
+    *,
+    origin: datetime | None = None,
+    keys: Sequence[str | None] | None = None,
 ) -> list[Totals]:
-    """Sums per `bucket` (aligned on `origin`, default `where.since`) and `by` group, in time then key order.
+    """Sums per `bucket` (aligned on `origin`, default `where.since`) and `by` group, in time then key order; with
+    `keys`, of those groups only (not for `attr:KEY`).
 
     Rollup rows are used where the buckets hold whole hours (days): buckets of whole hours aligned on an hour.
     Only the charts' sums are read (`SERIES_NAMES`: calls, errors, cost, tokens); the others are 0."""
-    return read_totals(conn, where, by, bucket=bucket, origin=origin, names=SERIES_NAMES)
+    if keys is not None and by is not None and by.startswith(ATTR_GROUPING_PREFIX):
+        raise ValueError("keys cannot select attr:KEY groups")
+    return read_totals(conn, where, by, bucket=bucket, origin=origin, names=SERIES_NAMES, keys=keys)
+
+
+def remainder(whole: Sequence[Totals], parts: Sequence[Totals], key: str) -> list[Totals]:
+    """Per bucket, `whole` (one point a bucket) minus the `parts` points of that bucket, as `key`'s points."""
+    taken: dict[datetime | None, list[Totals]] = defaultdict(list)
+    for point in parts:
+        taken[point.bucket].append(point)
+    out = []
+    for point in whole:
+        values = {n: getattr(point, n) - sum((getattr(p, n) for p in taken[point.bucket]), start=0) for n in NAMES}
+        if values["calls"]:
+            out.append(Totals(bucket=point.bucket, key=key, **values))
+    return out
 
 
 def collapse(points: Sequence[Totals]) -> list[Totals]:

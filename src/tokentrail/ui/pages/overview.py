@@ -14,13 +14,15 @@ from tokentrail.reports import rollup, rollupstats
 from tokentrail.reports.cache import cache_rows
 from tokentrail.reports.series import bucket_starts
 from tokentrail.ui import charts, params
-from tokentrail.ui.pages.common import connection, label, refresh_seconds, selection, stack
+from tokentrail.ui.pages.common import OTHER, connection, label, refresh_seconds, selection, stack
 from tokentrail.ui.render import money, ms, num, pct
 
 __all__ = ["BY_CHOICES", "ROUTES"]
 
 BY_CHOICES: Final = ("model", "user", "service", "prompt-version", "workflow", "call-type", "tag")
 TOP: Final = 10
+STACKED: Final = 6
+"""Groups a stacked chart shows, the rest summed as (other) (`common.stack`'s default)."""
 
 
 def overview(request: Request) -> Response:
@@ -32,13 +34,18 @@ def overview(request: Request) -> Response:
     bucket = window.bucket
     with connection(request) as conn:
         by_model, total = rollupstats.stats_and_total(conn, where, "model")
-        cost_points = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH)
-        # Every call is in one group of these groupings (not of tags): the calls are the groups' sum.
-        call_points = (
-            rollup.series(conn, where, bucket, origin=rollup.EPOCH) if by == "tag" else rollup.collapse(cost_points)
-        )
         users = rollup.totals(conn, where, "user", limit=TOP)
         apps = rollup.totals(conn, where, f"attr:{app_attr}", limit=TOP)
+        if by == "user":  # many groups: the chart's top users, and the rest as one
+            call_points = rollup.series(conn, where, bucket, origin=rollup.EPOCH)
+            top = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH, keys=[r.key for r in users[:STACKED]])
+            cost_points = top + rollup.remainder(call_points, top, OTHER)
+        else:
+            cost_points = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH)
+            # Every call is in one group of these groupings (not of tags): the calls are the groups' sum.
+            call_points = (
+                rollup.series(conn, where, bucket, origin=rollup.EPOCH) if by == "tag" else rollup.collapse(cost_points)
+            )
     cache = cache_rows(by_model)
     starts = bucket_starts(window.since, window.until, bucket, rollup.EPOCH)
     labels = charts.time_labels(starts, window.until - window.since > timedelta(days=1))
@@ -66,7 +73,10 @@ def overview(request: Request) -> Response:
         by_choices=BY_CHOICES,
         app_attr=app_attr,
         cost_chart=charts.stacked_bars(
-            f"Cost over time by {by}", labels, stack(cost_points, starts, lambda p: float(p.cost_usd)), money
+            f"Cost over time by {by}",
+            labels,
+            stack(cost_points, starts, lambda p: float(p.cost_usd), top=STACKED),
+            money,
         ),
         calls_chart=calls_chart,
         error_chart=charts.lines("Error rate over time", labels, [charts.Series("error rate", rates)], pct),
