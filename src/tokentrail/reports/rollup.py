@@ -282,7 +282,7 @@ def read_totals(
     if limit is not None:
         text += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(text, query.params).fetchall()
+        rows = cur.execute(text, query.params, prepare=False).fetchall()
     return [Totals(**{**_ZEROS, **row}) for row in rows]
 
 

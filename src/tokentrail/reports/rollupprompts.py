@@ -34,7 +34,7 @@ def _first_use(conn: Connection, where: CallFilter, name: str, version: str | No
         cond.add("c.prompt_version = %(first_version)s", first_version=version)
     text = sql.SQL("SELECT min(c.start_time) FROM llm_calls AS c{}").format(cond.clause())
     with conn.cursor() as cur:
-        row = cur.execute(text, cond.params).fetchone()
+        row = cur.execute(text, cond.params, prepare=False).fetchone()
     return row[0] if row else None
 
 

@@ -68,7 +68,7 @@ def histograms(conn: Connection, where: CallFilter, by: str | None) -> Histogram
     ).format(sql.SQL(" UNION ALL ").join(parts))
     found: Histograms = defaultdict(dict)
     with conn.cursor() as cur:
-        for key, metric, hb, n in cur.execute(text, query.params):
+        for key, metric, hb, n in cur.execute(text, query.params, prepare=False):
             found[(key, int(metric))][int(hb)] = int(n)
     return dict(found)
 

@@ -42,7 +42,9 @@ def users(conn: Connection, where: CallFilter) -> list[UserRow]:
         "HAVING sum(s.calls) > 0 ORDER BY cost_usd DESC, calls DESC, s.key LIMIT %(limit)s OFFSET %(offset)s"
     ).format(sums=SUMS, union=union)
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(text, {**query.params, "limit": where.limit, "offset": where.offset}).fetchall()
+        found = cur.execute(
+            text, {**query.params, "limit": where.limit, "offset": where.offset}, prepare=False
+        ).fetchall()
     if not found:
         return []
     ids = [row["user_id"] for row in found]
@@ -100,7 +102,7 @@ def _session_counts(conn: Connection, where: CallFilter, ids: list[str]) -> dict
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_HASH_MEMORY)
         cur.execute(_NO_WORKERS)
-        return {user: int(n) for user, n in cur.execute(text, params)}
+        return {user: int(n) for user, n in cur.execute(text, params, prepare=False)}
 
 
 def _first_and_last(conn: Connection, where: CallFilter, ids: list[str]) -> dict[str, tuple[Any, Any]]:
@@ -111,7 +113,9 @@ def _first_and_last(conn: Connection, where: CallFilter, ids: list[str]) -> dict
         "(SELECT max(c.start_time) FROM llm_calls AS c{w}) FROM unnest(%(ids)s::text[]) AS u(id)"
     ).format(w=cond.clause())
     with conn.cursor() as cur:
-        return {user: (first, last) for user, first, last in cur.execute(text, {**cond.params, "ids": ids})}
+        return {
+            user: (first, last) for user, first, last in cur.execute(text, {**cond.params, "ids": ids}, prepare=False)
+        }
 
 
 def count_users(conn: Connection, where: CallFilter) -> int:
@@ -123,7 +127,7 @@ def count_users(conn: Connection, where: CallFilter) -> int:
         union
     )
     with conn.cursor() as cur:
-        row = cur.execute(text, query.params).fetchone()
+        row = cur.execute(text, query.params, prepare=False).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -162,7 +166,7 @@ def recent_sessions_since(conn: Connection, where: CallFilter, sessions_wanted: 
         cond.clause()
     )
     with conn.cursor() as cur:
-        ids = list(dict.fromkeys(row[0] for row in cur.execute(newest, {**cond.params, "scan": _SCAN})))
+        ids = list(dict.fromkeys(row[0] for row in cur.execute(newest, {**cond.params, "scan": _SCAN}, prepare=False)))
         if len(ids) < sessions_wanted:
             return None
         # One session at a time, so that each reads the session index rather than the whole range.
@@ -171,5 +175,5 @@ def recent_sessions_since(conn: Connection, where: CallFilter, sessions_wanted: 
             "SELECT min(f.t) FROM unnest(%(recent)s::text[]) AS s(id) "
             "CROSS JOIN LATERAL (SELECT min(c.start_time) AS t FROM llm_calls AS c{}) AS f"
         ).format(first.clause())
-        row = cur.execute(text, {**first.params, "recent": ids[:sessions_wanted]}).fetchone()
+        row = cur.execute(text, {**first.params, "recent": ids[:sessions_wanted]}, prepare=False).fetchone()
     return row[0] if row and row[0] is not None else None
