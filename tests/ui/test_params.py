@@ -29,8 +29,9 @@ def test_time_range_presets_and_custom() -> None:
 
 def test_buckets_keep_a_series_to_at_most_sixty_points() -> None:
     assert params.time_range({"range": "1h"}, NOW).bucket == timedelta(minutes=1)
-    assert params.time_range({"range": "24h"}, NOW).bucket == timedelta(minutes=30)
-    assert params.time_range({"range": "30d"}, NOW).bucket == timedelta(hours=12)
+    assert params.time_range({"range": "24h"}, NOW).bucket == timedelta(hours=1)
+    assert params.time_range({"range": "7d"}, NOW).bucket == timedelta(hours=3)
+    assert params.time_range({"range": "30d"}, NOW).bucket == timedelta(days=1)
 
 
 def test_call_filter_reads_every_field() -> None:

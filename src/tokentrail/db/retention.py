@@ -1,4 +1,5 @@
-"""Retention: drop the daily partitions older than a cutoff, then the content blobs nothing references any more.
+"""Retention: drop the daily partitions older than a cutoff (and their rollup rows), then the content blobs nothing
+references any more.
 
 The read side only reads; this is the one write besides the sink's store, so it lives with the database. psycopg is
 imported when `prune` runs, so that `MIN_RETENTION` can be shared with argument parsing at no cost.
@@ -119,6 +120,9 @@ def prune(
             cur.execute("SET LOCAL lock_timeout = '30s'")
             for row in doomed:
                 cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(row["name"])))
+                if row["table"] == "llm_calls":
+                    # A dropped partition fires no trigger: its hours and day leave the rollups here.
+                    cur.execute("SELECT tokentrail_rollup_forget(%s, %s)", (row["start"], row["end"]))
             # SKIP LOCKED: a blob a concurrent writer is referencing right now (its FK check holds a key-share
             # lock) is left for the next prune instead of failing this one.
             query = _UNREFERENCED_BLOBS.format(keep="") + " FOR UPDATE OF b SKIP LOCKED"

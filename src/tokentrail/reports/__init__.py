@@ -6,6 +6,8 @@
 - `series`: the same figures per time bucket (and group), for charts over time
 - `cache`: prompt-cache hit rate and the money cache reads saved, per model
 - `prompts`: the prompt names and versions seen in a range
+- `rollup`, `rollupstats`, `rollupusers`, `rollupprompts` (pieces in `rollupsql`): the web UI's figures from the
+  rollups of schema 6, exact sums and histogram percentiles (within 4.9%); the CLI's `stats` reads every call
 - `trace`: one trace as a tree of spans with their LLM calls; `waterfall`: the same on its time line, with totals
 - `calldetail`: one call in full (request parameters, conversation, cost breakdown); `conversation`: stored
   bodies read into typed messages and parts

@@ -8,14 +8,15 @@ plain input, are not netted off). A model the price data does not know has no sa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from tokentrail.pricing import PriceBook, default_pricebook
 from tokentrail.reports.callfilter import CallFilter
-from tokentrail.reports.queries import Connection, stats
+from tokentrail.reports.queries import Connection, StatsRow, stats
 
-__all__ = ["CacheRow", "cache_by_model"]
+__all__ = ["CacheRow", "cache_by_model", "cache_rows"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,14 @@ class CacheRow:
 
 def cache_by_model(conn: Connection, where: CallFilter, book: PriceBook | None = None) -> list[CacheRow]:
     """Cache use and savings per model for the calls `where` selects, most saved first."""
+    return cache_rows(stats(conn, where, "model"), book)
+
+
+def cache_rows(by_model: Iterable[StatsRow], book: PriceBook | None = None) -> list[CacheRow]:
+    """`cache_by_model` from per-model stats already read (`queries.stats` or `rollup.stats` by model)."""
     book = book or default_pricebook()
     rows = []
-    for row in stats(conn, where, "model"):
+    for row in by_model:
         rates = book.rates(row.key) if row.key else None
         saved = None
         if rates is not None:

@@ -82,11 +82,14 @@ def series(conn: Connection, where: CallFilter, bucket: timedelta, by: str | Non
         return cur.execute(query, cond.params).fetchall()
 
 
-def bucket_starts(since: datetime, until: datetime, bucket: timedelta) -> list[datetime]:
-    """Every bucket start of `since <= t < until`, as `series` aligns them for a filter starting at `since`."""
+def bucket_starts(
+    since: datetime, until: datetime, bucket: timedelta, origin: datetime | None = None
+) -> list[datetime]:
+    """Every bucket start of `since <= t < until`, as `series` aligns them for a filter starting at `since` (or
+    on `origin`: then the first bucket may start before `since`)."""
     _check(bucket, since, until)
     starts = []
-    moment = since
+    moment = since if origin is None else since - (since - origin) % bucket
     while moment < until:
         starts.append(moment)
         moment += bucket

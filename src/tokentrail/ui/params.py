@@ -43,9 +43,8 @@ PAGE_SIZES: Final = (25, 50, 100, 250)
 MAX_PAGE_SIZE: Final = 1000
 MAX_PAGE: Final = 1_000_000
 # Bucket widths for time series, smallest first: a range gets the smallest that gives at most MAX_BUCKETS points.
-_STEPS: Final = tuple(
-    timedelta(seconds=s) for s in (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
-)
+# From an hour up they are whole hours that divide a day, or whole days, so that the rollups serve them.
+_STEPS: Final = tuple(timedelta(seconds=s) for s in (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400))
 MAX_BUCKETS: Final = 60
 
 

@@ -39,7 +39,7 @@ def refresh_seconds(request: Request, window: TimeRange) -> int | None:
 
 class _Point(Protocol):
     @property
-    def bucket(self) -> datetime: ...
+    def bucket(self) -> datetime | None: ...
     @property
     def key(self) -> str | None: ...
 
@@ -58,7 +58,7 @@ def stack(
         totals[point.key] = totals.get(point.key, 0.0) + value(point)
     ranked = sorted(totals, key=lambda k: (-totals[k], k or ""))
     kept = set(ranked[:top])
-    index = {start: i for i, start in enumerate(starts)}
+    index: dict[datetime | None, int] = {start: i for i, start in enumerate(starts)}
     names = [k for k in ranked if k in kept]
     values: dict[str, list[float]] = {}
     for key in [*names, OTHER]:

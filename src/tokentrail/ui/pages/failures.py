@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tokentrail.reports import queries
-from tokentrail.reports.series import bucket_starts, series
+from tokentrail.reports import queries, rollup
+from tokentrail.reports.series import bucket_starts
 from tokentrail.ui import charts
 from tokentrail.ui.pages.common import connection, refresh_seconds, selection, stack
 from tokentrail.ui.render import num, page
@@ -26,8 +26,8 @@ OTHER_ERRORS: Final = "_OTHER"
 
 @dataclass(frozen=True)
 class ErrorGroup:
-    stats: queries.StatsRow
-    models: list[queries.StatsRow]
+    stats: rollup.Totals
+    models: list[rollup.Totals]
     latest: list[queries.CallRow]
 
 
@@ -37,15 +37,15 @@ def failures(request: Request) -> Response:
     bucket = window.bucket
     groups = []
     with connection(request) as conn:
-        totals = queries.stats(conn, where)
-        by_type = series(conn, failed, bucket, "error-type")
-        by_model = series(conn, failed, bucket, "model")
-        for row in queries.stats(conn, failed, "error-type")[:MAX_GROUPS]:
+        totals = rollup.totals(conn, where)
+        by_type = rollup.series(conn, failed, bucket, "error-type", origin=rollup.EPOCH)
+        by_model = rollup.series(conn, failed, bucket, "model", origin=rollup.EPOCH)
+        for row in rollup.totals(conn, failed, "error-type", limit=MAX_GROUPS):
             one = failed if row.key in (None, OTHER_ERRORS) else replace(failed, error_type=row.key)
-            models = queries.stats(conn, one, "model")
+            models = rollup.totals(conn, one, "model")
             latest = queries.calls(conn, replace(one, limit=LATEST, offset=0)) if row.key != OTHER_ERRORS else []
             groups.append(ErrorGroup(row, models, latest))
-    starts = bucket_starts(window.since, window.until, bucket)
+    starts = bucket_starts(window.since, window.until, bucket, rollup.EPOCH)
     labels = charts.time_labels(starts, window.until - window.since > timedelta(days=1))
     count = num
     return page(

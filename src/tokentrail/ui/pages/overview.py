@@ -10,17 +10,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tokentrail.reports import queries
-from tokentrail.reports.cache import cache_by_model
-from tokentrail.reports.series import bucket_starts, series
+from tokentrail.reports import rollup, rollupstats
+from tokentrail.reports.cache import cache_rows
+from tokentrail.reports.series import bucket_starts
 from tokentrail.ui import charts, params
-from tokentrail.ui.pages.common import connection, label, refresh_seconds, selection, stack
+from tokentrail.ui.pages.common import OTHER, connection, label, refresh_seconds, selection, stack
 from tokentrail.ui.render import money, ms, num, pct
 
 __all__ = ["BY_CHOICES", "ROUTES"]
 
 BY_CHOICES: Final = ("model", "user", "service", "prompt-version", "workflow", "call-type", "tag")
 TOP: Final = 10
+STACKED: Final = 6
+"""Groups a stacked chart shows, the rest summed as (other) (`common.stack`'s default)."""
 
 
 def overview(request: Request) -> Response:
@@ -31,14 +33,21 @@ def overview(request: Request) -> Response:
     app_attr = params.attr_key(request.query_params, "app_attr", "company_id")
     bucket = window.bucket
     with connection(request) as conn:
-        totals = queries.stats(conn, where)
-        cost_points = series(conn, where, bucket, by)
-        call_points = series(conn, where, bucket)
-        by_model = queries.stats(conn, where, "model")
-        cache = cache_by_model(conn, where)
-        users = queries.stats(conn, where, "user")[:TOP]
-        apps = queries.stats(conn, where, f"attr:{app_attr}")[:TOP]
-    starts = bucket_starts(window.since, window.until, bucket)
+        by_model, total = rollupstats.stats_and_total(conn, where, "model")
+        users = rollup.totals(conn, where, "user", limit=TOP)
+        apps = rollup.totals(conn, where, f"attr:{app_attr}", limit=TOP)
+        if by == "user":  # many groups: the chart's top users, and the rest as one
+            call_points = rollup.series(conn, where, bucket, origin=rollup.EPOCH)
+            top = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH, keys=[r.key for r in users[:STACKED]])
+            cost_points = top + rollup.remainder(call_points, top, OTHER)
+        else:
+            cost_points = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH)
+            # Every call is in one group of these groupings (not of tags): the calls are the groups' sum.
+            call_points = (
+                rollup.series(conn, where, bucket, origin=rollup.EPOCH) if by == "tag" else rollup.collapse(cost_points)
+            )
+    cache = cache_rows(by_model)
+    starts = bucket_starts(window.since, window.until, bucket, rollup.EPOCH)
     labels = charts.time_labels(starts, window.until - window.since > timedelta(days=1))
     by_bucket = {p.bucket: p for p in call_points}
     counts = [(by_bucket[s].calls, by_bucket[s].errors) if s in by_bucket else (0, 0) for s in starts]
@@ -59,12 +68,15 @@ def overview(request: Request) -> Response:
         active="overview",
         window=window,
         refresh=refresh_seconds(request, window),
-        total=totals[0] if totals else None,
+        total=total,
         by=by,
         by_choices=BY_CHOICES,
         app_attr=app_attr,
         cost_chart=charts.stacked_bars(
-            f"Cost over time by {by}", labels, stack(cost_points, starts, lambda p: float(p.cost_usd)), money
+            f"Cost over time by {by}",
+            labels,
+            stack(cost_points, starts, lambda p: float(p.cost_usd), top=STACKED),
+            money,
         ),
         calls_chart=calls_chart,
         error_chart=charts.lines("Error rate over time", labels, [charts.Series("error rate", rates)], pct),

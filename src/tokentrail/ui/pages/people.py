@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tokentrail.reports import queries, sessions
+from tokentrail.reports import queries, rollupusers, sessions
 from tokentrail.reports.conversation import Message
 from tokentrail.reports.sessions import SessionCall
 from tokentrail.ui import charts, params
@@ -85,8 +85,8 @@ def users_page(request: Request) -> Response:
     window, where = selection(request)
     paged = params.page(request.query_params, where)
     with connection(request) as conn:
-        rows = sessions.users(conn, paged)
-        total = rows[0].total if rows else sessions.count_users(conn, where)
+        rows = rollupusers.users(conn, paged)
+        total = rows[0].total if rows else rollupusers.count_users(conn, where)
     chart = charts.hbars("Spend by user", [(r.user_id, float(r.cost_usd)) for r in rows[:15]], money)
     return page(request, "users.html", active="users", window=window, rows=rows, total=total, where=paged, chart=chart)
 
@@ -97,10 +97,13 @@ def user_page(request: Request) -> Response:
     where = replace(where, user=user_id)
     paged = params.page(request.query_params, where, default_size=25)
     with connection(request) as conn:
-        spend = sessions.user_spend(conn, user_id, where)
+        spend = rollupusers.user_spend(conn, user_id, where)
         recent = queries.calls(conn, paged, params.sort(request.query_params))
-        total = queries.count_calls(conn, where)
-        user_sessions = sessions.sessions(conn, replace(where, limit=20, offset=0))
+        total = rollupusers.count_calls(conn, where)
+        # The same 20 latest sessions, from the first call of any of them on (not the whole range).
+        since = rollupusers.recent_sessions_since(conn, where, 20)
+        latest = replace(where, since=since) if since is not None and since > window.since else where
+        user_sessions = sessions.sessions(conn, replace(latest, limit=20, offset=0))
     days = []
     day = window.since.date()
     while day <= window.until.date():

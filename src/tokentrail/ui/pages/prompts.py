@@ -10,9 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tokentrail.reports import queries
+from tokentrail.reports import rollupprompts
 from tokentrail.reports.callfilter import parse_prompt
-from tokentrail.reports.prompts import prompt_names
 from tokentrail.ui import charts
 from tokentrail.ui.pages.common import connection, selection
 from tokentrail.ui.params import BadParameter
@@ -34,10 +33,10 @@ def prompts(request: Request) -> Response:
         except ValueError as exc:
             raise BadParameter("name", str(exc)) from None
     with connection(request) as conn:
-        names = prompt_names(conn, where)
+        names = rollupprompts.prompt_names(conn, where)
         if name is None and names:
             name = names[0].name
-        rows = queries.compare_prompts(conn, name, versions or None, window.since, window.until) if name else []
+        rows = rollupprompts.compare_prompts(conn, name, versions or None, window.since, window.until) if name else []
 
     labels = [r.version or "(none)" for r in rows]
 
