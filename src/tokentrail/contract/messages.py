@@ -219,6 +219,8 @@ def parts(content: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
+    if type(content) is list:  # the usual shape, without the slow ABC checks below
+        return [part(block) for block in content]
     if isinstance(content, Iterable) and not isinstance(content, Mapping):
         return [part(block) for block in content]
     return [part(content)]

@@ -19,14 +19,8 @@ __all__ = ["chat_request", "count_tokens_request"]
 _PROVIDER = anthropic_contract.PROVIDER
 
 
-def _number(value: Any) -> float | None:
-    kind = type(value)
-    if kind is float or kind is int:
-        return float(value)
-    return None
-
-
 _EMPTY: Mapping[str, Any] = {}
+_MISSING: Any = object()
 _SAMPLING = (
     ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
     ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
@@ -49,9 +43,12 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
     extra = kwargs.get("extra_body")
     sampling = extra if type(extra) is dict else _EMPTY
     for name, attribute in _SAMPLING:
-        value = _number(kwargs.get(name, sampling.get(name)))
-        if value is not None:
-            attributes[attribute] = value
+        given: Any = kwargs.get(name, _MISSING)
+        if given is _MISSING:
+            given = sampling.get(name)
+        kind = type(given)
+        if kind is float or kind is int:
+            attributes[attribute] = float(given)
     stops = kwargs.get("stop_sequences")
     if isinstance(stops, (list, tuple)) and stops and all(type(s) is str for s in stops):
         attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stops)
@@ -67,17 +64,9 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
         type(output_config) is dict and _given_format(output_config.get("format"))
     ):
         attributes[semconv.GEN_AI_OUTPUT_TYPE] = "json"
-    return Request(
-        semconv.OP_CHAT,
-        model,
-        attributes,
-        _PROVIDER,
-        stream=stream,
-        params=kwargs,
-        server_address=address,
-        server_port=port,
-        signed=signed,
-    )
+    # positional (fields in order: stream, params, billable, batch, server address and port, signed): a dataclass
+    # takes them faster than keywords
+    return Request(semconv.OP_CHAT, model, attributes, _PROVIDER, stream, kwargs, True, False, address, port, signed)
 
 
 def _given_format(value: Any) -> bool:

@@ -201,13 +201,18 @@ class ContentPolicy:
     def from_settings(cls, settings: Settings) -> ContentPolicy:
         return cls(settings.capture_content, settings.content_max_bytes, settings.redact)
 
-    def request_attributes(self, params: Mapping[str, Any]) -> dict[str, AttributeValue]:
-        """Content attributes from `messages.create` keyword arguments; empty when content capture is off."""
+    def request_attributes(
+        self, params: Mapping[str, Any], into: dict[str, AttributeValue] | None = None
+    ) -> dict[str, AttributeValue]:
+        """Content attributes from `messages.create` keyword arguments (added to `into` when given, which is
+        returned); none when content capture is off."""
+        attributes: dict[str, AttributeValue] = {} if into is None else into
         if not self.enabled:
-            return {}
-        attributes: dict[str, AttributeValue] = {}
+            return attributes
         for key, name, convert in _REQUEST_FIELDS:
             raw = params.get(key)
+            if raw is None:
+                continue
             if (
                 type(raw) is str
                 and raw
@@ -240,11 +245,14 @@ class ContentPolicy:
             memo[system] = found
         return found
 
-    def response_attributes(self, message: Any) -> dict[str, AttributeValue]:
-        """`gen_ai.output.messages` from a final Message (SDK object or dict); empty when capture is off."""
+    def response_attributes(
+        self, message: Any, into: dict[str, AttributeValue] | None = None
+    ) -> dict[str, AttributeValue]:
+        """`gen_ai.output.messages` from a final Message (SDK object or dict), added to `into` when given (which is
+        returned); none when capture is off."""
+        attributes: dict[str, AttributeValue] = {} if into is None else into
         if not self.enabled or message is None:
-            return {}
-        attributes: dict[str, AttributeValue] = {}
+            return attributes
         try:
             value = messages.output_messages(message)
         except Exception:
