@@ -97,13 +97,19 @@ def _int(value: Any) -> int | None:
 
 def _cache_writes(get: Any) -> tuple[int | None, int | None]:
     """(5-minute, 1-hour) cache writes of a usage or an iteration: a total without a full breakdown is 5-minute."""
-    total = _int(get("cache_creation_input_tokens"))
+    total = get("cache_creation_input_tokens")
+    if type(total) is not int:
+        total = None
     breakdown = get("cache_creation")
     w5 = w1 = None
     if breakdown is not None:
         read = reader(breakdown)
-        w5 = _int(read("ephemeral_5m_input_tokens"))
-        w1 = _int(read("ephemeral_1h_input_tokens"))
+        w5 = read("ephemeral_5m_input_tokens")
+        if type(w5) is not int:
+            w5 = None
+        w1 = read("ephemeral_1h_input_tokens")
+        if type(w1) is not int:
+            w1 = None
     if w5 is not None or w1 is not None:
         w5, w1 = w5 or 0, w1 or 0
         if total is not None and total > w5 + w1:
