@@ -60,7 +60,8 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
     if stream:
         attributes[semconv.GEN_AI_REQUEST_STREAM] = True
     output_config = kwargs.get("output_config")
-    if _given_format(kwargs.get("output_format")) or (
+    output_format = kwargs.get("output_format")
+    if (output_format is not None and _given_format(output_format)) or (
         type(output_config) is dict and _given_format(output_config.get("format"))
     ):
         attributes[semconv.GEN_AI_OUTPUT_TYPE] = "json"

@@ -222,7 +222,10 @@ class ContentPolicy:
             ):
                 attributes.update(self._system_attributes(raw))
                 continue
-            if not _is_given(raw):
+            if type(raw) is list:  # the usual `messages` and `tools`: no need for `_is_given`'s guard
+                if not raw:
+                    continue
+            elif not _is_given(raw):
                 continue
             try:
                 value = convert(raw)
@@ -274,7 +277,8 @@ class ContentPolicy:
                 return
         try:
             encoded = _encode(value)
-            if _utf8_len(encoded) > self.max_bytes:
+            size = len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))  # `_utf8_len`, inlined
+            if size > self.max_bytes:
                 encoded = _fit(value, encoded, self.max_bytes)
                 attributes[semconv.CONTENT_TRUNCATED] = True
         except Exception:
