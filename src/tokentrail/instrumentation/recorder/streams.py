@@ -32,18 +32,6 @@ else:  # wrapt < 2 has no subscriptable proxy at run time
     _ObjectProxy = wrapt.ObjectProxy
 
 
-def _reads_of(stream: Any) -> Any:
-    """The function that reads `stream`'s next item: the `__next__` of its own iterator, `iter(stream)`, which is
-    what a bare `for` loop over the stream runs. The SDK's streams hand out a generator over the one iterator
-    that `__next__` reads too (the same items, in the same order), and resuming it costs a good deal less per
-    item than a call of their `__next__`. A stream whose `iter()` fails is read by `__next__`."""
-    try:
-        return iter(stream).__next__
-    except Exception:
-        log.debug("tokentrail: %s has no usable iter(); reading it by __next__", type(stream).__name__, exc_info=True)
-        return stream.__next__
-
-
 def _abandoned(call: LLMCall, accumulator: Accumulator) -> None:
     """Finalizer of a stream proxy that was dropped before it ended."""
     call.end_stream(accumulator)
@@ -81,7 +69,7 @@ class StreamProxy(StreamProxyBase):
 
     def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
         super().__init__(wrapped, call, accumulator)
-        self._self_next = _reads_of(wrapped)
+        self._self_next = wrapped.__next__
 
     def __iter__(self) -> Iterator[Any]:
         """A generator over the events: a `for` loop (and the SDK's stream helpers) resume it per event, which
