@@ -104,13 +104,19 @@ def _int(value: Any) -> int | None:
 
 def _cache_writes(get: Any) -> tuple[int | None, int | None]:
     """(5-minute, 1-hour) cache writes of a usage or an iteration: a total without a full breakdown is 5-minute."""
-    total = _int(get("cache_creation_input_tokens"))
+    total = get("cache_creation_input_tokens")
+    if type(total) is not int:
+        total = None
     breakdown = get("cache_creation")
     w5 = w1 = None
     if breakdown is not None:
         read = reader(breakdown)
-        w5 = _int(read("ephemeral_5m_input_tokens"))
-        w1 = _int(read("ephemeral_1h_input_tokens"))
+        w5 = read("ephemeral_5m_input_tokens")
+        if type(w5) is not int:
+            w5 = None
+        w1 = read("ephemeral_1h_input_tokens")
+        if type(w1) is not int:
+            w1 = None
     if w5 is not None or w1 is not None:
         w5, w1 = w5 or 0, w1 or 0
         if total is not None and total > w5 + w1:
@@ -153,9 +159,19 @@ def read_usage(usage: Any) -> Usage | None:
         return None
     get = reader(usage)
     w5, w1 = _cache_writes(get)
-    c_input, c_output, c_read, c_w5, c_w1 = _compactions(get("iterations"))
-    if w1 is None and w5 is not None and c_w1:
-        w1 = 0  # a top-level total without breakdown: its writes are 5-minute ones, the compaction's 1-hour stay
+    value = get("input_tokens")
+    uncached = value if type(value) is int else None
+    value = get("output_tokens")
+    output = value if type(value) is int else None
+    value = get("cache_read_input_tokens")
+    cache_read = value if type(value) is int else None
+    iterations = get("iterations")
+    if iterations:  # compaction steps are rare: the common usage skips their arithmetic
+        c_input, c_output, c_read, c_w5, c_w1 = _compactions(iterations)
+        if w1 is None and w5 is not None and c_w1:
+            w1 = 0  # a top-level total without breakdown: its writes are 5-minute ones, the compaction's 1-hour stay
+        uncached, output, cache_read = _plus(uncached, c_input), _plus(output, c_output), _plus(cache_read, c_read)
+        w5, w1 = _plus(w5, c_w5), _plus(w1, c_w1)
     reasoning = None
     details = get("output_tokens_details")
     if details is not None:
@@ -171,18 +187,24 @@ def read_usage(usage: Any) -> Usage | None:
         read = reader(server_tools)
         searches = _int(read("web_search_requests"))
         fetches = _int(read("web_fetch_requests"))
-    return Usage(
-        input_tokens=_plus(_int(get("input_tokens")), c_input),
-        output_tokens=_plus(_int(get("output_tokens")), c_output),
-        cache_read_tokens=_plus(_int(get("cache_read_input_tokens")), c_read),
-        cache_write_5m_tokens=_plus(w5, c_w5),
-        cache_write_1h_tokens=_plus(w1, c_w1),
-        reasoning_tokens=reasoning,
-        service_tier=tier if type(tier) is str else None,
-        web_search_requests=searches,
-        web_fetch_requests=fetches,
-        speed=speed if type(speed) is str else None,
+    return _new_usage(
+        (
+            uncached,
+            output,
+            cache_read,
+            w5,
+            w1,
+            reasoning,
+            tier if type(tier) is str else None,
+            searches,
+            fetches,
+            speed if type(speed) is str else None,
+        )
     )
+
+
+_new_usage = Usage._make
+"""A `Usage` from its ten fields in order, without the keyword handling of `Usage(...)`."""
 
 
 def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:

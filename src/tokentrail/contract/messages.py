@@ -19,6 +19,7 @@ from typing import Any
 
 from tokentrail.contract.anthropic import finish_reason
 from tokentrail.contract.shapes import field as _get
+from tokentrail.contract.shapes import reader as _reader
 
 __all__ = [
     "input_message",
@@ -219,6 +220,8 @@ def parts(content: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
+    if type(content) is list:  # the usual shape, without the slow ABC checks below
+        return [part(block) for block in content]
     if isinstance(content, Iterable) and not isinstance(content, Mapping):
         return [part(block) for block in content]
     return [part(content)]
@@ -247,14 +250,17 @@ def input_message(message: Any) -> dict[str, Any]:
     """One request message (or a bare string, a user turn) as a semconv message."""
     if isinstance(message, str):
         return {"role": "user", "parts": [{"type": "text", "content": message}]}
-    role = _get(message, "role") or "user"
-    return {"role": role if isinstance(role, str) else str(role), "parts": parts(_get(message, "content"))}
+    get = _reader(message)
+    role = get("role") or "user"
+    return {"role": role if isinstance(role, str) else str(role), "parts": parts(get("content"))}
 
 
 def input_messages(value: Any) -> list[dict[str, Any]]:
     """The `messages` parameter as the messages of `gen_ai.input.messages`."""
     if isinstance(value, str):
         return [input_message(value)]
+    if type(value) is list:  # the usual shape, without `_reiterable`'s checks
+        return [input_message(message) for message in value]
     if not _reiterable(value):
         raise TypeError(f"messages of type {type(value).__name__} is a one-shot iterator; not consumed")
     return [input_message(message) for message in value]
@@ -289,12 +295,13 @@ def tool_definitions(value: Any) -> list[dict[str, Any]]:
 
 def output_messages(message: Any) -> list[dict[str, Any]]:
     """A final Message as `gen_ai.output.messages` (one message, its stop reason mapped to a finish reason)."""
-    role = _get(message, "role") or "assistant"
+    get = _reader(message)
+    role = get("role") or "assistant"
     out: dict[str, Any] = {
         "role": role if isinstance(role, str) else str(role),
-        "parts": parts(_get(message, "content")),
+        "parts": parts(get("content")),
     }
-    stop_reason = _get(message, "stop_reason")
+    stop_reason = get("stop_reason")
     if isinstance(stop_reason, str) and stop_reason:
         out["finish_reason"] = finish_reason(stop_reason)
     return [out]

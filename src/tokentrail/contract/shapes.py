@@ -55,7 +55,13 @@ def _is_model(cls: type) -> bool:
 def reader(obj: Any) -> Callable[[str], Any]:
     """`get(name)` for `obj`: its fields' `dict.get` when `fields` can read them (SDK models, dicts: no function
     call per field), else `field` (other mappings, attribute objects, extras)."""
-    stored = fields(obj)
-    if stored is not None:
-        return stored.get
+    # `fields`, inlined: the reader of every SDK object on the hot path
+    if type(obj) is dict:
+        return obj.get
+    stored = getattr(obj, "__dict__", None)
+    if type(stored) is dict:
+        cls = type(obj)
+        known = _MODEL_TYPES.get(cls)
+        if (known or (known is None and _is_model(cls))) and not getattr(obj, "__pydantic_extra__", None):
+            return stored.get
     return partial(field, obj)

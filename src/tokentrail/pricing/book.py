@@ -56,7 +56,7 @@ class PriceBook:
             rates = self._resolve(*key)
         if rates is _UNKNOWN:
             return None
-        return Cost(rates.cost(usage), rates.source)
+        return Cost(rates.cost(usage) if rates.tiers else rates.base.cost(usage), rates.source)
 
     def rates(
         self, model: str, *, batch: bool = False, provider: str = "anthropic", fast: bool = False

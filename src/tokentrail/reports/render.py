@@ -1,9 +1,7 @@
 """The reports as people and scripts read them: aligned tables, JSON (a list of objects) or CSV (every field).
 
-Formatting of money, durations, shares and times lives here once, so the CLI and the web UI show the same figures
-the same way. JSON and CSV carry numbers as numbers and times in ISO 8601 (UTC); a table shows `-` for a missing
-value. An empty table writes a one-line "no ..." notice on stderr (stdout stays empty); JSON and CSV write an empty
-list or a header line.
+One function per report (stats, calls, the export, compare, the trace tree, prune, migrations); how values and
+tables read is `tokentrail.reports.formats` (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,11 +10,29 @@ import csv
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TextIO
+
+from tokentrail.reports.formats import (
+    COST,
+    FORMATS,
+    INT,
+    MS,
+    PCT,
+    Column,
+    clip,
+    dash,
+    emit,
+    emit_or_notice,
+    fmt_cost,
+    fmt_int,
+    fmt_ms,
+    fmt_pct,
+    fmt_time,
+    plain,
+)
 
 if TYPE_CHECKING:
     from tokentrail.db.retention import PruneResult
@@ -47,112 +63,6 @@ __all__ = [
     "trace",
 ]
 
-FORMATS: Final = ("table", "json", "csv")
-"""Every report's formats; the call list also streams `jsonl` (`export`)."""
-
-
-# --- values -----------------------------------------------------------------------------------------------
-
-
-def fmt_int(value: Any) -> str:
-    return f"{int(value):,}"
-
-
-def fmt_ms(value: Any) -> str:
-    ms = float(value)
-    if ms < 10:
-        return f"{ms:.1f}ms"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    return f"{ms / 1000:.2f}s"
-
-
-def fmt_cost(value: Any) -> str:
-    amount = Decimal(value)
-    if 0 < abs(amount) < Decimal("0.0001"):  # a sub-cent call (a short Haiku reply) must not read as free
-        return f"${amount:.6f}"
-    return f"${amount:,.4f}"
-
-
-def fmt_pct(value: Any) -> str:
-    return f"{float(value):.1%}"
-
-
-def fmt_time(value: Any) -> str:
-    moment: datetime = value
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _dash(show: Callable[[Any], str]) -> Callable[[Any], str]:
-    return lambda value: "-" if value is None else show(value)
-
-
-def _clip(limit: int) -> Callable[[Any], str]:
-    def show(value: Any) -> str:
-        text = " ".join(str(value).split())
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    return show
-
-
-INT = _dash(fmt_int)
-MS = _dash(fmt_ms)
-COST = _dash(fmt_cost)
-PCT = _dash(fmt_pct)
-
-
-def plain(value: Any) -> Any:
-    """A value as JSON/CSV carry it: numbers as numbers, times in ISO 8601."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
-    return value
-
-
-# --- tables, JSON, CSV ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    header: str
-    show: Callable[[Any], str] = str
-    right: bool = False
-
-
-def emit(records: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str, out: TextIO | None = None) -> None:
-    """Write records as an aligned table (the given columns), JSON (a list of objects) or CSV (every key)."""
-    out = out or sys.stdout
-    if fmt == "json":
-        json.dump([{k: plain(v) for k, v in r.items()} for r in records], out, indent=2, default=str)
-        out.write("\n")
-        return
-    if fmt == "csv":
-        fields = list(records[0]) if records else [c.key for c in columns]
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: "" if v is None else plain(v) for k, v in record.items()})
-        return
-    cells = [[c.header for c in columns]] + [[c.show(r.get(c.key)) for c in columns] for r in records]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    for row in cells:
-        line = "  ".join(
-            text.rjust(width) if column.right else text.ljust(width)
-            for text, width, column in zip(row, widths, columns, strict=True)
-        )
-        out.write(line.rstrip() + "\n")
-
-
-def _emit_or_notice(
-    records: Sequence[dict[str, Any]], columns: Sequence[Column], fmt: str, what: str, out: TextIO | None
-) -> None:
-    if not records and fmt == "table":
-        print(f"no {what}", file=sys.stderr)
-    else:
-        emit(records, columns, fmt, out)
-
 
 # --- the reports ------------------------------------------------------------------------------------------
 
@@ -161,7 +71,7 @@ def stats(rows: Sequence[StatsRow], by: str | None, fmt: str, out: TextIO | None
     """Stats rows; grouped rows lead with a column named after the grouping."""
     key_header = by or "key"
     columns = [
-        *([Column(key_header, key_header, _dash(str))] if by else []),
+        *([Column(key_header, key_header, dash(str))] if by else []),
         Column("calls", "calls", fmt_int, right=True),
         Column("error_rate", "errors", fmt_pct, right=True),
         Column("retried", "retried", fmt_int, right=True),
@@ -182,7 +92,7 @@ def stats(rows: Sequence[StatsRow], by: str | None, fmt: str, out: TextIO | None
         record = dataclasses.asdict(row)
         key = record.pop("key")
         records.append({key_header: key, **record} if by else record)
-    _emit_or_notice(records, columns, fmt, "calls in this range", out)
+    emit_or_notice(records, columns, fmt, "calls in this range", out)
 
 
 def _status(record: dict[str, Any]) -> str:
@@ -192,10 +102,10 @@ def _status(record: dict[str, Any]) -> str:
 
 
 _CALL_EXTRAS: Final = (
-    Column("workflow_name", "workflow", _dash(str)),
-    Column("call_type", "type", _dash(str)),
-    Column("prompt_text", "prompt@ver", _dash(str)),
-    Column("tools_text", "tools", _dash(_clip(30))),
+    Column("workflow_name", "workflow", dash(str)),
+    Column("call_type", "type", dash(str)),
+    Column("prompt_text", "prompt@ver", dash(str)),
+    Column("tools_text", "tools", dash(clip(30))),
     Column("attempts", "tries", INT, right=True),
 )
 """Table columns shown only when some listed call has a value (a table of plain chat calls stays narrow)."""
@@ -207,7 +117,7 @@ def calls(rows: Sequence[CallRow], fmt: str, out: TextIO | None = None) -> None:
     columns = [
         Column("start_time", "time (UTC)", fmt_time),
         Column("trace_id", "trace"),
-        Column("model", "model", _dash(str)),
+        Column("model", "model", dash(str)),
         Column("input_tokens", "in", INT, right=True),
         Column("output_tokens", "out", INT, right=True),
         Column("cost_usd", "cost", COST, right=True),
@@ -222,8 +132,8 @@ def calls(rows: Sequence[CallRow], fmt: str, out: TextIO | None = None) -> None:
             if record["tool_names"]:
                 record["tools_text"] = ",".join(record["tool_names"])
         columns += [c for c in _CALL_EXTRAS if any(r.get(c.key) is not None for r in records)]
-    columns += [Column("error_message", "error", _dash(_clip(40))), Column("prompt_preview", "prompt", _dash(str))]
-    _emit_or_notice(records, columns, fmt, "calls match", out)
+    columns += [Column("error_message", "error", dash(clip(40))), Column("prompt_preview", "prompt", dash(str))]
+    emit_or_notice(records, columns, fmt, "calls match", out)
 
 
 def _portable(value: Any) -> Any:
@@ -260,16 +170,16 @@ def _csv_value(value: Any) -> Any:
 def compare(rows: Sequence[PromptVersionRow], prompt: str, fmt: str, out: TextIO | None = None) -> None:
     """Prompt versions side by side."""
     columns = [
-        Column("version", "version", _dash(str)),
+        Column("version", "version", dash(str)),
         Column("calls", "calls", fmt_int, right=True),
         Column("success_rate", "success", PCT, right=True),
         Column("latency_p50_ms", "p50", MS, right=True),
         Column("latency_p95_ms", "p95", MS, right=True),
         Column("mean_cost_usd", "mean cost", COST, right=True),
-        Column("mean_output_tokens", "mean out tok", _dash(lambda v: f"{float(v):,.1f}"), right=True),
+        Column("mean_output_tokens", "mean out tok", dash(lambda v: f"{float(v):,.1f}"), right=True),
     ]
     records = [dataclasses.asdict(row) for row in rows]
-    _emit_or_notice(records, columns, fmt, f"calls of prompt {prompt!r} in this range", out)
+    emit_or_notice(records, columns, fmt, f"calls of prompt {prompt!r} in this range", out)
 
 
 def trace(trace_id: str, roots: Sequence[TreeNode], fmt: str, out: TextIO | None = None) -> None:
@@ -312,7 +222,7 @@ def render_tree(trace_id: str, roots: Sequence[TreeNode]) -> str:
                 parts.append(fmt_cost(llm.cost_usd))
             parts.append(f"error {llm.error_type}" if llm.status == "error" and llm.error_type else llm.status)
         elif node.status_code == 2:
-            parts.append(f"error: {_clip(60)(node.status_message)}" if node.status_message else "error")
+            parts.append(f"error: {clip(60)(node.status_message)}" if node.status_message else "error")
         if node.orphan:
             parts.append(f"(parent {node.parent_span_id} not stored)")
         return "  ".join(parts)

@@ -24,6 +24,12 @@ _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json
 _BLOCK_FIELDS = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}
 
 
+def _delta_text(delta: Any, delta_type: Any) -> Any:
+    """The text a delta other than `text_delta` adds (thinking, tool input JSON), or `None`."""
+    name = _DELTA_FIELDS.get(delta_type) if type(delta_type) is str else None
+    return None if name is None else getattr(delta, name, None)
+
+
 def _str(value: Any) -> str | None:
     return value if type(value) is str else None
 
@@ -44,6 +50,7 @@ class MessageAccumulator:
         "_id",
         "_model",
         "_stop_reason",
+        "_texts",
         "_tool_ids",
         "_tool_names",
         "_usage",
@@ -57,6 +64,7 @@ class MessageAccumulator:
         self._stop_reason: str | None = None
         self._usage: anthropic_contract.Usage | None = None
         self._blocks: list[list[Any]] = []  # [type, parts: list[str], extra: dict]
+        self._texts: list[list[str]] = []  # each block's parts (the same lists), by block position
         self._tool_names: list[str] | None = None  # tool calls, whatever the content policy
         self._tool_ids: list[str] = []
         self.complete = False
@@ -66,14 +74,15 @@ class MessageAccumulator:
         if kind == "content_block_delta":  # the hot path: most events of a stream
             if self._capture:
                 delta = getattr(event, "delta", None)
-                name = _DELTA_FIELDS.get(getattr(delta, "type", ""))
-                if name is not None:
-                    text = getattr(delta, name, None)
-                    blocks = self._blocks
-                    if type(text) is str and blocks:
-                        index = getattr(event, "index", None)
-                        block = blocks[index] if type(index) is int and 0 <= index < len(blocks) else blocks[-1]
-                        block[1].append(text)
+                delta_type = getattr(delta, "type", None)
+                text = getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                if type(text) is str:
+                    texts = self._texts
+                    index = getattr(event, "index", None)
+                    if type(index) is int and 0 <= index < len(texts):
+                        texts[index].append(text)
+                    elif texts:
+                        texts[-1].append(text)
             return True
         if kind == "content_block_start":
             started = getattr(event, "content_block", None)
@@ -116,7 +125,9 @@ class MessageAccumulator:
         extra: dict[str, Any] = {}
         if kind in ("tool_use", "server_tool_use"):
             extra = {"id": field(block, "id"), "name": field(block, "name")}
-        self._blocks.append([kind, [initial] if type(initial) is str and initial else [], extra])
+        parts = [initial] if type(initial) is str and initial else []
+        self._blocks.append([kind, parts, extra])
+        self._texts.append(parts)
 
     def response(self) -> Response:
         message = None

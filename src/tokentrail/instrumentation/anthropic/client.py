@@ -1,6 +1,7 @@
 """The client of a call: its endpoint (`server.address` / `server.port`), platform, and whether it signs requests.
 
-All memoised: per client class, and per base URL object (a call reads the same client's URL every time).
+All memoised: per client class, and per base URL object (a call reads the same client's URL every time), and the
+whole of a call's `Base` per (operation, client class, base URL object).
 """
 
 from __future__ import annotations
@@ -80,16 +81,33 @@ def signs_requests(client: Any) -> bool:
 Base = tuple[dict[str, AttributeValue], str | None, int | None, bool]
 """(request attributes every operation has, server address, server port, whether the client signs requests)."""
 
+_bases: dict[tuple[str, type, int], tuple[Any, Base]] = {}
+"""(operation, client class, id(base URL)) -> (that URL, its `Base`): the URL is kept, so its id cannot be reused
+while cached; every fact of a `Base` depends only on the class and the URL."""
+
 
 def base_attributes(operation: str, instance: Any) -> Base:
-    """The `Base` of a call on a resource (`instance._client` is its client)."""
+    """The `Base` of a call on a resource (`instance._client` is its client); the attributes are a fresh dict."""
     client = getattr(instance, "_client", None)
+    if client is None:
+        return {semconv.GEN_AI_OPERATION_NAME: operation, semconv.GEN_AI_PROVIDER_NAME: _PROVIDER}, None, None, False
+    url = getattr(client, "base_url", None)
+    key = (operation, type(client), id(url))
+    cached = _bases.get(key)
+    if cached is None or cached[0] is not url:
+        cached = (url, _base(operation, client))
+        if len(_bases) >= _MAX_SERVERS:
+            _bases.clear()
+        _bases[key] = cached
+    attributes, address, port, signed = cached[1]
+    return attributes.copy(), address, port, signed
+
+
+def _base(operation: str, client: Any) -> Base:
     attributes: dict[str, AttributeValue] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
         semconv.GEN_AI_PROVIDER_NAME: _PROVIDER,
     }
-    if client is None:
-        return attributes, None, None, False
     address, port = server_of(client)
     if address:
         attributes[semconv.SERVER_ADDRESS] = address

@@ -30,7 +30,7 @@ __all__ = [
 
 _read_usage = anthropic_contract.read_usage
 _usage_attributes = anthropic_contract.usage_attributes
-_finish_reason = anthropic_contract.finish_reason
+_FINISH = anthropic_contract.STOP_REASON_TO_FINISH
 _STOP_REASON = anthropic_contract.STOP_REASON
 _REQUEST_ID = anthropic_contract.REQUEST_ID
 _TOOL_CALL_NAMES = semconv.TOOL_CALL_NAMES
@@ -70,7 +70,7 @@ def response_of(
     finish = None
     if stop_reason:
         out[_STOP_REASON] = stop_reason
-        finish = _finish_reason(stop_reason)
+        finish = _FINISH.get(stop_reason, stop_reason)  # `finish_reason`, inlined
     priced = None
     if usage is not None:
         _usage_attributes(usage, out)

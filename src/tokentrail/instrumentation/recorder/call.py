@@ -254,7 +254,7 @@ class LLMCall:
             content = recorder._content
             if content is not None and response.message is not None and recording:
                 try:
-                    attributes.update(content.response_attributes(response.message))
+                    content.response_attributes(response.message, attributes)
                 except Exception:
                     log.debug("tokentrail: could not capture the response content", exc_info=True)
         else:

@@ -201,13 +201,18 @@ class ContentPolicy:
     def from_settings(cls, settings: Settings) -> ContentPolicy:
         return cls(settings.capture_content, settings.content_max_bytes, settings.redact)
 
-    def request_attributes(self, params: Mapping[str, Any]) -> dict[str, AttributeValue]:
-        """Content attributes from `messages.create` keyword arguments; empty when content capture is off."""
+    def request_attributes(
+        self, params: Mapping[str, Any], into: dict[str, AttributeValue] | None = None
+    ) -> dict[str, AttributeValue]:
+        """Content attributes from `messages.create` keyword arguments (added to `into` when given, which is
+        returned); none when content capture is off."""
+        attributes: dict[str, AttributeValue] = {} if into is None else into
         if not self.enabled:
-            return {}
-        attributes: dict[str, AttributeValue] = {}
+            return attributes
         for key, name, convert in _REQUEST_FIELDS:
             raw = params.get(key)
+            if raw is None:
+                continue
             if (
                 type(raw) is str
                 and raw
@@ -217,7 +222,10 @@ class ContentPolicy:
             ):
                 attributes.update(self._system_attributes(raw))
                 continue
-            if not _is_given(raw):
+            if type(raw) is list:  # the usual `messages` and `tools`: no need for `_is_given`'s guard
+                if not raw:
+                    continue
+            elif not _is_given(raw):
                 continue
             try:
                 value = convert(raw)
@@ -240,11 +248,14 @@ class ContentPolicy:
             memo[system] = found
         return found
 
-    def response_attributes(self, message: Any) -> dict[str, AttributeValue]:
-        """`gen_ai.output.messages` from a final Message (SDK object or dict); empty when capture is off."""
+    def response_attributes(
+        self, message: Any, into: dict[str, AttributeValue] | None = None
+    ) -> dict[str, AttributeValue]:
+        """`gen_ai.output.messages` from a final Message (SDK object or dict), added to `into` when given (which is
+        returned); none when capture is off."""
+        attributes: dict[str, AttributeValue] = {} if into is None else into
         if not self.enabled or message is None:
-            return {}
-        attributes: dict[str, AttributeValue] = {}
+            return attributes
         try:
             value = messages.output_messages(message)
         except Exception:
@@ -266,7 +277,8 @@ class ContentPolicy:
                 return
         try:
             encoded = _encode(value)
-            if _utf8_len(encoded) > self.max_bytes:
+            size = len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))  # `_utf8_len`, inlined
+            if size > self.max_bytes:
                 encoded = _fit(value, encoded, self.max_bytes)
                 attributes[semconv.CONTENT_TRUNCATED] = True
         except Exception:

@@ -83,7 +83,7 @@ class Recorder:
         content = self._content
         if content is not None and request.params is not None:
             try:
-                attributes.update(content.request_attributes(request.params))
+                content.request_attributes(request.params, attributes)
             except Exception:
                 log.debug("tokentrail: could not capture the request content", exc_info=True)
         try:

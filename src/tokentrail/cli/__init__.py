@@ -6,7 +6,8 @@ cluster when it is running. Exit codes: 0 success, 1 a runtime failure (database
 
 This module only parses arguments and dispatches: the queries and their rendering are `tokentrail.reports`,
 retention and migrations `tokentrail.db`. Heavy modules (psycopg, the sink, the stand-in) are imported inside the
-command that needs them, so `tokentrail --help` stays instant.
+command that needs them, so `tokentrail --help` stays instant. The options the report commands share (argument
+types, the filters and their `CallFilter`) are `tokentrail.cli.options`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,25 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final
 
+from tokentrail.cli.options import (
+    DEFAULT_LIMIT,
+    GROUPING,
+    LIMIT,
+    MOMENT,
+    OFFSET,
+    RETENTION,
+    TRACE_ID,
+    Parser,
+    call_filter,
+    filter_options,
+)
 from tokentrail.errors import CommandError
-from tokentrail.reports import filters, render
+from tokentrail.reports import render
 
 if TYPE_CHECKING:
     import psycopg
-
-    from tokentrail.reports.callfilter import CallFilter
 
 __all__ = ["main"]
 
@@ -36,7 +47,6 @@ GROUPINGS: Final = (
 )  # fmt: skip
 # Kept in step with tokentrail.reports.SORTS (a test checks).
 SORTS: Final = ("time", "-time", "cost", "-cost", "latency", "-latency", "tokens", "-tokens")
-DEFAULT_LIMIT: Final = 50
 _DELEGATES: Final = {
     "sink": ("tokentrail.sink.main", "run the OTLP sink that stores spans in Postgres", "sink"),
     "standin": ("tokentrail.dev.standin", "run the local stand-in for the Anthropic API", "dev"),
@@ -44,79 +54,11 @@ _DELEGATES: Final = {
 }
 
 
-# --- argument types ---------------------------------------------------------------------------------------
-
-
-def _arg_type(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = name  # argparse names the type in its messages
-    return convert
-
-
-DURATION = _arg_type(filters.parse_positive_duration, "duration")
-RETENTION = _arg_type(filters.parse_retention, "retention")
-MOMENT = _arg_type(filters.parse_moment, "time")
-MONEY = _arg_type(filters.parse_money, "amount")
-COUNT = _arg_type(filters.parse_count, "count")
-TRACE_ID = _arg_type(filters.parse_trace_id, "trace id")
-
-
-GROUPING = _arg_type(filters.parse_grouping, "grouping")
-ATTR = _arg_type(filters.parse_attr, "KEY=VALUE")
-PROMPT = _arg_type(filters.parse_prompt_text, "prompt")
-LIMIT = _arg_type(filters.parse_limit, "limit")
-OFFSET = _arg_type(filters.parse_offset, "offset")
-TEXT = _arg_type(filters.parse_text, "text")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a usage error as ONE line on stderr (`tokentrail stats: argument --by: ...`), exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _filter_options() -> _Parser:
-    """The filters `stats` and `calls` share: each a `CallFilter` field (`_call_filter` maps them)."""
-    options = _Parser(add_help=False)
-    group = options.add_argument_group("filters (every one given must hold)")
-    add = group.add_argument
-    add("--since", type=MOMENT, help="start of the range (default for stats: 7d)")
-    add("--until", type=MOMENT, help="end of the range, exclusive (default: now)")
-    add("--status", choices=("ok", "error"))
-    add("--model", help="requested or answering model")
-    add("--user", help="user.id")
-    add("--session", help="session.id")
-    add("--service", help="service.name")
-    add("--tag")
-    add("--workflow", help="gen_ai.workflow.name")
-    add("--call-type", help="tokentrail.call_type (your own kind of call)")
-    add("--operation", help="chat, count_tokens, ...")
-    add("--error-type", help="e.g. rate_limit_error")
-    add("--prompt", type=PROMPT, metavar="NAME[@VERSION]", help="tokentrail.prompt.name[@version]")
-    add("--tool", metavar="NAME", help="the response asked to call this tool")
-    add("--attr", type=ATTR, action="append", default=[], metavar="KEY=VALUE",
-        help="an app attribute, tokentrail.attributes(KEY=...) (repeatable)")  # fmt: skip
-    add("--request-id", type=TEXT, metavar="ID", help="the X-Request-ID of the incoming HTTP request")
-    retried = group.add_mutually_exclusive_group()
-    retried.add_argument("--retried", dest="retried", action="store_const", const=True, help="the SDK retried it")
-    retried.add_argument("--not-retried", dest="retried", action="store_const", const=False)
-    add("--min-cost", type=MONEY, metavar="USD")
-    add("--min-latency", type=DURATION, metavar="DURATION", help="e.g. 2s or 500ms")
-    add("--search", type=TEXT, metavar="TEXT", help="text in the stored prompt or completion (case-insensitive)")
-    return options
-
-
 # --- parser -----------------------------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="tokentrail: one OpenTelemetry span per Claude call, stored in Postgres; reports on them.",
         epilog="Durations: 7d, 12h, 30m, 2s, 1500ms, 1h30m. Times: a duration back from now, or an ISO date/time "
@@ -126,24 +68,24 @@ def _parser() -> argparse.ArgumentParser:
     for name, (_, help_text, _extra) in _DELEGATES.items():
         commands.add_parser(name, help=f"{help_text} (`{PROG} {name} --help`)", add_help=False)
 
-    db_options = _Parser(add_help=False)
+    db_options = Parser(add_help=False)
     db_options.add_argument(
         "--database-url",
         metavar="URL",
         help="PostgreSQL URL (default: TOKENTRAIL_DATABASE_URL, else the running embedded cluster, else a running "
         "demo's under ./.demo)",
     )
-    output = _Parser(add_help=False)
+    output = Parser(add_help=False)
     output.add_argument("--format", choices=render.FORMATS, default="table", help="output format (default: table)")
 
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", parents=[db_options], help="apply pending schema migrations")
 
-    filter_options = _filter_options()
+    filters = filter_options()
     stats = commands.add_parser(
         "stats",
-        parents=[db_options, output, filter_options],
+        parents=[db_options, output, filters],
         help="calls, tokens, cost, errors, retries, cache and latency (mean, p50/p95/p99)",
     )
     stats.add_argument(
@@ -151,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"group the figures: {', '.join(GROUPINGS)} or attr:KEY (default: one total)",
     )  # fmt: skip
 
-    calls = commands.add_parser("calls", parents=[db_options, filter_options], help="list calls, newest first")
+    calls = commands.add_parser("calls", parents=[db_options, filters], help="list calls, newest first")
     calls.add_argument(
         "--format", choices=(*render.FORMATS, "jsonl"), default="table",
         help="output format (default: table); jsonl streams every column, one call per line",
@@ -296,43 +238,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _call_filter(args: argparse.Namespace, *, since: str | None = None, limit: int = DEFAULT_LIMIT) -> CallFilter:
-    """The `CallFilter` of the shared filter options; `since` is the default start when none was given."""
-    from tokentrail.reports.callfilter import CallFilter
-
-    try:
-        return CallFilter(
-            since=args.since if args.since is not None or since is None else filters.parse_moment(since),
-            until=args.until,
-            status=args.status,
-            model=args.model,
-            user=args.user,
-            session=args.session,
-            service=args.service,
-            tag=args.tag,
-            workflow=args.workflow,
-            call_type=args.call_type,
-            operation=args.operation,
-            error_type=args.error_type,
-            prompt=args.prompt,
-            tool=args.tool,
-            attrs=tuple(args.attr),
-            request_id=args.request_id,
-            retried=args.retried,
-            min_cost=args.min_cost,
-            min_latency_ms=args.min_latency.total_seconds() * 1000 if args.min_latency else None,
-            search=args.search,
-            limit=limit,
-            offset=getattr(args, "offset", 0),
-        )
-    except ValueError as exc:
-        raise CommandError(f"error: {exc}", 2) from None
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
     from tokentrail.reports import queries
 
-    where = _call_filter(args, since="7d")
+    where = call_filter(args, since="7d")
     with _connect(args) as conn:
         rows = queries.stats(conn, where, args.by)
     render.stats(rows, args.by, args.format)
@@ -345,7 +254,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
     streamed = args.format == "jsonl" or (args.format == "csv" and args.all_columns)
     if (args.with_content or args.all_columns) and not streamed:
         raise CommandError("error: --with-content and --all-columns need --format jsonl or csv", 2)
-    where = _call_filter(args, limit=args.limit or DEFAULT_LIMIT)
+    where = call_filter(args, limit=args.limit or DEFAULT_LIMIT)
     with _connect(args) as conn:
         if streamed:
             from tokentrail.reports.export import export_calls
@@ -423,7 +332,3 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "prune": cmd_prune,
     "ui": cmd_ui,
 }
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
