@@ -63,10 +63,21 @@ def test_walk_and_whole_read_give_the_planned_rows(conn: psycopg.Connection[Any]
 
 def test_a_short_walk_finds_only_the_rows_it_passes(conn: psycopg.Connection[Any]) -> None:
     insert(conn, varied())
-    errors = CallFilter(status="error", limit=5)  # errors have no cost: they come last by cost
-    assert _ids(calllist.calls(conn, errors, "-cost", walk=10)) == []
-    assert len(calllist.calls(conn, errors, "-cost", walk=30)) == 5
-    assert len(calllist.calls(conn, errors, "cost", walk=10)) == 5  # first when cheapest first
+    slow = CallFilter(min_latency_ms=600, limit=5)  # the four slowest calls: they come last, fastest first
+    assert _ids(calllist.calls(conn, slow, "latency", walk=10)) == []
+    assert len(calllist.calls(conn, slow, "latency", walk=30)) == 4
+    assert len(calllist.calls(conn, slow, "-latency", walk=10)) == 4  # first when slowest first
+
+
+def test_errors_by_cost_walk_only_the_failed_calls(conn: psycopg.Connection[Any]) -> None:
+    # Failed calls have no cost, so in the whole list they come last by cost; their own index (migration 0007)
+    # orders them, and the walk passes only them.
+    insert(conn, varied())
+    errors = CallFilter(status="error", limit=5)
+    expected = _ids(calllist.calls(conn, errors, "-cost", few=True))
+    assert len(expected) == 5
+    assert _ids(calllist.calls(conn, errors, "-cost", walk=5)) == expected
+    assert _ids(calllist.calls(conn, errors, "cost", walk=5)) == _ids(calllist.calls(conn, errors, "cost", few=True))
 
 
 def test_call_page_counts_and_reads_each_way(conn: psycopg.Connection[Any]) -> None:

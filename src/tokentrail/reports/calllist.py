@@ -127,6 +127,8 @@ def _page(
     offset = 0 if cursor is not None else where.offset
     if walk is not None:
         prefix = Where().time_range(where.since, where.until)
+        if where.status == "error" and sort.removeprefix("-") == "cost":
+            prefix.add("c.status = 'error'")  # failed calls have their own index in cost order (migration 0007)
         if cursor is not None:
             keyset_condition(prefix, sort_key(sort), sort.startswith("-"), cursor)
         rest = filter_conditions(replace(where, since=None, until=None))
@@ -173,8 +175,9 @@ def calls(
     How the rows are found (`call_page` chooses): by default as the planner likes (walking the sort's index and
     stopping after the page, or reading the selection through the filters' indexes and sorting it); with `few`
     (a selection known to be small) always the latter; with `walk`, only the first `walk` calls of the range in
-    sort order are examined, so a filter that matches late in the order costs at most `walk` rows (fewer than
-    `where.limit` rows then means: not found among those).
+    sort order are examined (of the failed calls only, for failed calls by cost: they have an index in that
+    order), so a filter that matches late in the order costs at most `walk` rows (fewer than `where.limit` rows
+    then means: not found among those).
     """
     page, params = _page(where, sort, cursor, few, walk)
     query = sql.SQL(

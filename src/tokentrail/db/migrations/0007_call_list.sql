@@ -6,6 +6,9 @@
 CREATE INDEX llm_calls_cost_idx ON llm_calls ((coalesce(cost_usd, -1)), start_time);
 CREATE INDEX llm_calls_latency_idx ON llm_calls (duration_ms, start_time);
 CREATE INDEX llm_calls_tokens_idx ON llm_calls ((coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), start_time);
+-- Failed calls in cost order (most have no cost, so in the whole list they all come last): the walk of "errors by
+-- cost" reads only them.
+CREATE INDEX llm_calls_error_cost_idx ON llm_calls ((coalesce(cost_usd, -1)), start_time) WHERE status = 'error';
 
 -- The model filter (requested or answering model), alone or with a status, within a time range: a BitmapOr of
 -- the two, so that "opus errors" reads only the rows it counts.
