@@ -24,16 +24,14 @@ from collections.abc import Collection
 from typing import Any
 
 import wrapt
-from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-from tokentrail._version import __version__
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.instrumentation.anthropic import native, retries
 from tokentrail.instrumentation.anthropic.errors import error_description, error_type
 from tokentrail.instrumentation.anthropic.wrappers import Adapters, Operation, Wrapper
-from tokentrail.instrumentation.recorder.recorder import Recorder
+from tokentrail.instrumentation.recorder.recorder import Recorder, recorder_for
 from tokentrail.instrumentation.settings import Settings
 
 __all__ = ["AnthropicInstrumentor"]
@@ -68,41 +66,15 @@ def _settings(given: Any) -> Settings:
 
 
 def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> tuple[Recorder, bool]:
-    tracer = trace.get_tracer(anthropic_contract.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider)
-    meter = (
-        metrics.get_meter(anthropic_contract.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider)
-        if settings.metrics
-        else None
-    )
-    pricebook = None
-    try:
-        from tokentrail.pricing import pricebook as make_pricebook
-
-        pricebook = make_pricebook(settings.prices_file)
-    except Exception as exc:
-        log.warning("tokentrail: prices unavailable, calls are recorded without cost: %s", exc)
-    content = None
-    try:
-        from tokentrail.instrumentation.recorder.content import ContentPolicy
-
-        content = ContentPolicy(settings.capture_content, settings.content_max_bytes, settings.redact)
-    except Exception as exc:
-        log.warning("tokentrail: content capture unavailable: %s", exc)
-    try:
-        from tokentrail.instrumentation.context import current_attributes
-    except Exception:
-        log.debug("tokentrail: application context attributes unavailable", exc_info=True)
-        current_attributes = None  # type: ignore[assignment]
-    recorder = Recorder(
-        tracer,
-        meter,
-        pricebook=pricebook,
-        content=content,
-        context_attributes=current_attributes,
+    recorder = recorder_for(
+        anthropic_contract.INSTRUMENTATION_SCOPE,
+        settings,
+        tracer_provider,
+        meter_provider,
         error_type=error_type,
         describe_error=error_description,
     )
-    return recorder, bool(content is not None and content.enabled)
+    return recorder, recorder.captures_content
 
 
 class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]

@@ -95,6 +95,11 @@ class Recorder:
             span = INVALID_SPAN
         return LLMCall(self, request, span)
 
+    @property
+    def captures_content(self) -> bool:
+        """Whether calls record prompt and completion content (a content policy that captures something)."""
+        return self._content is not None
+
     def close(self) -> None:
         """Record every queued metric point and stop the background recording (uninstrument)."""
         if self._instruments is not None:
