@@ -18,7 +18,7 @@ from tests.fixtures.rows import insert
 from tokentrail.db import retention
 from tokentrail.reports import queries, rollup, rollupstats
 from tokentrail.reports.callfilter import CallFilter
-from tokentrail.reports.rollupsql import Segment, segments
+from tokentrail.reports.rollupsql import NAMES, Segment, segments
 from tokentrail.reports.series import series as raw_series
 
 pytestmark = pytest.mark.postgres
@@ -111,10 +111,36 @@ def _check_all(conn: psycopg.Connection[Any], rng: random.Random) -> None:
     for where in _windows(rng)[:3]:
         by_model, total = rollupstats.stats_and_total(conn, where, "model")
         assert by_model == rollupstats.stats(conn, where, "model")
+        for bucket in (timedelta(hours=1), timedelta(days=1)):  # a series' groups summed: the same totals
+            points = rollup.series(conn, where, bucket, "model", origin=rollup.EPOCH, names=NAMES)
+            _same_totals(rollup.totals_of(points), rollup.totals(conn, where, "model"))
+            hist = rollupstats.histograms(conn, where, "model")
+            again, again_total = rollupstats.stats_from(rollup.totals_of(points), hist)
+            assert [replace(r, latency_mean_ms=0.0) for r in again] == [
+                replace(r, latency_mean_ms=0.0) for r in by_model
+            ]
+            assert [r.latency_mean_ms for r in again] == pytest.approx([r.latency_mean_ms for r in by_model])
+            assert again_total is not None
+            assert total is not None
+            assert again_total.latency_mean_ms == pytest.approx(total.latency_mean_ms)
+        few = rollup.totals(conn, where, "user", limit=3, names=("calls", "cost_usd"))
+        assert [(r.key, r.calls, r.cost_usd) for r in few] == [
+            (r.key, r.calls, r.cost_usd) for r in rollup.totals(conn, where, "user", limit=3)
+        ]
         (alone,) = rollupstats.stats(conn, where)
         assert total is not None
         assert total.latency_mean_ms == pytest.approx(alone.latency_mean_ms)  # summed in another order
         assert replace(total, latency_mean_ms=0.0) == replace(alone, latency_mean_ms=0.0)
+
+
+def _same_totals(got: list[rollup.Totals], expected: list[rollup.Totals]) -> None:
+    """The same groups in the same order with the same sums (float sums within rounding: summed in another order)."""
+    assert [(r.key, r.calls, r.cost_usd, r.input_tokens, r.output_tokens) for r in got] == [
+        (r.key, r.calls, r.cost_usd, r.input_tokens, r.output_tokens) for r in expected
+    ]
+    for g, e in zip(got, expected, strict=True):
+        assert replace(g, duration_ms=0.0, ttfc_ms=0.0) == replace(e, duration_ms=0.0, ttfc_ms=0.0)
+        assert (g.duration_ms, g.ttfc_ms) == pytest.approx((e.duration_ms, e.ttfc_ms))
 
 
 def test_the_rollups_equal_every_call_read(conn: psycopg.Connection[Any]) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "series",
     "totals",
     "totals_by",
+    "totals_of",
     "used_fields",
 ]
 
@@ -289,9 +290,17 @@ def read_totals(
 BY_COST: Final = sql.SQL("cost_usd DESC, calls DESC, 2 ASC NULLS LAST")
 
 
-def totals(conn: Connection, where: CallFilter, by: str | None = None, limit: int | None = None) -> list[Totals]:
-    """Sums per `by` group (as `queries.stats` groups), by cost then calls descending; the first `limit`."""
-    return read_totals(conn, where, by, order=BY_COST, limit=limit)
+def totals(
+    conn: Connection,
+    where: CallFilter,
+    by: str | None = None,
+    limit: int | None = None,
+    *,
+    names: tuple[str, ...] = NAMES,
+) -> list[Totals]:
+    """Sums per `by` group (as `queries.stats` groups), by cost then calls descending; the first `limit`. With
+    `names`, only those sums are read (the others are 0): a top-N chart needs `calls` and `cost_usd`."""
+    return read_totals(conn, where, by, order=BY_COST, limit=limit, names=names)
 
 
 def totals_by(
@@ -314,15 +323,17 @@ def series(
     *,
     origin: datetime | None = None,
     keys: Sequence[str | None] | None = None,
+    names: tuple[str, ...] = SERIES_NAMES,
 ) -> list[Totals]:
     """Sums per `bucket` (aligned on `origin`, default `where.since`) and `by` group, in time then key order; with
     `keys`, of those groups only (not for `attr:KEY`).
 
     Rollup rows are used where the buckets hold whole hours (days): buckets of whole hours aligned on an hour.
-    Only the charts' sums are read (`SERIES_NAMES`: calls, errors, cost, tokens); the others are 0."""
+    Only the charts' sums are read by default (`SERIES_NAMES`: calls, errors, cost, tokens; the others are 0);
+    with `names=NAMES` every sum, so that `totals_of` gives the groups' totals from the same query."""
     if keys is not None and by is not None and by.startswith(ATTR_GROUPING_PREFIX):
         raise ValueError("keys cannot select attr:KEY groups")
-    return read_totals(conn, where, by, bucket=bucket, origin=origin, names=SERIES_NAMES, keys=keys)
+    return read_totals(conn, where, by, bucket=bucket, origin=origin, names=names, keys=keys)
 
 
 def remainder(whole: Sequence[Totals], parts: Sequence[Totals], key: str) -> list[Totals]:
@@ -344,6 +355,18 @@ def collapse(points: Sequence[Totals]) -> list[Totals]:
     for point in points:
         by_bucket[point.bucket].append(point)
     return [add_up(group, bucket) for bucket, group in by_bucket.items()]
+
+
+def totals_of(points: Sequence[Totals]) -> list[Totals]:
+    """The points of a series summed per group over its buckets, ordered as `totals` orders them (cost, then calls
+    descending, then key, None last): the same rows as `totals` over the series' range."""
+    by_key: dict[str | None, list[Totals]] = defaultdict(list)
+    for point in points:
+        by_key[point.key].append(point)
+    rows = [replace(add_up(group), key=key) for key, group in by_key.items()]
+    rows.sort(key=lambda r: (r.key is None, r.key or ""))
+    rows.sort(key=lambda r: (r.cost_usd, r.calls), reverse=True)
+    return rows
 
 
 def add_up(rows: Sequence[Totals], bucket: datetime | None = None) -> Totals:

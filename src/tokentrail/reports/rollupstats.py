@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from psycopg import sql
@@ -20,7 +20,7 @@ from tokentrail.reports.queries import Connection, StatsRow
 from tokentrail.reports.rollup import LATENCY, RAW, RollupQuery, Totals, add_up, totals, used_fields
 from tokentrail.reports.rollupsql import BUCKET_RATIO, segments
 
-__all__ = ["MAX_RELATIVE_ERROR", "bucket_value", "histograms", "percentile", "stats", "stats_and_total"]
+__all__ = ["MAX_RELATIVE_ERROR", "bucket_value", "histograms", "percentile", "stats", "stats_and_total", "stats_from"]
 
 MAX_RELATIVE_ERROR: Final = math.sqrt(BUCKET_RATIO) - 1
 """The most a histogram percentile differs from the exact one, relatively (latencies of 1 ms and more)."""
@@ -139,8 +139,12 @@ def stats(conn: Connection, where: CallFilter | None = None, by: str | None = No
 def stats_and_total(conn: Connection, where: CallFilter, by: str) -> tuple[list[StatsRow], StatsRow | None]:
     """`stats` per `by` group and over all of them (None without calls), from the same two queries: `by` must put
     every call in exactly one group (not `tag`)."""
-    hist = histograms(conn, where, by)
-    rows = totals(conn, where, by)
+    return stats_from(totals(conn, where, by), histograms(conn, where, by))
+
+
+def stats_from(rows: Sequence[Totals], hist: Histograms) -> tuple[list[StatsRow], StatsRow | None]:
+    """`stats_and_total` from the groups' totals (every sum, in `totals`' order; e.g. `rollup.totals_of` a series)
+    and their `histograms`, read by the caller (side by side, or with other figures)."""
     merged: Histograms = defaultdict(dict)
     for (_, metric), buckets in hist.items():
         into = merged[(None, metric)]

@@ -13,6 +13,7 @@ import hmac
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -35,6 +36,9 @@ __all__ = ["COOKIE", "SECURITY_HEADERS", "create_app"]
 logger = logging.getLogger(__name__)
 
 COOKIE: Final = "tokentrail_ui_token"
+QUERY_WORKERS: Final = 4
+"""Queries of one page that run side by side (`pages.common.reads`), across all requests: fewer than the pool's
+connections, so that pages reading on the request's own connection still get one."""
 CSP: Final = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -148,6 +152,10 @@ def _warm_prices() -> None:
         logger.debug("tokentrail ui: could not load the price data ahead", exc_info=True)
 
 
+def _query_workers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="tokentrail-ui-query")
+
+
 def create_app(
     settings: UiSettings,
     pool: Any = None,
@@ -167,11 +175,13 @@ def create_app(
             from tokentrail.ui.db import open_pool
 
             app.state.pool = open_pool(settings.database_url)
+        app.state.reads = _query_workers()
         # The call panel prices its cost breakdown: load the price data now, not on the first request.
         threading.Thread(target=_warm_prices, name="tokentrail-ui-prices", daemon=True).start()
         try:
             yield
         finally:
+            app.state.reads.shutdown(wait=True, cancel_futures=True)
             if own_pool:
                 app.state.pool.close()
 
@@ -185,6 +195,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.reads = _query_workers()  # replaced at each startup: a shut-down executor takes no work
     if pool is not None:
         app.state.pool = pool
     middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 
@@ -14,7 +15,9 @@ from tokentrail.ui import params
 from tokentrail.ui.charts import Series
 from tokentrail.ui.params import TimeRange
 
-__all__ = ["NONE", "OTHER", "connection", "label", "refresh_seconds", "selection", "stack"]
+__all__ = ["NONE", "OTHER", "Reads", "connection", "label", "reads", "refresh_seconds", "selection", "stack"]
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -22,6 +25,52 @@ def connection(request: Request) -> Iterator[Any]:
     """A pooled read-only connection for the length of the block."""
     with request.app.state.pool.connection() as conn:
         yield conn
+
+
+class Reads:
+    """Starts a page's independent queries side by side, each on its own pooled connection (`reads`)."""
+
+    def __init__(self, request: Request) -> None:
+        self._pool = request.app.state.pool
+        self._executor = request.app.state.reads
+        self._started: list[Future[Any]] = []
+
+    def __call__(self, read: Callable[[Any], T]) -> Future[T]:
+        """Run `read(connection)` on a worker; `.result()` waits for it (and raises what it raised)."""
+        future: Future[T] = self._executor.submit(self._run, read)
+        self._started.append(future)
+        return future
+
+    def _run(self, read: Callable[[Any], T]) -> T:
+        with self._pool.connection() as conn:
+            return read(conn)
+
+    def wait(self) -> BaseException | None:
+        """Wait for every query started; the first failure (in the order they were started), if any."""
+        failure: BaseException | None = None
+        for future in self._started:
+            error = future.exception()
+            if error is not None and failure is None:
+                failure = error
+        return failure
+
+
+@contextmanager
+def reads(request: Request) -> Iterator[Reads]:
+    """Queries started in the block run side by side on the UI's query workers (`app.state.reads`), each on its own
+    connection: a page's time is then about its slowest query, not their sum. The block ends when all have ended.
+
+    The request's thread holds no connection while it waits, so a busy pool makes queries wait for a connection
+    (up to the pool's timeout), never a deadlock. Every query runs in its own autocommit transaction as before."""
+    started = Reads(request)
+    try:
+        yield started
+    except BaseException:
+        started.wait()  # the block's own error is the one to report
+        raise
+    failure = started.wait()
+    if failure is not None:
+        raise failure
 
 
 def selection(request: Request) -> tuple[TimeRange, CallFilter]:

@@ -12,9 +12,10 @@ from starlette.routing import BaseRoute, Route
 
 from tokentrail.reports import rollup, rollupstats
 from tokentrail.reports.cache import cache_rows
+from tokentrail.reports.rollupsql import NAMES
 from tokentrail.reports.series import bucket_starts
 from tokentrail.ui import charts, params
-from tokentrail.ui.pages.common import OTHER, connection, label, refresh_seconds, selection, stack
+from tokentrail.ui.pages.common import OTHER, connection, label, reads, refresh_seconds, selection, stack
 from tokentrail.ui.render import money, ms, num, pct
 
 __all__ = ["BY_CHOICES", "ROUTES"]
@@ -23,6 +24,8 @@ BY_CHOICES: Final = ("model", "user", "service", "prompt-version", "workflow", "
 TOP: Final = 10
 STACKED: Final = 6
 """Groups a stacked chart shows, the rest summed as (other) (`common.stack`'s default)."""
+CHART_SUMS: Final = ("calls", "cost_usd")
+"""What the top-N charts read: cost, and calls to order ties."""
 
 
 def overview(request: Request) -> Response:
@@ -32,20 +35,33 @@ def overview(request: Request) -> Response:
     by = params.grouping(request.query_params, default="model", allowed=BY_CHOICES)
     app_attr = params.attr_key(request.query_params, "app_attr", "company_id")
     bucket = window.bucket
-    with connection(request) as conn:
-        by_model, total = rollupstats.stats_and_total(conn, where, "model")
-        users = rollup.totals(conn, where, "user", limit=TOP)
-        apps = rollup.totals(conn, where, f"attr:{app_attr}", limit=TOP)
-        if by == "user":  # many groups: the chart's top users, and the rest as one
-            call_points = rollup.series(conn, where, bucket, origin=rollup.EPOCH)
-            top = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH, keys=[r.key for r in users[:STACKED]])
-            cost_points = top + rollup.remainder(call_points, top, OTHER)
-        else:
-            cost_points = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH)
-            # Every call is in one group of these groupings (not of tags): the calls are the groups' sum.
-            call_points = (
-                rollup.series(conn, where, bucket, origin=rollup.EPOCH) if by == "tag" else rollup.collapse(cost_points)
-            )
+    with reads(request) as read:  # side by side, each on its own connection
+        # One series by model with every sum: the model table's totals, the calls chart and (by model) the cost
+        # chart all come from it.
+        model_series = read(lambda c: rollup.series(c, where, bucket, "model", origin=rollup.EPOCH, names=NAMES))
+        histograms = read(lambda c: rollupstats.histograms(c, where, "model"))
+        top_users = read(lambda c: rollup.totals(c, where, "user", limit=TOP, names=CHART_SUMS))
+        top_apps = read(lambda c: rollup.totals(c, where, f"attr:{app_attr}", limit=TOP, names=CHART_SUMS))
+        by_series = (
+            read(lambda c: rollup.series(c, where, bucket, by, origin=rollup.EPOCH))
+            if by not in ("model", "user")
+            else None
+        )
+    model_points = model_series.result()
+    by_model, total = rollupstats.stats_from(rollup.totals_of(model_points), histograms.result())
+    users, apps = top_users.result(), top_apps.result()
+    # Every call is in exactly one model: the calls over time are the models' sum.
+    call_points = rollup.collapse(model_points)
+    if by == "model":
+        cost_points = model_points
+    elif by == "user":  # many groups: the chart's top users, and the rest as one
+        keys = [r.key for r in users[:STACKED]]
+        with connection(request) as conn:
+            top = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH, keys=keys)
+        cost_points = top + rollup.remainder(call_points, top, OTHER)
+    else:
+        assert by_series is not None
+        cost_points = by_series.result()
     cache = cache_rows(by_model)
     starts = bucket_starts(window.since, window.until, bucket, rollup.EPOCH)
     labels = charts.time_labels(starts, window.until - window.since > timedelta(days=1))
