@@ -33,6 +33,7 @@ from tokentrail.cli.options import (
 )
 from tokentrail.errors import CommandError
 from tokentrail.reports import render
+from tokentrail.reports.callfilter import resolve_search
 
 if TYPE_CHECKING:
     import psycopg
@@ -243,7 +244,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     where = call_filter(args, since="7d")
     with _connect(args) as conn:
-        rows = queries.stats(conn, where, args.by)
+        rows = queries.stats(conn, resolve_search(conn, where), args.by)
     render.stats(rows, args.by, args.format)
     return 0
 
@@ -256,6 +257,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
         raise CommandError("error: --with-content and --all-columns need --format jsonl or csv", 2)
     where = call_filter(args, limit=args.limit or DEFAULT_LIMIT)
     with _connect(args) as conn:
+        where = resolve_search(conn, where)
         if streamed:
             from tokentrail.reports.export import export_calls
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -21,9 +21,21 @@ from tokentrail.contract import semconv
 from tokentrail.reports.filters import check_range
 
 if TYPE_CHECKING:
+    import psycopg
     from typing_extensions import LiteralString
 
-__all__ = ["MAX_LIMIT", "CallFilter", "Where", "filter_conditions", "parse_attr_key", "parse_prompt"]
+    Connection = psycopg.Connection[Any]
+
+__all__ = [
+    "MAX_LIMIT",
+    "SEARCH_BLOBS_MAX",
+    "CallFilter",
+    "Where",
+    "filter_conditions",
+    "parse_attr_key",
+    "parse_prompt",
+    "resolve_search",
+]
 
 MAX_LIMIT: Final = 10_000
 """The most rows one page of calls may ask for (exports stream instead)."""
@@ -55,7 +67,8 @@ class CallFilter:
     `model` matches the requested or the answering model; `prompt` is `name` or `name@version`; `attrs` are
     `(key, value)` pairs matched against `tokentrail.app.<key>` as text; `tool` is a tool the response asked for;
     `request_id` is an incoming X-Request-ID, matched on the HTTP server span of the call's trace; `search` is
-    text (case-insensitive) in the stored system, prompt or completion content.
+    text (case-insensitive) in the stored system, prompt or completion content. `search_blobs` is that search
+    resolved to the content it matches (`resolve_search`; not a criterion of its own).
     """
 
     since: datetime | None = None
@@ -79,6 +92,7 @@ class CallFilter:
     min_cost: Decimal | None = None
     min_latency_ms: float | None = None
     search: str | None = None
+    search_blobs: tuple[bytes, ...] | None = None
     limit: int = 50
     offset: int = 0
 
@@ -96,6 +110,8 @@ class CallFilter:
             parse_attr_key(key)
         if self.search is not None and not self.search.strip():
             raise ValueError("search text must not be empty")
+        if self.search_blobs is not None and self.search is None:
+            raise ValueError("search_blobs resolve a search: give the search text too")
 
 
 class Where:
@@ -140,7 +156,31 @@ _EQUALS: Final[tuple[tuple[str, LiteralString], ...]] = (
     ("min_cost", "c.cost_usd >= %(min_cost)s"),
     ("min_latency_ms", "c.duration_ms >= %(min_latency_ms)s"),
 )
-_SEARCH_BLOBS: Final = "ARRAY(SELECT b.sha256 FROM content_blobs AS b WHERE b.body ILIKE %(search)s)"
+# IN (subquery), not = ANY(ARRAY(subquery)): tested against every call of a range, the first is a hash lookup per
+# call (a hashed SubPlan), the second a scan of the array.
+_SEARCH_BLOBS: Final = "(SELECT b.sha256 FROM content_blobs AS b WHERE b.body ILIKE %(search)s)"
+
+
+SEARCH_BLOBS_MAX: Final = 1_000
+"""The most matching content bodies `resolve_search` hands to the query as values; a broader search stays a
+subquery (its calls are everywhere: walking the calls in time order finds a page soon)."""
+
+
+def resolve_search(conn: Connection, where: CallFilter, most: int = SEARCH_BLOBS_MAX) -> CallFilter:
+    """`where` with its text search looked up first (`search_blobs`): the stored bodies that hold the text, found
+    through their trigram index. The query then carries them as values, so the planner sees how selective the
+    search is and reads a rare text's calls through the content indexes (migration 0008) instead of testing every
+    call of the range; a text no body holds selects nothing at once. Unchanged without a search, or for one that
+    matches more than `most` bodies."""
+    if where.search is None or where.search_blobs is not None:
+        return where
+    rows = conn.execute(
+        "SELECT b.sha256 FROM content_blobs AS b WHERE b.body ILIKE %s LIMIT %s",
+        (_like_pattern(where.search.strip()), most + 1),
+    ).fetchall()
+    if len(rows) > most:
+        return where
+    return replace(where, search_blobs=tuple(bytes(row[0]) for row in rows))
 
 
 def _like_pattern(text: str) -> str:
@@ -203,10 +243,19 @@ def filter_conditions(where: CallFilter) -> Where:
             "AND s.attributes -> 'http.request.header.x_request_id' ? %(request_id)s)",
             request_id=where.request_id,
         )
-    if where.search is not None:
+    if where.search_blobs is not None:
+        if not where.search_blobs:
+            cond.add("false")  # no stored content holds the text
+        else:
+            cond.add(
+                "(c.input_sha256 = ANY(%(search_blobs)s) OR c.output_sha256 = ANY(%(search_blobs)s)"
+                " OR c.system_sha256 = ANY(%(search_blobs)s))",
+                search_blobs=list(where.search_blobs),
+            )
+    elif where.search is not None:
         cond.add(
             sql.SQL(
-                "(c.input_sha256 = ANY({blobs}) OR c.output_sha256 = ANY({blobs}) OR c.system_sha256 = ANY({blobs}))"
+                "(c.input_sha256 IN {blobs} OR c.output_sha256 IN {blobs} OR c.system_sha256 IN {blobs})"
             ).format(blobs=sql.SQL(_SEARCH_BLOBS)),
             search=_like_pattern(where.search.strip()),
         )

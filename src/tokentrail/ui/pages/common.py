@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 
-from tokentrail.reports.callfilter import CallFilter
+from tokentrail.reports.callfilter import CallFilter, resolve_search
 from tokentrail.ui import params
 from tokentrail.ui.charts import Series
 from tokentrail.ui.params import TimeRange
@@ -77,7 +77,11 @@ def selection(request: Request) -> tuple[TimeRange, CallFilter]:
     """The page's time range and the `CallFilter` its query string asks for."""
     window = params.time_range(request.query_params)
     multi = {"attr": request.query_params.getlist("attr")}
-    return window, params.call_filter(request.query_params, window, multi)
+    where = params.call_filter(request.query_params, window, multi)
+    if where.search is not None:  # looked up once, for every query of the page
+        with connection(request) as conn:
+            where = resolve_search(conn, where)
+    return window, where
 
 
 def refresh_seconds(request: Request, window: TimeRange) -> int | None:
