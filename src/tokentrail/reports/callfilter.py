@@ -254,9 +254,9 @@ def filter_conditions(where: CallFilter) -> Where:
             )
     elif where.search is not None:
         cond.add(
-            sql.SQL(
-                "(c.input_sha256 IN {blobs} OR c.output_sha256 IN {blobs} OR c.system_sha256 IN {blobs})"
-            ).format(blobs=sql.SQL(_SEARCH_BLOBS)),
+            sql.SQL("(c.input_sha256 IN {blobs} OR c.output_sha256 IN {blobs} OR c.system_sha256 IN {blobs})").format(
+                blobs=sql.SQL(_SEARCH_BLOBS)
+            ),
             search=_like_pattern(where.search.strip()),
         )
     return cond

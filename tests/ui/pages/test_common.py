@@ -51,13 +51,21 @@ def test_a_failed_query_fails_the_block_after_the_others_end(request_: Request) 
         conn.execute("SELECT pg_sleep(0.2)")
         ended.set()
 
-    with pytest.raises(psycopg.errors.UndefinedTable), reads(request_) as run:
-        run(slow)
-        run(lambda c: c.execute("SELECT * FROM no_such_table"))
+    def page() -> None:
+        with reads(request_) as run:
+            run(slow)
+            run(lambda c: c.execute("SELECT * FROM no_such_table"))
+
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        page()
     assert ended.is_set()
 
 
 def test_the_block_s_own_error_is_the_one_raised(request_: Request) -> None:
-    with pytest.raises(KeyError), reads(request_) as run:
-        run(lambda c: c.execute("SELECT * FROM no_such_table"))
-        raise KeyError("the page's own failure")
+    def page() -> None:
+        with reads(request_) as run:
+            run(lambda c: c.execute("SELECT * FROM no_such_table"))
+            raise KeyError("the page's own failure")
+
+    with pytest.raises(KeyError):
+        page()
