@@ -3,6 +3,7 @@ and `call_page` picks a way that finds them, against a real database."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -107,3 +108,42 @@ def test_call_page_counts_and_reads_each_way(conn: psycopg.Connection[Any]) -> N
     assert (over.total, over.exact, _ids(over.rows)) == (5, False, expected)
     newest = calllist.call_page(conn, CallFilter(limit=3), "-time", bound=100)
     assert (newest.total, newest.exact, _ids(newest.rows)) == (101, False, [f"{i:016x}" for i in range(1, 5)])
+
+
+def _models() -> list[Call]:
+    """Cheap haiku calls and dear sonnet ones, so that haiku's come last by cost and first by cost ascending."""
+    out = []
+    for i in range(40):
+        haiku = i % 3 != 0
+        out.append(
+            Call(
+                NOW - timedelta(minutes=i),
+                model="claude-haiku-4-5" if haiku else "claude-sonnet-4-5",
+                cost=(Decimal("0.0001") if haiku else Decimal("0.01")) * (1 + i % 4),
+                duration_ms=(50.0 if haiku else 900.0) + i,
+                output_tokens=5 + i % 6,
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("sort", [s for s in calllist.SORTS if "time" not in s])
+def test_a_model_over_the_bound_reads_its_calls_in_sort_order(conn: psycopg.Connection[Any], sort: str) -> None:
+    calls = _models()
+    insert(conn, calls)
+    where = CallFilter(model="claude-haiku-4-5", since=NOW - timedelta(days=1), limit=4, offset=2)
+    expected = _ids(calllist.calls(conn, replace(where, limit=5), sort, few=True))
+    assert len(expected) == 5
+    assert _ids(calllist.call_page(conn, where, sort, bound=3).rows) == expected  # as the requested model
+    after = cursor_at(sort, calllist.calls(conn, where, sort, few=True)[0])
+    expected_after = _ids(calllist.calls(conn, replace(where, limit=5), sort, after, few=True))
+    assert _ids(calllist.call_page(conn, where, sort, after, bound=3).rows) == expected_after
+    # A call that requested another model and was answered by this one: the filter matches it too.
+    odd = Call(NOW - timedelta(minutes=3, seconds=30), model="claude-sonnet-4-5", response_model="claude-haiku-4-5",
+               cost=Decimal("0.00025"), duration_ms=52.5, output_tokens=7)  # fmt: skip
+    insert(conn, [odd])
+    expected = _ids(calllist.calls(conn, replace(where, limit=5), sort, few=True))
+    assert _ids(calllist.call_page(conn, where, sort, bound=3).rows) == expected
+    every = calllist.call_page(conn, replace(where, limit=100, offset=0), sort, bound=3)
+    assert odd.span_id in _ids(every.rows)
+    assert len(every.rows) == 1 + sum(c.model == "claude-haiku-4-5" for c in calls)

@@ -117,8 +117,17 @@ _CALL_COLUMNS: Final = sql.SQL(
 ).format(model=_MODEL)
 
 
+def _conditions(where: CallFilter, requested: bool) -> Where:
+    """`filter_conditions(where)`; with `requested`, the model filter as the requested model only (see
+    `_requested_only`), which the model's indexes in sort order serve (migration 0009)."""
+    if not requested or where.model is None:
+        return filter_conditions(where)
+    cond = filter_conditions(replace(where, model=None))
+    return cond.add("c.request_model = %(requested_model)s", requested_model=where.model)
+
+
 def _page(
-    where: CallFilter, sort: str, cursor: Cursor | None, few: bool, walk: int | None
+    where: CallFilter, sort: str, cursor: Cursor | None, few: bool, walk: int | None, *, requested: bool = False
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """The SELECT of one page's `llm_calls` rows (see `calls`) and its parameters."""
     if few and walk is not None:
@@ -131,7 +140,7 @@ def _page(
             prefix.add("c.status = 'error'")  # failed calls have their own index in cost order (migration 0007)
         if cursor is not None:
             keyset_condition(prefix, sort_key(sort), sort.startswith("-"), cursor)
-        rest = filter_conditions(replace(where, since=None, until=None))
+        rest = _conditions(replace(where, since=None, until=None), requested)
         # The walk's key is an output column, so that the outer ORDER BY is seen to be the walk's order (no sort).
         page = sql.SQL(
             """SELECT * FROM (SELECT c.*, {key} AS sort_value FROM llm_calls AS c{prefix}
@@ -145,7 +154,7 @@ def _page(
             outer=order_by(sort, reverse=cursor is not None and cursor.before, key=sql.SQL("c.sort_value")),
         )
         return page, {**prefix.params, **rest.params, "walk": walk, "limit": where.limit, "offset": offset}
-    cond = filter_conditions(where)
+    cond = _conditions(where, requested)
     if cursor is not None:
         keyset_condition(cond, sort_key(sort), sort.startswith("-"), cursor)
     plain = sql.SQL("SELECT * FROM llm_calls AS c{where} ORDER BY {seek} LIMIT %(limit)s OFFSET %(offset)s")
@@ -179,7 +188,20 @@ def calls(
     order), so a filter that matches late in the order costs at most `walk` rows (fewer than `where.limit` rows
     then means: not found among those).
     """
-    page, params = _page(where, sort, cursor, few, walk)
+    return _calls(conn, where, sort, cursor, few=few, walk=walk)
+
+
+def _calls(
+    conn: Connection,
+    where: CallFilter,
+    sort: str,
+    cursor: Cursor | None,
+    *,
+    few: bool = False,
+    walk: int | None = None,
+    requested: bool = False,
+) -> list[CallRow]:
+    page, params = _page(where, sort, cursor, few, walk, requested=requested)
     query = sql.SQL(
         """
         SELECT {columns}, b.body AS input_body
@@ -198,10 +220,12 @@ def calls(
     return result
 
 
-def _planned_walk(conn: Connection, where: CallFilter, sort: str, cursor: Cursor | None) -> bool:
+def _planned_walk(
+    conn: Connection, where: CallFilter, sort: str, cursor: Cursor | None, requested: bool = False
+) -> bool:
     """Whether the planner would walk an index in sort order for this page (no Sort node: it stops after the
     page), rather than read the selection through the filters' indexes and sort it."""
-    page, params = _page(where, sort, cursor, False, None)
+    page, params = _page(where, sort, cursor, False, None, requested=requested)
     with conn.cursor() as cur:
         row = cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(page), params).fetchone()
     nodes = [row[0][0]["Plan"]] if row else []
@@ -263,11 +287,34 @@ def call_page(
     wanted = replace(where, limit=where.limit + 1)
     if exact:
         return CallPage(calls(conn, wanted, sort, cursor, few=True), total, exact)
-    if not _planned_walk(conn, wanted, sort, cursor):
-        return CallPage(calls(conn, wanted, sort, cursor), total, exact)
+    requested = _requested_only(conn, where, sort)
+    if not _planned_walk(conn, wanted, sort, cursor, requested):
+        return CallPage(_calls(conn, wanted, sort, cursor, requested=requested), total, exact)
+    if requested:  # the model's own index in sort order: the walk passes only the model's calls
+        return CallPage(_calls(conn, wanted, sort, cursor, requested=True), total, exact)
     reach = 0 if cursor is not None else where.offset
     rows = calls(conn, wanted, sort, cursor, walk=max(WALK_MIN, (reach + wanted.limit) * _WALK_PER_ROW))
     if len(rows) < wanted.limit:
         few = count_calls(conn, where, bound=WHOLE_MAX) <= WHOLE_MAX
         rows = calls(conn, wanted, sort, cursor, few=few)
     return CallPage(rows, total, exact)
+
+
+def _requested_only(conn: Connection, where: CallFilter, sort: str) -> bool:
+    """Whether the model filter of a page sorted by cost, latency or tokens can be read as "requested this model":
+    no call of the range's days answered with the model after requesting another (the daily rollup says so). A
+    model's calls may all come late in such an order (the cheapest model's, most expensive first); the model's
+    index in that order (migration 0009) then finds them directly."""
+    if where.model is None or sort.removeprefix("-") == "time":
+        return False
+    cond = Where()
+    cond.add("r.grain = 'day'")
+    if where.since is not None:
+        cond.add("r.period >= date_trunc('day', %(since)s::timestamptz, 'UTC')", since=where.since)
+    if where.until is not None:
+        cond.add("r.period < %(until)s", until=where.until)
+    cond.add("r.response_model = %(model)s AND r.request_model IS DISTINCT FROM %(model)s", model=where.model)
+    query = sql.SQL("SELECT NOT EXISTS (SELECT FROM llm_rollup AS r{})").format(cond.clause())
+    with conn.cursor() as cur:
+        row = cur.execute(query, cond.params).fetchone()
+    return bool(row and row[0])
