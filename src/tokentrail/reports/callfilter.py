@@ -146,14 +146,16 @@ _EQUALS: Final[tuple[tuple[str, LiteralString], ...]] = (
     ("user", "c.user_id = %(user)s"),
     ("session", "c.session_id = %(session)s"),
     ("service", "c.service_name = %(service)s"),
-    ("tag", "%(tag)s = ANY(c.tags)"),
+    ("tag", "c.tags @> ARRAY[%(tag)s]::text[]"),  # the tags' GIN index serves @>, not = ANY
     ("workflow", "c.workflow_name = %(workflow)s"),
     ("call_type", "c.call_type = %(call_type)s"),
     ("operation", "c.operation = %(operation)s"),
     ("error_type", "c.status = 'error' AND c.error_type = %(error_type)s"),
     ("tool", "c.tool_names @> ARRAY[%(tool)s]::text[]"),
     ("trace_id", "c.trace_id = %(trace_id)s"),
-    ("min_cost", "c.cost_usd >= %(min_cost)s"),
+    # The same condition twice: the second is the cost index's expression (migration 0007), so that index finds
+    # the calls; the first keeps calls without a cost out for any minimum.
+    ("min_cost", "c.cost_usd >= %(min_cost)s AND coalesce(c.cost_usd, -1) >= %(min_cost)s"),
     ("min_latency_ms", "c.duration_ms >= %(min_latency_ms)s"),
 )
 # IN (subquery), not = ANY(ARRAY(subquery)): tested against every call of a range, the first is a hash lookup per
