@@ -42,11 +42,11 @@ def overview(request: Request) -> Response:
         histograms = read(lambda c: rollupstats.histograms(c, where, "model"))
         top_users = read(lambda c: rollup.totals(c, where, "user", limit=TOP, names=CHART_SUMS))
         top_apps = read(lambda c: rollup.totals(c, where, f"attr:{app_attr}", limit=TOP, names=CHART_SUMS))
-        by_series = (
-            read(lambda c: rollup.series(c, where, bucket, by, origin=rollup.EPOCH))
-            if by not in ("model", "user")
-            else None
-        )
+        if by == "user":  # many groups: the chart's top users (once known), and the rest as one
+            keys = [r.key for r in top_users.result()[:STACKED]]
+            by_series = read(lambda c: rollup.series(c, where, bucket, by, origin=rollup.EPOCH, keys=keys))
+        elif by != "model":
+            by_series = read(lambda c: rollup.series(c, where, bucket, by, origin=rollup.EPOCH))
     model_points = model_series.result()
     by_model, total = rollupstats.stats_from(rollup.totals_of(model_points), histograms.result())
     users, apps = top_users.result(), top_apps.result()
@@ -54,13 +54,10 @@ def overview(request: Request) -> Response:
     call_points = rollup.collapse(model_points)
     if by == "model":
         cost_points = model_points
-    elif by == "user":  # many groups: the chart's top users, and the rest as one
-        keys = [r.key for r in users[:STACKED]]
-        with connection(request) as conn:
-            top = rollup.series(conn, where, bucket, by, origin=rollup.EPOCH, keys=keys)
+    elif by == "user":
+        top = by_series.result()
         cost_points = top + rollup.remainder(call_points, top, OTHER)
     else:
-        assert by_series is not None
         cost_points = by_series.result()
     cache = cache_rows(by_model)
     starts = bucket_starts(window.since, window.until, bucket, rollup.EPOCH)
