@@ -266,6 +266,10 @@ def pages(target: dict[str, Any]) -> list[tuple[str, str]]:
         ("calls, 30d, by latency", "/calls?since=30d&sort=-latency"),
         ("calls, 30d, by tokens ascending", "/calls?since=30d&sort=tokens"),
         ("calls, 30d, errors by cost", "/calls?since=30d&status=error&sort=-cost"),
+        ("calls, 30d, cheapest model, most expensive first", "/calls?since=30d&model=claude-haiku-4-5&sort=-cost"),
+        ("calls, 30d, text search, a rare phrase", "/calls?since=30d&search=cache+cache+cache+cache"),
+        ("calls, 30d, text search, found nowhere", "/calls?since=30d&search=refund"),
+        ("calls, 30d, a call type no call has", "/calls?since=30d&call_type=rag_query"),
         ("calls, 7d, page 200", "/calls?since=7d&page=200"),
         ("calls, 7d, page 200 by cursor", f"/calls?since=7d&after={target['deep_time']}&page=200"),
         (
