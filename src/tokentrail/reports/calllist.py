@@ -220,12 +220,10 @@ def _calls(
     return result
 
 
-def _planned_walk(
-    conn: Connection, where: CallFilter, sort: str, cursor: Cursor | None, requested: bool = False
-) -> bool:
+def _planned_walk(conn: Connection, where: CallFilter, sort: str, cursor: Cursor | None) -> bool:
     """Whether the planner would walk an index in sort order for this page (no Sort node: it stops after the
     page), rather than read the selection through the filters' indexes and sort it."""
-    page, params = _page(where, sort, cursor, False, None, requested=requested)
+    page, params = _page(where, sort, cursor, False, None)
     with conn.cursor() as cur:
         row = cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(page), params).fetchone()
     nodes = [row[0][0]["Plan"]] if row else []
@@ -287,11 +285,10 @@ def call_page(
     wanted = replace(where, limit=where.limit + 1)
     if exact:
         return CallPage(calls(conn, wanted, sort, cursor, few=True), total, exact)
+    # As the requested model, the model's own index in sort order passes only the model's calls.
     requested = _requested_only(conn, where, sort)
-    if not _planned_walk(conn, wanted, sort, cursor, requested):
+    if requested or not _planned_walk(conn, wanted, sort, cursor):
         return CallPage(_calls(conn, wanted, sort, cursor, requested=requested), total, exact)
-    if requested:  # the model's own index in sort order: the walk passes only the model's calls
-        return CallPage(_calls(conn, wanted, sort, cursor, requested=True), total, exact)
     reach = 0 if cursor is not None else where.offset
     rows = calls(conn, wanted, sort, cursor, walk=max(WALK_MIN, (reach + wanted.limit) * _WALK_PER_ROW))
     if len(rows) < wanted.limit:
