@@ -20,6 +20,7 @@ from tokentrail.contract.shapes import reader
 __all__ = ["input_messages_json", "output_messages_json", "system_instructions_json"]
 
 _string: Callable[[str], str] = json.encoder.encode_basestring  # what the encoder writes strings with (C)
+_MISSING: Any = object()
 _TEXT_PART = '{"type":"text","content":'
 _USER = '"user"'
 _ASSISTANT = '"assistant"'
@@ -39,11 +40,12 @@ def _text_parts(content: Any) -> str | None:
             if block.get("type") != "text":
                 return None
             text = block.get("text")
-        else:
-            get = reader(block)
-            if get("type") != "text":
+        else:  # an SDK block: its attributes (`shapes.field` reads an object that has them the same way)
+            if getattr(block, "type", _MISSING) != "text":
                 return None
-            text = get("text")
+            text = getattr(block, "text", _MISSING)
+            if text is _MISSING:
+                return None
         if text is None:
             text = ""  # `messages._part_text`: a missing text is empty
         elif type(text) is not str:

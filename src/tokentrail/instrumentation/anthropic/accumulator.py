@@ -73,12 +73,20 @@ class MessageAccumulator:
         kind = getattr(event, "type", None)
         if kind == "content_block_delta":  # the hot path: most events of a stream
             if self._capture:
-                delta = getattr(event, "delta", None)
-                delta_type = getattr(delta, "type", None)
-                text = getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                try:  # the SDK's events have these attributes: plain attribute reads, no `getattr` calls
+                    delta = event.delta
+                    delta_type = delta.type
+                    text = delta.text if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                    index = event.index
+                except AttributeError:
+                    delta = getattr(event, "delta", None)
+                    delta_type = getattr(delta, "type", None)
+                    text = (
+                        getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                    )
+                    index = getattr(event, "index", None)
                 if type(text) is str:
                     texts = self._texts
-                    index = getattr(event, "index", None)
                     if type(index) is int and 0 <= index < len(texts):
                         texts[index].append(text)
                     elif texts:
