@@ -55,6 +55,7 @@ class MessageAccumulator:
         "_tool_names",
         "_usage",
         "complete",
+        "request_id",
     )
 
     def __init__(self, *, capture: bool) -> None:
@@ -68,6 +69,8 @@ class MessageAccumulator:
         self._tool_names: list[str] | None = None  # tool calls, whatever the content policy
         self._tool_ids: list[str] = []
         self.complete = False
+        self.request_id: str | None = None
+        """The HTTP response's `request-id` (`anthropic.request.id`), given by the adapter."""
 
     def add(self, event: Any) -> bool:
         kind = getattr(event, "type", None)
@@ -146,8 +149,11 @@ class MessageAccumulator:
                 "stop_reason": self._stop_reason,
             }
         attributes: dict[str, AttributeValue] | None = None
+        if self.request_id is not None:
+            attributes = {anthropic_contract.REQUEST_ID: self.request_id}
         if self._tool_names:
-            attributes = {}
+            if attributes is None:
+                attributes = {}
             tool_calls(self._tool_names, self._tool_ids, attributes)
         return response_of(
             self._id, self._model, self._stop_reason, self._usage, message=message, attributes=attributes
