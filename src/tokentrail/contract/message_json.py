@@ -54,12 +54,6 @@ def _text_parts(content: Any) -> str | None:
     return "[" + ",".join(out) + "]"
 
 
-def _role(value: Any, default: str) -> str | None:
-    if not value:
-        return default
-    return _string(value) if type(value) is str else None
-
-
 def system_instructions_json(value: Any) -> str | None:
     """The JSON of `messages.system_instructions(value)` for a string or text blocks; else `None`."""
     return _text_parts(value)
@@ -76,7 +70,8 @@ def input_messages_json(value: Any) -> str | None:
             parts = _text_parts(message)
         else:
             get = message.get if type(message) is dict else reader(message)
-            role = _role(get("role"), _USER)
+            role = get("role")
+            role = _USER if not role else _string(role) if type(role) is str else None  # `or "user"`, a string
             content = get("content")
             parts = "[]" if content is None else _text_parts(content)
         if role is None or parts is None:
@@ -88,7 +83,8 @@ def input_messages_json(value: Any) -> str | None:
 def output_messages_json(message: Any) -> str | None:
     """The JSON of `messages.output_messages(message)` for a text-only message; else `None`."""
     get = reader(message)
-    role = _role(get("role"), _ASSISTANT)
+    role = get("role")
+    role = _ASSISTANT if not role else _string(role) if type(role) is str else None  # `or "assistant"`, a string
     content = get("content")
     parts = "[]" if content is None else _text_parts(content)
     if role is None or parts is None:

@@ -132,7 +132,11 @@ def message_response(message: Any) -> Response | None:
         names: list[str] | None = None
         ids: list[str] = []
         for block in content:
-            if field(block, "type") in _TOOL_CALL_BLOCKS:
+            # `field(block, "type")`, inlined for the usual blocks (SDK objects, dicts): one call less per block
+            kind = block.get("type") if type(block) is dict else getattr(block, "type", None)
+            if kind is None:
+                kind = field(block, "type")
+            if kind in _TOOL_CALL_BLOCKS:
                 if names is None:
                     names = []
                 name, block_id = field(block, "name"), field(block, "id")
