@@ -19,7 +19,7 @@ from tokentrail.pricing import data
 from tokentrail.pricing.models import canonical_model_name
 from tokentrail.pricing.overrides import load_overrides
 from tokentrail.pricing.rates import BATCH_FACTOR, ModelRates, Rates
-from tokentrail.pricing.usage import Cost, Usage
+from tokentrail.pricing.usage import Cost, Usage, new_cost
 
 __all__ = ["PriceBook", "default_pricebook", "pricebook"]
 
@@ -56,7 +56,7 @@ class PriceBook:
             rates = self._resolve(*key)
         if rates is _UNKNOWN:
             return None
-        return Cost(rates.cost(usage) if rates.tiers else rates.base.cost(usage), rates.source)
+        return new_cost(rates.cost(usage) if rates.tiers else rates.base.cost(usage), rates.source)
 
     def rates(
         self, model: str, *, batch: bool = False, provider: str = "anthropic", fast: bool = False

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-__all__ = ["Cost", "Usage"]
+__all__ = ["Cost", "Usage", "new_cost", "new_usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +35,43 @@ class Cost:
     usd: float
     source: str
     """`genai-prices <version>` or `override:<path to the file>`."""
+
+
+# --- the hot path's constructors --------------------------------------------------------------------------------
+# A frozen dataclass's `__init__` sets each field through `object.__setattr__`; these set the slots through their
+# descriptors instead (what `object.__setattr__` ends in), about twice as fast. Same objects: equal, same hash,
+# still frozen. Every priced call makes one `Usage` and one `Cost`.
+
+_new = object.__new__
+(
+    _set_input,
+    _set_output,
+    _set_cache_read,
+    _set_write_5m,
+    _set_write_1h,
+    _set_searches,
+    _set_fast,
+) = (Usage.__dict__[field.name].__set__ for field in fields(Usage))
+_set_usd, _set_source = (Cost.__dict__[field.name].__set__ for field in fields(Cost))
+
+
+def new_usage(counts: tuple[int, int, int, int, int, int, bool]) -> Usage:
+    """`Usage(*counts)`: every field, in order (the hot path's constructor)."""
+    input_tokens, output_tokens, cache_read, write_5m, write_1h, searches, fast = counts
+    usage: Usage = _new(Usage)
+    _set_input(usage, input_tokens)
+    _set_output(usage, output_tokens)
+    _set_cache_read(usage, cache_read)
+    _set_write_5m(usage, write_5m)
+    _set_write_1h(usage, write_1h)
+    _set_searches(usage, searches)
+    _set_fast(usage, fast)
+    return usage
+
+
+def new_cost(usd: float, source: str) -> Cost:
+    """`Cost(usd, source)` (the hot path's constructor)."""
+    cost: Cost = _new(Cost)
+    _set_usd(cost, usd)
+    _set_source(cost, source)
+    return cost

@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from tests.fixtures.spans import MODEL, USER, attrs, llm_spans, only_span, points
+from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.dev.standin import MessageReply, StreamCut, StreamError, TextBlock, ToolUseBlock, Usage
 
@@ -70,6 +71,26 @@ def test_create_stream_true(anthropic_client, span_exporter, standin, metric_rea
     (ttfc,) = points(metric_reader, semconv.METRIC_TIME_TO_FIRST_CHUNK)
     assert ttfc.count == 1
     assert ttfc.sum == pytest.approx(attrs(span)[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK])
+
+
+def test_a_stream_records_its_request_id_with_the_end_attributes(anthropic_client, span_exporter, standin):
+    standin.enqueue(REPLY)
+    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+    request_id = stream.response.headers["request-id"]
+    for _ in stream:
+        pass
+    assert request_id.startswith("req_")
+    assert attrs(only_span(span_exporter))[anthropic_contract.REQUEST_ID] == request_id
+
+
+def test_a_stream_cut_short_keeps_its_request_id(anthropic_client, span_exporter, standin):
+    standin.enqueue(REPLY)
+    stream = anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True)
+    next(iter(stream))
+    stream.close()
+    a = attrs(only_span(span_exporter))
+    assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    assert a[anthropic_contract.REQUEST_ID] == stream.response.headers["request-id"]
 
 
 def test_span_is_current_only_inside_reads(anthropic_client, span_exporter, tracer_provider, standin):

@@ -55,6 +55,7 @@ class MessageAccumulator:
         "_tool_names",
         "_usage",
         "complete",
+        "request_id",
     )
 
     def __init__(self, *, capture: bool) -> None:
@@ -68,17 +69,27 @@ class MessageAccumulator:
         self._tool_names: list[str] | None = None  # tool calls, whatever the content policy
         self._tool_ids: list[str] = []
         self.complete = False
+        self.request_id: str | None = None
+        """The HTTP response's `request-id` (`anthropic.request.id`), given by the adapter."""
 
     def add(self, event: Any) -> bool:
         kind = getattr(event, "type", None)
         if kind == "content_block_delta":  # the hot path: most events of a stream
             if self._capture:
-                delta = getattr(event, "delta", None)
-                delta_type = getattr(delta, "type", None)
-                text = getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                try:  # the SDK's events have these attributes: plain attribute reads, no `getattr` calls
+                    delta = event.delta
+                    delta_type = delta.type
+                    text = delta.text if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                    index = event.index
+                except AttributeError:
+                    delta = getattr(event, "delta", None)
+                    delta_type = getattr(delta, "type", None)
+                    text = (
+                        getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
+                    )
+                    index = getattr(event, "index", None)
                 if type(text) is str:
                     texts = self._texts
-                    index = getattr(event, "index", None)
                     if type(index) is int and 0 <= index < len(texts):
                         texts[index].append(text)
                     elif texts:
@@ -138,8 +149,11 @@ class MessageAccumulator:
                 "stop_reason": self._stop_reason,
             }
         attributes: dict[str, AttributeValue] | None = None
+        if self.request_id is not None:
+            attributes = {anthropic_contract.REQUEST_ID: self.request_id}
         if self._tool_names:
-            attributes = {}
+            if attributes is None:
+                attributes = {}
             tool_calls(self._tool_names, self._tool_ids, attributes)
         return response_of(
             self._id, self._model, self._stop_reason, self._usage, message=message, attributes=attributes

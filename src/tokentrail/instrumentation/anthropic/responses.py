@@ -17,6 +17,7 @@ from tokentrail.contract import semconv
 from tokentrail.contract.shapes import field, reader
 from tokentrail.instrumentation.recorder.records import Response
 from tokentrail.pricing import Usage
+from tokentrail.pricing.usage import new_usage
 
 __all__ = [
     "TOOL_CALL_BLOCKS",
@@ -45,14 +46,16 @@ def priced_usage(usage: anthropic_contract.Usage) -> Usage | None:
     """The counts of `usage` to price; `None` when it has neither an input nor an output count."""
     if usage.input_tokens is None and usage.output_tokens is None:
         return None
-    return Usage(  # positional: input, output, cache read, 5-minute and 1-hour cache writes, web searches, fast
-        usage.input_tokens or 0,
-        usage.output_tokens or 0,
-        usage.cache_read_tokens or 0,
-        usage.cache_write_5m_tokens or 0,
-        usage.cache_write_1h_tokens or 0,
-        usage.web_search_requests or 0,
-        usage.speed == "fast",
+    return new_usage(  # input, output, cache read, 5-minute and 1-hour cache writes, web searches, fast
+        (
+            usage.input_tokens or 0,
+            usage.output_tokens or 0,
+            usage.cache_read_tokens or 0,
+            usage.cache_write_5m_tokens or 0,
+            usage.cache_write_1h_tokens or 0,
+            usage.web_search_requests or 0,
+            usage.speed == "fast",
+        )
     )
 
 
@@ -129,7 +132,11 @@ def message_response(message: Any) -> Response | None:
         names: list[str] | None = None
         ids: list[str] = []
         for block in content:
-            if field(block, "type") in _TOOL_CALL_BLOCKS:
+            # `field(block, "type")`, inlined for the usual blocks (SDK objects, dicts): one call less per block
+            kind = block.get("type") if type(block) is dict else getattr(block, "type", None)
+            if kind is None:
+                kind = field(block, "type")
+            if kind in _TOOL_CALL_BLOCKS:
                 if names is None:
                     names = []
                 name, block_id = field(block, "name"), field(block, "id")

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
 from tokentrail.instrumentation.anthropic import requests
 from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator
@@ -146,8 +145,9 @@ class Adapters:
     def _complete_chat(self, call: LLMCall, result: Any) -> Any:
         try:
             if call.request.stream:
-                _record_request_id(call, getattr(result, "response", None))
-                return wrap_stream(result, call, self._message_accumulator())
+                accumulator = self._message_accumulator()
+                accumulator.request_id = _request_id(getattr(result, "response", None))
+                return wrap_stream(result, call, accumulator)
             response = message_response(result)
             if response is None:
                 response = _raw_message(result)
@@ -203,13 +203,13 @@ def _batch(operation: str) -> RequestOf:
     return request
 
 
-def _record_request_id(call: LLMCall, http_response: Any) -> None:
+def _request_id(http_response: Any) -> str | None:
+    """The `request-id` header of a stream's HTTP response (recorded with the other end attributes)."""
     headers = getattr(http_response, "headers", None)
     if headers is None:
-        return
+        return None
     request_id = headers.get("request-id")
-    if isinstance(request_id, str) and call.span.is_recording():
-        call.span.set_attribute(anthropic_contract.REQUEST_ID, request_id)
+    return request_id if isinstance(request_id, str) else None
 
 
 def _raw_message(result: Any) -> Any:

@@ -35,7 +35,7 @@ def with_attributes(attributes: Mapping[str, AttributeValue], ctx: otel_context.
 
 def current_attributes() -> Mapping[str, AttributeValue]:
     """The app attributes in effect here (read-only); an empty mapping when none are set."""
-    value = otel_context.get_value(_KEY)
+    value = otel_context.get_current().get(_KEY)  # `get_value(_KEY)` without its extra call (every LLM call reads it)
     return cast("Mapping[str, AttributeValue]", value) if value is not None else _EMPTY
 
 

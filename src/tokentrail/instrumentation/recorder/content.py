@@ -24,7 +24,7 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from tokentrail.contract import messages, semconv
+from tokentrail.contract import message_json, messages, semconv
 from tokentrail.instrumentation.settings import CaptureMode, Redactor, Settings
 
 __all__ = ["ContentPolicy"]
@@ -175,11 +175,12 @@ _SYSTEM_MEMO_MAX_CHARS = 65536
 """At most 16 system prompts of up to 64 Ki characters are remembered (a few MiB at worst); longer ones are
 encoded on every call."""
 
-_REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-    ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, messages.system_instructions),
-    ("messages", semconv.GEN_AI_INPUT_MESSAGES, messages.input_messages),
-    ("tools", semconv.GEN_AI_TOOL_DEFINITIONS, messages.tool_definitions),
+_REQUEST_FIELDS: tuple[tuple[str, str, Callable[[Any], Any], Callable[[Any], str | None] | None], ...] = (
+    ("system", semconv.GEN_AI_SYSTEM_INSTRUCTIONS, messages.system_instructions, message_json.system_instructions_json),
+    ("messages", semconv.GEN_AI_INPUT_MESSAGES, messages.input_messages, message_json.input_messages_json),
+    ("tools", semconv.GEN_AI_TOOL_DEFINITIONS, messages.tool_definitions, None),
 )
+"""(parameter, attribute, converter, the JSON fast path of the common shapes or `None`)."""
 
 
 class ContentPolicy:
@@ -209,7 +210,8 @@ class ContentPolicy:
         attributes: dict[str, AttributeValue] = {} if into is None else into
         if not self.enabled:
             return attributes
-        for key, name, convert in _REQUEST_FIELDS:
+        fast_ok = self.redact is None  # a redactor sees the structured value: no fast path
+        for key, name, convert, fast in _REQUEST_FIELDS:
             raw = params.get(key)
             if raw is None:
                 continue
@@ -226,6 +228,8 @@ class ContentPolicy:
                 if not raw:
                     continue
             elif not _is_given(raw):
+                continue
+            if fast is not None and fast_ok and self._record_fast(attributes, name, fast, raw):
                 continue
             try:
                 value = convert(raw)
@@ -256,6 +260,10 @@ class ContentPolicy:
         attributes: dict[str, AttributeValue] = {} if into is None else into
         if not self.enabled or message is None:
             return attributes
+        if self.redact is None and self._record_fast(
+            attributes, semconv.GEN_AI_OUTPUT_MESSAGES, message_json.output_messages_json, message
+        ):
+            return attributes
         try:
             value = messages.output_messages(message)
         except Exception:
@@ -263,6 +271,23 @@ class ContentPolicy:
             return attributes
         self._record(attributes, semconv.GEN_AI_OUTPUT_MESSAGES, value)
         return attributes
+
+    def _record_fast(
+        self, attributes: dict[str, AttributeValue], name: str, fast: Callable[[Any], str | None], raw: Any
+    ) -> bool:
+        """Record `name` from the JSON `fast` writes for `raw`; False (nothing recorded) when `fast` does not take
+        that shape, fails, or its JSON is over the budget: the general path then converts, trims and records."""
+        try:
+            encoded = fast(raw)
+            if encoded is None:
+                return False
+            size = len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))  # `_utf8_len`, inlined
+        except Exception:
+            return False
+        if size > self.max_bytes:
+            return False
+        attributes[name] = encoded
+        return True
 
     def _record(self, attributes: dict[str, AttributeValue], name: str, value: Any) -> None:
         if self.redact is not None:
