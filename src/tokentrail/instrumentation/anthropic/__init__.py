@@ -65,8 +65,8 @@ def _settings(given: Any) -> Settings:
     return settings.current()
 
 
-def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> tuple[Recorder, bool]:
-    recorder = recorder_for(
+def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> Recorder:
+    return recorder_for(
         anthropic_contract.INSTRUMENTATION_SCOPE,
         settings,
         tracer_provider,
@@ -74,7 +74,6 @@ def _recorder(settings: Settings, tracer_provider: Any, meter_provider: Any) -> 
         error_type=error_type,
         describe_error=error_description,
     )
-    return recorder, recorder.captures_content
 
 
 class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -89,8 +88,7 @@ class AnthropicInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         """Keyword arguments: `tracer_provider`, `meter_provider` (default: the global ones), `settings`."""
         settings = _settings(kwargs.get("settings"))
-        recorder, capture = _recorder(settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
-        adapters = Adapters(recorder, capture_content=capture)
+        adapters = Adapters(_recorder(settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider")))
         self._adapters = adapters
         self._patched = []
         operations: dict[str, Operation] = {

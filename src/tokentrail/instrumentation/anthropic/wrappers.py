@@ -45,12 +45,12 @@ class Operation:
 class Adapters:
     """The wrappers of one instrumentor (they share its recorder)."""
 
-    def __init__(self, recorder: Recorder, *, capture_content: bool) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.enabled = True
         """False once uninstrumented: wrappers the SDK captured earlier (bound methods, `with_raw_response`
         helpers made while instrumented) then pass straight through."""
         self._recorder = recorder
-        self._capture = capture_content
+        self._capture = recorder.captures_content  # streams keep their text only when it is recorded
         self.chat = Operation(self._chat_request, self._complete_chat)
         self.count_tokens = Operation(self._count_tokens_request, _stop_with(count_tokens_response))
         self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), _stop_with(batch_response))

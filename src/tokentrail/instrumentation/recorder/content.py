@@ -302,8 +302,7 @@ class ContentPolicy:
                 return
         try:
             encoded = _encode(value)
-            size = len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))  # `_utf8_len`, inlined
-            if size > self.max_bytes:
+            if _utf8_len(encoded) > self.max_bytes:
                 encoded = _fit(value, encoded, self.max_bytes)
                 attributes[semconv.CONTENT_TRUNCATED] = True
         except Exception:
