@@ -245,3 +245,33 @@ def test_instrument_respects_the_provider_the_application_installed(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stderr.strip().splitlines()[-1]) == [f"chat {MODEL}"]
     assert receiver.spans == []  # tokentrail added no exporter to the application's provider
+
+
+def test_opentelemetry_instrument_loads_the_prices_before_the_first_call(tmp_path: Path, receiver: Receiver) -> None:
+    """The price data takes a fraction of a second to load: the zero-code start loads it in the background, as
+    `tokentrail.instrument()` does, so the application's first call does not wait for it."""
+    script = tmp_path / "idle.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            deadline = time.monotonic() + 60
+            while "genai_prices.data" not in sys.modules and time.monotonic() < deadline:
+                time.sleep(0.05)
+            print("loaded" if "genai_prices.data" in sys.modules else "not loaded")
+            """
+        ),
+        encoding="utf-8",
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TOKENTRAIL_"))}
+    env = {**clean, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "idle"}
+    result = subprocess.run(
+        [str(BIN / "opentelemetry-instrument"), sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded"

@@ -140,12 +140,6 @@ def _validate_endpoint(endpoint: str | None, headers: Mapping[str, str] | None) 
         raise ConfigurationError("headers must be a mapping of strings to strings")
 
 
-def _warm_prices(settings: Settings) -> None:
-    """Load the price data off the caller's thread so the first LLM call does not pay for it."""
-    book = pricebook(settings.prices_file)
-    threading.Thread(target=book.warm, name="tokentrail-prices", daemon=True).start()
-
-
 def instrument(
     *,
     service_name: str | None = None,
@@ -208,10 +202,6 @@ def instrument(
         if _owned_providers(installation):
             # Before the anthropic instrumentation makes its metric pump, whose own exit hook must run first.
             atexit.register(_at_exit)
-        try:
-            _warm_prices(resolved)
-        except Exception:
-            log.debug("tokentrail: could not preload prices", exc_info=True)
         _installed = installation
         settings_module.use(installation.settings)
         installation.instrumentor = _instrument_anthropic(installation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from opentelemetry import context as context_api
@@ -141,6 +142,30 @@ def test_usage_and_cost(recorder, span_exporter, metric_reader):
     (cost,) = points(metric_reader, semconv.METRIC_COST)
     assert cost.value == pytest.approx(a[semconv.COST_USD])
     assert dict(cost.attributes)[semconv.GEN_AI_PROVIDER_NAME] == PROVIDER
+
+
+def test_the_span_ends_when_the_call_did(tracer_provider, span_exporter):
+    """What the recorder does after the call (pricing, content, a redaction hook) is not the call's latency: the
+    span ends at the moment the call ended, as the duration metric does. A slow redaction hook proves it."""
+
+    def slow_redact(name, value):
+        if name == semconv.GEN_AI_OUTPUT_MESSAGES:
+            time.sleep(0.3)
+        return value
+
+    recorder = Recorder(
+        tracer_provider.get_tracer("t"),
+        pricebook=PriceBook(),
+        content=ContentPolicy(CaptureMode.SPAN_ONLY, redact=slow_redact),
+    )
+    call = start(recorder)
+    ended = time.time_ns()
+    call.stop(Response(model=MODEL, message={"role": "assistant", "content": [{"type": "text", "text": "hi"}]}))
+    returned = time.time_ns()
+    span, attributes = finished(span_exporter)
+    assert semconv.GEN_AI_OUTPUT_MESSAGES in attributes  # the hook ran inside stop()
+    assert returned - ended >= 300_000_000
+    assert span.start_time <= span.end_time <= ended + 100_000_000
 
 
 def test_a_cut_call_finishes_with_error(recorder, span_exporter):

@@ -218,6 +218,7 @@ class LLMCall:
         except IndexError:
             return  # already ended
         end_ns = time.perf_counter_ns()
+        end_time = time.time_ns()  # the span ends when the call did: pricing and content come after, not inside
         recorder = self._recorder
         span = self.span
         request = self.request
@@ -275,7 +276,7 @@ class LLMCall:
         except Exception:
             log.debug("tokentrail: could not write the span attributes", exc_info=True)
         try:
-            span.end()
+            span.end(end_time)
         except Exception:
             log.debug("tokentrail: could not end the span", exc_info=True)
         instruments = recorder._instruments

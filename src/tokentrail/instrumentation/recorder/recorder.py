@@ -8,6 +8,7 @@ cost and the metrics. No I/O, no SDK imports.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -131,6 +132,8 @@ def recorder_for(
         book = pricebook(settings.prices_file)
     except Exception as exc:
         log.warning("tokentrail: prices unavailable, calls are recorded without cost: %s", exc)
+    else:
+        _warm(book)
     content = None
     try:
         from tokentrail.instrumentation.recorder.content import ContentPolicy
@@ -149,3 +152,13 @@ def recorder_for(
         error_type=error_type,
         describe_error=describe_error,
     )
+
+
+def _warm(book: PriceBook) -> None:
+    """Load the price data off the caller's thread (a fraction of a second, more on a slow host), so the first
+    priced call does not pay for it: whichever way the instrumentation starts (`tokentrail.instrument()`,
+    `opentelemetry-instrument`, or `AnthropicInstrumentor().instrument()` directly)."""
+    try:
+        threading.Thread(target=book.warm, name="tokentrail-prices", daemon=True).start()
+    except Exception:  # e.g. no threads left: the first call loads the data itself
+        log.debug("tokentrail: could not preload prices", exc_info=True)
