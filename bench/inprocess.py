@@ -239,6 +239,8 @@ def _added(medians: dict[str, dict[str, list[float]]], side: str, base: str) -> 
 
 
 def rows(subject: str, transport: str, medians: dict[str, dict[str, list[float]]]) -> list[str]:
+    import overhead
+
     """The subject's table rows: each side against the baseline; for `same-moments` also tokentrail against the
     reference (own work) and that as a share of the reference span; for `parts`, each part (everything on
     against everything but that part)."""
@@ -252,6 +254,11 @@ def rows(subject: str, transport: str, medians: dict[str, dict[str, list[float]]
     if subject != SAME_MOMENTS:
         added = _added(medians, "on", "off")
         return [f"| {subject}{where} | {_summary(added['call'], 1)} | {_summary(added['event'], 2)} |"]
+    bare_call = statistics.median(medians["call"]["bare"])
+    bare_event = statistics.median(
+        (long - short) / (overhead.LONG_EVENTS - overhead.SHORT_EVENTS)
+        for long, short in zip(medians["stream-long"]["bare"], medians["stream"]["bare"], strict=True)
+    )
     tokentrail = _added(medians, "tokentrail", "bare")
     reference = _added(medians, "reference", "bare")
     own = _added(medians, "tokentrail", "reference")
@@ -262,6 +269,8 @@ def rows(subject: str, transport: str, medians: dict[str, dict[str, list[float]]
         f"| **own work: tokentrail over the reference{where}** | **{_summary(own['call'], 1)}** "
         f"| **{_summary(own['event'], 2)}** |",
         f"| own work per reference span{where} (median over median) | {share:.2f} | |",
+        f"| the bare SDK itself{where}: CPU µs per call and per event, not added (the host's yardstick) "
+        f"| {bare_call:.0f} | {bare_event:.2f} |",
     ]
 
 
