@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 EXTRAS := dev,sink,ui,fastapi,grpc
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast lint fmt bench demo stack sdk-matrix interop clean browser
+.PHONY: setup test test-fast lint fmt bench demo stack sdk-matrix interop clean browser valgrind
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,13 @@ browser:
 		else echo "the UI tests need /usr/bin/chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; \
 	fi
 
+# The instruction counts of `make bench` run under valgrind's callgrind (Debian's package).
+valgrind:
+	@if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q valgrind; \
+		else echo "make bench needs valgrind: run 'sudo apt-get install -y valgrind'" >&2; exit 1; fi; \
+	fi
+
 test-fast: setup
 	$(BIN)/pytest -m "not stack and not interop"
 
@@ -53,9 +60,10 @@ sdk-matrix: setup
 interop: setup
 	$(BIN)/nox -db uv -s interop
 
-# Per-call overhead against the peers, sink ingest against raw COPY, then the web UI's pages over a million
-# stored calls; each rewrites its section of docs/benchmarks.md.
-bench: setup
+# Per-call overhead against the peers, tokentrail's own work in one process and in instructions (valgrind), sink
+# ingest against raw COPY, then the web UI's pages over a million stored calls; each rewrites its section of
+# docs/benchmarks.md.
+bench: setup valgrind
 	$(BIN)/nox -db uv -s bench
 	$(BIN)/python bench/sink_ingest.py --write-docs
 	$(BIN)/python bench/ui_pages.py --write-docs

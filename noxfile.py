@@ -25,7 +25,8 @@ SDK_GENERATIONS = {
 @nox.session(python="3.11")
 @nox.parametrize("sdk", list(SDK_GENERATIONS))
 def sdk(session: nox.Session, sdk: str) -> None:
-    session.install("-e", ".[dev,sink]", *SDK_GENERATIONS[sdk])
+    # All the extras the tests import, so none of them is skipped for a missing package on an older SDK.
+    session.install("-e", ".[dev,sink,grpc,fastapi]", *SDK_GENERATIONS[sdk])
     session.run("python", "-c", "import anthropic; print('anthropic', anthropic.__version__)")
     session.run("pytest", "tests/instrumentation", "tests/contract", "tests/dev/standin", *session.posargs)
 
@@ -72,8 +73,10 @@ BENCH_PEERS = [
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Per-call overhead of tokentrail and its peers over the bare SDK (bench/overhead.py), then tokentrail's own
-    cost switched on and off in one process (bench/inprocess.py): both into docs/benchmarks.md."""
+    """Per-call overhead of tokentrail and its peers over the bare SDK (bench/overhead.py), tokentrail's own cost
+    switched on and off in one process (bench/inprocess.py), and its own work in instructions under callgrind
+    (bench/instructions.py): all into docs/benchmarks.md."""
     session.install("-e", ".", *BENCH_PEERS)
     session.run("python", "bench/overhead.py", *session.posargs)
     session.run("python", "bench/inprocess.py")
+    session.run("python", "bench/instructions.py")

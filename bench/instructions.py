@@ -1,0 +1,239 @@
+"""tokentrail's own work counted in instructions (callgrind): a figure the host's load and speed do not move.
+
+    .venv/bin/python bench/instructions.py [--calls 20] [--streams 5] [--write-docs docs/benchmarks.md]
+
+CPU time on a shared, throttled machine moves by more than tokentrail's own work (docs/benchmarks.md). Valgrind's
+callgrind counts the instructions a program executes instead: the same code on the same inputs gives the same
+count whatever else the machine does. One process under `valgrind --tool=callgrind --collect-atstart=no` holds
+the bare SDK, the reference span and tokentrail with content, cost and metrics on (switched as in
+`bench/inprocess.py`'s same-moments subject); the SDK's answers are the stand-in's, recorded once and replayed in
+memory (the stand-in is stopped before counting, so no server thread runs, and neither the span processor's
+export nor the metric pump's drain is due while counting), every side is warmed up, the cyclic garbage collector
+is off, and collection is switched on (callgrind's client requests, through a helper compiled
+here) around each counted call only, one dump per side and mode. `PYTHONHASHSEED=0`, so runs repeat.
+
+What it gives: instructions per call and per stream event for each side, tokentrail's own work (tokentrail
+minus the reference span), and that as a share of what the reference span adds to the bare SDK. Instructions are
+not time (a cache miss costs more than an instruction), so the share is the comparable figure: at the reference
+span's 57 µs of the 2026-11-22 run (the run the 25 µs target was set from) it reads as µs there.
+
+Needs valgrind and a C compiler (`apt-get install valgrind`; `make bench` installs it). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SIDES = ("bare", "reference", "tokentrail")
+MODES = ("call", "stream", "stream-long")
+REFERENCE_SPAN_US = 57.4
+"""The reference span's added CPU per call in the run the target was set from (2026-11-22, AMD EPYC)."""
+DOCS_SECTION = "## tokentrail's own work in instructions"
+
+
+_HELPER = """
+#include <valgrind/callgrind.h>
+void tt_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+void tt_zero(void) { CALLGRIND_ZERO_STATS; }
+void tt_dump(const char *reason) { CALLGRIND_DUMP_STATS_AT(reason); }
+"""
+"""Callgrind's client requests (macros of valgrind/callgrind.h, outside valgrind no-ops), for ctypes."""
+
+
+def _helper(workdir: Path) -> Path:
+    """The client-request helper, compiled with the system C compiler against valgrind's header."""
+    source = workdir / "callgrind_requests.c"
+    library = workdir / "libcallgrind_requests.so"
+    source.write_text(_HELPER)
+    try:
+        subprocess.run(
+            ["cc", "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], check=True, capture_output=True
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise SystemExit(
+            f"bench/instructions.py needs cc and valgrind's headers (valgrind/callgrind.h): {exc} {detail!r}"
+        ) from exc
+    return library
+
+
+def worker(library: str, calls: int, streams: int) -> int:
+    """In one process under callgrind (collection off): set up the bare SDK, the reference span and tokentrail
+    (switched like `bench/inprocess.py`'s same-moments subject), record the stand-in's answers and stop it, warm
+    every side up, then count each side's calls of each mode with collection switched on around them only."""
+    import ctypes
+    import gc
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import anthropic
+    import inprocess
+    import overhead
+
+    from tokentrail.dev.standin import StandinServer
+    from tokentrail.instrumentation.recorder import metricpump
+
+    requests = ctypes.CDLL(library)
+    # No background thread may run while a call is counted (collection covers every thread): the span processor
+    # exports only when told (its queue never fills here), and the metric pump drains only at collection.
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = str(10**9)
+    metricpump.IDLE_DRAIN = 10.0**9
+    tracer_provider, meter_provider = overhead._providers()
+    sides, switch = inprocess._switch(inprocess.SAME_MOMENTS, tracer_provider, meter_provider)
+    counts = {"call": calls, "stream": streams, "stream-long": streams}
+    modes = {"call": (None, 1), "stream": (overhead.SHORT_EVENTS, 1), "stream-long": (overhead.LONG_EVENTS, 1)}
+    with StandinServer() as server:  # only to record its answers: no server thread runs while counting
+        http_client, set_mode = inprocess._replayed(server, modes)
+        base_url = server.base_url
+    client = anthropic.Anthropic(
+        api_key="bench", base_url=base_url, max_retries=0, http_client=http_client, **overhead._native_off()
+    )
+
+    def run(mode: str, count: int, counted: bool) -> None:
+        set_mode(mode)
+        for _ in range(count):
+            if counted:
+                requests.tt_toggle()
+            overhead._call(client, "call" if mode == "call" else "stream")
+            if counted:
+                requests.tt_toggle()
+
+    for side in sides:  # warm every path (and the price data) before anything is counted
+        switch(side)
+        for mode in MODES:
+            run(mode, 10, counted=False)
+    gc.collect()
+    gc.disable()  # a collection would land in whichever side happened to be running
+    requests.tt_zero()
+    for side in sides:
+        switch(side)
+        for mode in MODES:
+            run(mode, counts[mode], counted=True)
+            requests.tt_dump(f"{side} {mode}".encode())
+    return 0
+
+
+def _dumps(out: Path) -> dict[tuple[str, str], int]:
+    """(side, mode) -> instructions, from the dumps of one worker."""
+    found = {}
+    for path in out.parent.glob(out.name + ".*"):
+        text = path.read_text()
+        reason = re.search(r"^desc: Trigger: Client Request: (\S+) (\S+)$", text, re.MULTILINE)
+        total = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
+        if reason is not None and total is not None:
+            found[(reason.group(1), reason.group(2))] = int(total.group(1))
+    return found
+
+
+def count(calls: int, streams: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """Instructions per call of each side and mode, from one process under callgrind."""
+    library = _helper(workdir)
+    out = workdir / "callgrind.out"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONHASHSEED"] = "0"
+    command = [sys.executable, __file__, "--worker", str(library), "--calls", str(calls), "--streams", str(streams)]
+    # Once without valgrind (the requests are no-ops there): writes the bytecode caches, so the counted process
+    # does not compile its imports.
+    subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=900)
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}", *command],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    dumps = _dumps(out)
+    per = {"call": calls, "stream": streams, "stream-long": streams}
+    missing = [(side, mode) for side in SIDES for mode in MODES if (side, mode) not in dumps]
+    if missing:
+        raise RuntimeError(f"callgrind wrote no count for {missing}")
+    return {side: {mode: dumps[(side, mode)] / per[mode] for mode in MODES} for side in SIDES}
+
+
+def table(counts: dict[str, dict[str, float]]) -> list[str]:
+    import overhead
+
+    events = overhead.LONG_EVENTS - overhead.SHORT_EVENTS
+
+    def event(side: str) -> float:
+        return (counts[side]["stream-long"] - counts[side]["stream"]) / events
+
+    bare, reference, tokentrail = (counts[s]["call"] for s in SIDES)
+    span = reference - bare
+    own = tokentrail - reference
+    own_event = event("tokentrail") - event("reference")
+    at_reference = REFERENCE_SPAN_US / span
+    rows = [
+        "| measure | instructions per call | instructions per stream event |",
+        "|---|---:|---:|",
+        f"| the bare SDK (its tracing off) | {bare:,.0f} | {event('bare'):,.0f} |",
+        f"| reference span, added to the bare SDK | {span:+,.0f} | {event('reference') - event('bare'):+,.0f} |",
+        f"| tokentrail, added to the bare SDK | {tokentrail - bare:+,.0f} "
+        f"| {event('tokentrail') - event('bare'):+,.0f} |",
+        f"| **own work: tokentrail over the reference span** | **{own:+,.0f}** | **{own_event:+,.0f}** |",
+        f"| own work per reference span | {own / span:.2f} | |",
+        f"| own work at the 2026-11-22 reference span's {REFERENCE_SPAN_US} µs | {own * at_reference:.1f} µs "
+        f"| {own_event * at_reference:.2f} µs |",
+    ]
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=20, help="non-streaming calls counted per side")
+    parser.add_argument("--streams", type=int, default=5, help="streams counted per side and stream mode")
+    parser.add_argument(
+        "--write-docs",
+        type=Path,
+        default=REPO / "docs" / "benchmarks.md",
+        help=f"the Markdown file whose '{DOCS_SECTION}' section is replaced ('-' for none)",
+    )
+    parser.add_argument("--worker", metavar="HELPER", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.calls, args.streams)
+    sys.path.insert(0, str(REPO / "bench"))
+    import overhead
+
+    with tempfile.TemporaryDirectory(prefix="tokentrail-callgrind-") as tmp:
+        counts = count(args.calls, args.streams, Path(tmp))
+    versions = ", ".join(f"{name} {overhead._version(name)}" for name in ("anthropic", "opentelemetry-sdk"))
+    section = "\n".join(
+        [
+            DOCS_SECTION,
+            "",
+            f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({overhead._cpu_model()}), "
+            f"Python {platform.python_version()}; {versions}; valgrind's callgrind.",
+            "",
+            f"Command: `make bench`, here as `python bench/instructions.py --calls {args.calls} --streams "
+            f"{args.streams}`.",
+            "",
+            "Instructions executed during the counted calls only (one process holds the three sides; callgrind",
+            "switched on around each call, after set-up and warm-up; the SDK's answers replayed in memory, no",
+            "server thread, the garbage collector off, `PYTHONHASHSEED=0`): a count the host's load does not move.",
+            "Per event: a 410-delta stream over a 10-delta one. The share of the reference span is the comparable",
+            "figure (instructions are not time); the last row reads it at the reference span's cost in the run the",
+            "25 µs target was set from.",
+            "",
+            *table(counts),
+        ]
+    )
+    print(section)
+    if str(args.write_docs) != "-":
+        overhead.write_docs(args.write_docs, section + "\n", DOCS_SECTION)
+        print(f"written to {args.write_docs}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
