@@ -32,14 +32,11 @@ from __future__ import annotations
 import argparse
 import gc
 import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -348,13 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         answer = subprocess.run(command, check=True, capture_output=True, text=True)
         table.extend(line for line in answer.stdout.splitlines() if line.startswith("| "))
         print(f"  {subject} over {transport} done", file=sys.stderr)
-    versions = ", ".join(f"{name} {overhead._version(name)}" for name in ("anthropic", "opentelemetry-sdk"))
     section = "\n".join(
         [
             DOCS_SECTION,
             "",
-            f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({overhead._cpu_model()}), "
-            f"Python {platform.python_version()}; {versions}.",
+            overhead.measured(),
             "",
             f"Command: `make bench`, here as `python bench/inprocess.py --pairs {args.pairs} --calls {args.calls}"
             f"{' --no-gc' if args.no_gc else ''}`.",
@@ -375,10 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             *table,
         ]
     )
-    print(section)
-    if str(args.write_docs) != "-":
-        overhead.write_docs(args.write_docs, section + "\n", DOCS_SECTION)
-        print(f"written to {args.write_docs}", file=sys.stderr)
+    overhead.publish(section, args.write_docs, DOCS_SECTION)
     return 0
 
 

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -207,13 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tokentrail-callgrind-") as tmp:
         counts = count(args.calls, args.streams, Path(tmp))
-    versions = ", ".join(f"{name} {overhead._version(name)}" for name in ("anthropic", "opentelemetry-sdk"))
     section = "\n".join(
         [
             DOCS_SECTION,
             "",
-            f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({overhead._cpu_model()}), "
-            f"Python {platform.python_version()}; {versions}; valgrind's callgrind.",
+            overhead.measured(note="; valgrind's callgrind"),
             "",
             f"Command: `make bench`, here as `python bench/instructions.py --calls {args.calls} --streams "
             f"{args.streams}`.",
@@ -228,10 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             *table(counts),
         ]
     )
-    print(section)
-    if str(args.write_docs) != "-":
-        overhead.write_docs(args.write_docs, section + "\n", DOCS_SECTION)
-        print(f"written to {args.write_docs}", file=sys.stderr)
+    overhead.publish(section, args.write_docs, DOCS_SECTION)
     return 0
 
 

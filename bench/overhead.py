@@ -612,16 +612,11 @@ def render(
     def spread(bounds: tuple[float, float] | None) -> str:
         return "—" if bounds is None else f"{bounds[0]:+.0f} to {bounds[1]:+.0f}"
 
-    versions = [f"anthropic {_version('anthropic')}", f"opentelemetry-sdk {_version('opentelemetry-sdk')}"]
-    for name in ran:
-        distribution = COMPETITORS[name].distribution
-        if distribution:
-            versions.append(f"{distribution} {_version(distribution)}")
+    distributions = [d for d in (COMPETITORS[name].distribution for name in ran) if d]
     lines = [
         DOCS_SECTION,
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({_cpu_model()}), "
-        f"Python {platform.python_version()}; {', '.join(versions)}.",
+        measured(*distributions),
         "",
         f"Command: `make bench` (`nox -db uv -s bench`), here as `nox -db uv -s bench -- --rounds {args.rounds} "
         f"--calls {args.calls} --warmup {args.warmup} --slices {args.slices}`.",
@@ -662,6 +657,25 @@ def render(
         "stream event.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def measured(*distributions: str, note: str = "") -> str:
+    """The "Measured <date> on <machine>" line of a benchmark section: Python, anthropic, the OpenTelemetry SDK and
+    `distributions`' versions, then `note`."""
+    names = ("anthropic", "opentelemetry-sdk", *distributions)
+    versions = ", ".join(f"{name} {_version(name)}" for name in names)
+    return (
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({_cpu_model()}), "
+        f"Python {platform.python_version()}; {versions}{note}."
+    )
+
+
+def publish(section: str, path: Path, heading: str = DOCS_SECTION) -> None:
+    """Print a benchmark's section and write it into `path` under `heading` (not for a path of `-`)."""
+    print(section)
+    if str(path) != "-":
+        write_docs(path, section.rstrip("\n") + "\n", heading)
+        print(f"written to {path}", file=sys.stderr)
 
 
 def write_docs(path: Path, section: str, heading: str = DOCS_SECTION) -> None:
@@ -716,11 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             names.append(name)
     per_round, ran = run_rounds(names, args.rounds, args.calls, args.warmup, seed=args.seed, slices=args.slices)
     results, per_event = summarise(per_round, ran)
-    section = render(results, per_event, ran, args)
-    print(section)
-    if str(args.write_docs) != "-":
-        write_docs(args.write_docs, section)
-        print(f"written to {args.write_docs}", file=sys.stderr)
+    publish(render(results, per_event, ran, args), args.write_docs)
     return 0
 
 

@@ -154,10 +154,17 @@ def recorder_for(
     )
 
 
+_warming = threading.Event()
+"""Set once the price data's background load has started (the data is the process's: one load serves every book)."""
+
+
 def _warm(book: PriceBook) -> None:
     """Load the price data off the caller's thread (a fraction of a second, more on a slow host), so the first
     priced call does not pay for it: whichever way the instrumentation starts (`tokentrail.instrument()`,
-    `opentelemetry-instrument`, or `AnthropicInstrumentor().instrument()` directly)."""
+    `opentelemetry-instrument`, or `AnthropicInstrumentor().instrument()` directly), once per process."""
+    if _warming.is_set():
+        return
+    _warming.set()
     try:
         threading.Thread(target=book.warm, name="tokentrail-prices", daemon=True).start()
     except Exception:  # e.g. no threads left: the first call loads the data itself
