@@ -13,7 +13,9 @@ is off, and collection is switched on (callgrind's client requests, through a he
 here) around each counted call only, one dump per side and mode. `PYTHONHASHSEED=0`, so runs repeat.
 
 What it gives: instructions per call and per stream event for each side, tokentrail's own work (tokentrail
-minus the reference span), and that as a share of what the reference span adds to the bare SDK. Instructions are
+minus the reference span), and that as a share of what the reference span adds to the bare SDK; then, from a
+second process of the same kind (`bench/inprocess.py`'s parts subject), what each part of tokentrail costs
+(everything on against everything but that part: content, metrics, pricing, app context). Instructions are
 not time (a cache miss costs more than an instruction), so the share is the comparable figure: at the reference
 span's 57 µs of the 2026-11-22 run (the run the 25 µs target was set from) it reads as µs there.
 
@@ -33,9 +35,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SIDES = ("bare", "reference", "tokentrail")
+PART_SIDES = ("all", "content", "metrics", "pricing", "app-context")
+SUBJECTS = {"same-moments": SIDES, "parts": PART_SIDES}
+"""Subject (as in `bench/inprocess.py`) -> its sides, the first the baseline."""
 MODES = ("call", "stream", "stream-long")
 REFERENCE_SPAN_US = 57.4
 """The reference span's added CPU per call in the run the target was set from (2026-11-22, AMD EPYC)."""
+REPEAT = "repeat"
+"""Key of a side's counts: how far its two counts of a call (forwards and backwards) lay apart."""
 DOCS_SECTION = "## tokentrail's own work in instructions"
 
 
@@ -65,7 +72,7 @@ def _helper(workdir: Path) -> Path:
     return library
 
 
-def worker(library: str, calls: int, streams: int) -> int:
+def worker(library: str, subject: str, calls: int, streams: int) -> int:
     """In one process under callgrind (collection off): set up the bare SDK, the reference span and tokentrail
     (switched like `bench/inprocess.py`'s same-moments subject), record the stand-in's answers and stop it, warm
     every side up, then count each side's calls of each mode with collection switched on around them only."""
@@ -86,7 +93,7 @@ def worker(library: str, calls: int, streams: int) -> int:
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = str(10**9)
     metricpump.IDLE_DRAIN = 10.0**9
     tracer_provider, meter_provider = overhead._providers()
-    sides, switch = inprocess._switch(inprocess.SAME_MOMENTS, tracer_provider, meter_provider)
+    sides, switch = inprocess._switch(subject, tracer_provider, meter_provider)
     counts = {"call": calls, "stream": streams, "stream-long": streams}
     modes = {"call": (None, 1), "stream": (overhead.SHORT_EVENTS, 1), "stream-long": (overhead.LONG_EVENTS, 1)}
     with StandinServer() as server:  # only to record its answers: no server thread runs while counting
@@ -105,18 +112,21 @@ def worker(library: str, calls: int, streams: int) -> int:
             if counted:
                 requests.tt_toggle()
 
+    # The collector is off from before the warm-up: a collection would land in whichever side happened to be
+    # running, and a full one empties the interpreter's free lists, so that the side counted just after it read
+    # about 75,000 instructions a call heavier than the same side counted again later.
+    gc.collect()
+    gc.disable()
     for side in sides:  # warm every path (and the price data) before anything is counted
         switch(side)
         for mode in MODES:
             run(mode, 10, counted=False)
-    gc.collect()
-    gc.disable()  # a collection would land in whichever side happened to be running
     requests.tt_zero()
-    for side in sides:
+    for rank, side in enumerate((*sides, *reversed(sides))):  # each side twice: forwards, then backwards
         switch(side)
         for mode in MODES:
             run(mode, counts[mode], counted=True)
-            requests.tt_dump(f"{side} {mode}".encode())
+            requests.tt_dump(f"{side}#{1 + rank // len(sides)} {mode}".encode())
     return 0
 
 
@@ -132,13 +142,14 @@ def _dumps(out: Path) -> dict[tuple[str, str], int]:
     return found
 
 
-def count(calls: int, streams: int, workdir: Path) -> dict[str, dict[str, float]]:
-    """Instructions per call of each side and mode, from one process under callgrind."""
+def count(subject: str, calls: int, streams: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """Instructions per call of each side and mode of `subject`, from one process under callgrind."""
     library = _helper(workdir)
-    out = workdir / "callgrind.out"
+    out = workdir / f"callgrind-{subject}.out"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONHASHSEED"] = "0"
-    command = [sys.executable, __file__, "--worker", str(library), "--calls", str(calls), "--streams", str(streams)]
+    command = [sys.executable, __file__, "--worker", str(library), "--subject", subject]
+    command += ["--calls", str(calls), "--streams", str(streams)]
     # Once without valgrind (the requests are no-ops there): writes the bytecode caches, so the counted process
     # does not compile its imports.
     subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=900)
@@ -152,19 +163,28 @@ def count(calls: int, streams: int, workdir: Path) -> dict[str, dict[str, float]
     )
     dumps = _dumps(out)
     per = {"call": calls, "stream": streams, "stream-long": streams}
-    missing = [(side, mode) for side in SIDES for mode in MODES if (side, mode) not in dumps]
+    sides = SUBJECTS[subject]
+    missing = [(f"{side}#{n}", mode) for side in sides for n in (1, 2) for mode in MODES]
+    missing = [key for key in missing if key not in dumps]
     if missing:
         raise RuntimeError(f"callgrind wrote no count for {missing}")
-    return {side: {mode: dumps[(side, mode)] / per[mode] for mode in MODES} for side in SIDES}
+    counts: dict[str, dict[str, float]] = {}
+    for side in sides:
+        first, second = ({mode: dumps[(f"{side}#{n}", mode)] / per[mode] for mode in MODES} for n in (1, 2))
+        counts[side] = {mode: (first[mode] + second[mode]) / 2 for mode in MODES}
+        counts[side][REPEAT] = abs(first["call"] - second["call"])
+    return counts
+
+
+def _per_event(counts: dict[str, dict[str, float]], side: str) -> float:
+    import overhead
+
+    return (counts[side]["stream-long"] - counts[side]["stream"]) / (overhead.LONG_EVENTS - overhead.SHORT_EVENTS)
 
 
 def table(counts: dict[str, dict[str, float]]) -> list[str]:
-    import overhead
-
-    events = overhead.LONG_EVENTS - overhead.SHORT_EVENTS
-
     def event(side: str) -> float:
-        return (counts[side]["stream-long"] - counts[side]["stream"]) / events
+        return _per_event(counts, side)
 
     bare, reference, tokentrail = (counts[s]["call"] for s in SIDES)
     span = reference - bare
@@ -182,7 +202,23 @@ def table(counts: dict[str, dict[str, float]]) -> list[str]:
         f"| own work per reference span | {own / span:.2f} | |",
         f"| own work at the 2026-11-22 reference span's {REFERENCE_SPAN_US} µs | {own * at_reference:.1f} µs "
         f"| {own_event * at_reference:.2f} µs |",
+        f"| repeat check: the largest gap between a side's two counts of a call | "
+        f"{max(counts[s][REPEAT] for s in SIDES):,.0f} | |",
     ]
+    return rows
+
+
+def parts_table(parts: dict[str, dict[str, float]], span: float) -> list[str]:
+    """Each part's instructions: everything on minus everything but that part, per call and per event."""
+    rows = [
+        "| part (everything on against everything but it) | instructions per call | per reference span "
+        "| instructions per stream event |",
+        "|---|---:|---:|---:|",
+    ]
+    for part in PART_SIDES[1:]:
+        call = parts["all"]["call"] - parts[part]["call"]
+        event = _per_event(parts, "all") - _per_event(parts, part)
+        rows.append(f"| {part} | {call:+,.0f} | {call / span:.2f} | {event:+,.0f} |")
     return rows
 
 
@@ -197,14 +233,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"the Markdown file whose '{DOCS_SECTION}' section is replaced ('-' for none)",
     )
     parser.add_argument("--worker", metavar="HELPER", help=argparse.SUPPRESS)
+    parser.add_argument("--subject", choices=tuple(SUBJECTS), default="same-moments", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.calls, args.streams)
+        return worker(args.worker, args.subject, args.calls, args.streams)
     sys.path.insert(0, str(REPO / "bench"))
     import overhead
 
     with tempfile.TemporaryDirectory(prefix="tokentrail-callgrind-") as tmp:
-        counts = count(args.calls, args.streams, Path(tmp))
+        counts = count("same-moments", args.calls, args.streams, Path(tmp))
+        parts = count("parts", args.calls, args.streams, Path(tmp))
     section = "\n".join(
         [
             DOCS_SECTION,
@@ -216,12 +254,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             "Instructions executed during the counted calls only (one process holds the three sides; callgrind",
             "switched on around each call, after set-up and warm-up; the SDK's answers replayed in memory, no",
-            "server thread, the garbage collector off, `PYTHONHASHSEED=0`): a count the host's load does not move.",
+            "server thread, the garbage collector off from before the warm-up, `PYTHONHASHSEED=0`): a count the",
+            "host's load does not move. Each side is counted twice, in the order bare, reference, tokentrail and",
+            "back, and the two counts averaged; the repeat check row shows how far they lay apart.",
             "Per event: a 410-delta stream over a 10-delta one. The share of the reference span is the comparable",
             "figure (instructions are not time); the last row reads it at the reference span's cost in the run the",
             "25 µs target was set from.",
             "",
             *table(counts),
+            "",
+            "What each part costs, from a second process of the same kind (tokentrail with everything on, and",
+            "with each part off in turn; the share is of the reference span above):",
+            "",
+            *parts_table(parts, counts["reference"]["call"] - counts["bare"]["call"]),
         ]
     )
     overhead.publish(section, args.write_docs, DOCS_SECTION)

@@ -6,10 +6,10 @@ The stream proxy and the Messages accumulator are run over real SDK event object
 text delta) held in a list, so no socket, SSE decoding or SDK work enters; each figure is the median over
 `--repeat` passes of the calling thread's CPU time per event, minus a bare loop over the same list:
 
-- `proxy, content on` / `off`: the whole per-event path (the proxy's generator, the context switch around the
-  read, the accumulator), with the text kept or not;
-- `accumulator, content on` / `off`: `MessageAccumulator.add` alone;
-- `context switch`: attaching and detaching the call's context, as the proxy does around each read.
+- `proxy, content on` / `off`: the whole per-event path (the proxy's generator and the accumulator), with the
+  text kept or not;
+- `accumulator, content on` / `off`: `MessageAccumulator.add` alone (with the SDK's classes for its fast path, as
+  the instrumentor sets it up).
 
 It complements `bench/inprocess.py`'s per-event column (the same path inside real calls). Not a test.
 """
@@ -31,11 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from anthropic.types import RawContentBlockDeltaEvent, TextDelta
-    from opentelemetry import context
     from opentelemetry.sdk.trace import TracerProvider
 
-    from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator
-    from tokentrail.instrumentation.recorder.call import attach, detach
+    from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator, fast_path
     from tokentrail.instrumentation.recorder.recorder import Recorder
     from tokentrail.instrumentation.recorder.records import Request
     from tokentrail.instrumentation.recorder.streams import StreamProxy
@@ -50,9 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         type="content_block_start", index=0, content_block=SimpleNamespace(type="text", text="")
     )
     recorder = Recorder(TracerProvider().get_tracer("bench"))
+    fast = fast_path()
 
     def accumulator(capture: bool) -> MessageAccumulator:
-        made = MessageAccumulator(capture=capture)
+        made = MessageAccumulator(capture=capture, fast=fast)
         made.add(block_start)
         return made
 
@@ -71,11 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for event in events:
             add(event)
 
-    def context_switch() -> None:
-        current = context.get_current()
-        for _ in events:
-            detach(attach(current))
-
     def per_event(function: Callable[..., Any], *arguments: Any) -> float:
         samples = []
         for _ in range(args.repeat):
@@ -91,7 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("proxy, content off", per_event(proxy, False)),
         ("accumulator, content on", per_event(add_only, True)),
         ("accumulator, content off", per_event(add_only, False)),
-        ("context switch", per_event(context_switch)),
     ]
     print("| piece | CPU µs per event |\n|---|---:|")
     for name, value in rows:

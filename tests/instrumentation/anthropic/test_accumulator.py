@@ -7,11 +7,12 @@ from types import SimpleNamespace as NS
 
 import anthropic
 import pytest
+from anthropic._models import construct_type
 
 from tests.fixtures.spans import USAGES, namespace, wire_message
 from tokentrail.contract import anthropic as anthropic_contract
 from tokentrail.contract import semconv
-from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator
+from tokentrail.instrumentation.anthropic.accumulator import NO_FAST_PATH, MessageAccumulator, fast_path
 
 
 @pytest.mark.parametrize("usage", USAGES)
@@ -94,3 +95,74 @@ def test_cut_before_message_delta_has_no_output_count():
     response = accumulator.response()
     assert response.attributes == {semconv.GEN_AI_USAGE_INPUT_TOKENS: 30}
     assert (response.usage.input_tokens, response.usage.output_tokens) == (30, 0)
+
+
+_STREAM = [
+    {
+        "type": "message_start",
+        "message": wire_message({"input_tokens": 30, "output_tokens": 1}, content=[], stop_reason=None),
+    },
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me "}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "think."}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hel"}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "lo"}},
+    {"type": "content_block_stop", "index": 1},
+    {
+        "type": "content_block_start",
+        "index": 2,
+        "content_block": {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+    },
+    {"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": '{"a": '}},
+    {"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "1}"}},
+    {"type": "content_block_stop", "index": 2},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+        "usage": {"output_tokens": 7},
+    },
+    {"type": "message_stop"},
+]
+"""A stream of three blocks (thinking, text, a tool call), as the API sends it."""
+
+
+def _accumulate(events, **options):
+    accumulator = MessageAccumulator(capture=True, **options)
+    flags = [accumulator.add(event) for event in events]
+    return flags, accumulator.response()
+
+
+@pytest.mark.parametrize("beta", [False, True], ids=["messages", "beta-messages"])
+def test_the_fast_path_reads_the_sdk_events_as_the_general_path_does(beta):
+    """The class check of the SDK's delta events (plain and beta) gives what reading their `type` strings gives."""
+    union = anthropic.types.beta.BetaRawMessageStreamEvent if beta else anthropic.types.RawMessageStreamEvent
+    events = [construct_type(type_=union, value=event) for event in _STREAM]
+    fast = fast_path()
+    assert type(events[6]) in fast.delta_events
+    assert type(events[6].delta) in fast.text_deltas
+    fast_flags, fast_response = _accumulate(events, fast=fast)
+    general_flags, general_response = _accumulate(events, fast=NO_FAST_PATH)
+    assert (fast_flags, fast_response) == (general_flags, general_response)
+    assert fast_response == _accumulate([namespace(event) for event in _STREAM])[1]
+    assert fast_response.message["content"] == [
+        {"type": "thinking", "thinking": "Let me think."},
+        {"type": "text", "text": "Hello"},
+        {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}},
+    ]
+
+
+def test_an_sdk_delta_event_missing_a_field_keeps_its_text():
+    """The SDK builds events without validating them: a delta without its index still lands in the last block."""
+    sdk = anthropic.types
+    events = [construct_type(type_=sdk.RawMessageStreamEvent, value=event) for event in _STREAM[:2] + _STREAM[5:6]]
+    events.append(
+        sdk.RawContentBlockDeltaEvent.model_construct(
+            type="content_block_delta", delta=sdk.TextDelta(type="text_delta", text="no index")
+        )
+    )
+    events.append(sdk.RawContentBlockDeltaEvent.model_construct(type="content_block_delta", index=1))  # no delta
+    flags, response = _accumulate(events, fast=fast_path())
+    assert flags[-2:] == [True, True]
+    assert response.message["content"] == [{"type": "thinking", "thinking": ""}, {"type": "text", "text": "no index"}]

@@ -93,7 +93,7 @@ def test_a_stream_cut_short_keeps_its_request_id(anthropic_client, span_exporter
     assert a[anthropic_contract.REQUEST_ID] == stream.response.headers["request-id"]
 
 
-def test_span_is_current_only_inside_reads(anthropic_client, span_exporter, tracer_provider, standin):
+def test_span_is_never_current_in_the_applications_loop(anthropic_client, span_exporter, tracer_provider, standin):
     standin.enqueue(REPLY)
     outer = tracer_provider.get_tracer("test").start_span("outer")
     with trace.use_span(outer, end_on_exit=True):
@@ -103,6 +103,29 @@ def test_span_is_current_only_inside_reads(anthropic_client, span_exporter, trac
     span = only_span(span_exporter)
     assert span.parent is not None
     assert span.parent.span_id == outer.get_span_context().span_id
+
+
+@pytest.mark.parametrize("entry", ["create", "stream"])
+def test_a_stream_request_is_sent_inside_the_span(standin, span_exporter, entry):
+    """What an HTTP client instrumentation sees: the span is current while the SDK sends a stream's request
+    (reads only parse the body, outside it)."""
+    seen: list[int] = []
+
+    def on_request(request) -> None:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+
+    standin.enqueue(REPLY)
+    http_client = anthropic.DefaultHttpxClient(event_hooks={"request": [on_request]})
+    with anthropic.Anthropic(api_key="test", base_url=standin.base_url, http_client=http_client) as client:
+        if entry == "create":
+            for _ in client.messages.create(model=MODEL, max_tokens=100, messages=USER, stream=True):
+                pass
+        else:
+            with client.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream:
+                stream.until_done()
+    span = only_span(span_exporter)
+    assert seen == [span.get_span_context().span_id]
+    assert_complete(span)
 
 
 def test_stream_as_context_manager(anthropic_client, span_exporter, standin):

@@ -7,8 +7,9 @@ arrive before the model produced anything).
 
 from __future__ import annotations
 
+import importlib
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.util.types import AttributeValue
 
@@ -17,11 +18,44 @@ from tokentrail.contract.shapes import field
 from tokentrail.instrumentation.anthropic.responses import TOOL_CALL_BLOCKS, merge_usage, response_of, tool_calls
 from tokentrail.instrumentation.recorder.records import Response
 
-__all__ = ["MessageAccumulator"]
+__all__ = ["NO_FAST_PATH", "FastPath", "MessageAccumulator", "fast_path"]
 
 _read_usage = anthropic_contract.read_usage
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
 _BLOCK_FIELDS = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}
+
+
+class FastPath(NamedTuple):
+    """The SDK's classes of a content delta event and of a text delta: most events of a stream are exactly these,
+    and an identity check of the class replaces reading and comparing their `type` strings (which costs more
+    than the rest of the event's accounting). Anything else, subclasses included, takes the general path."""
+
+    delta_events: frozenset[type]
+    text_deltas: frozenset[type]
+
+
+NO_FAST_PATH = FastPath(frozenset(), frozenset())
+
+_FAST_CLASSES = (
+    ("anthropic.types", "RawContentBlockDeltaEvent", "TextDelta"),
+    ("anthropic.types.beta", "BetaRawContentBlockDeltaEvent", "BetaTextDelta"),
+)
+
+
+def fast_path() -> FastPath:
+    """This SDK's classes for the fast path (plain and beta Messages); those it lacks are left out."""
+    events: set[type] = set()
+    texts: set[type] = set()
+    for module_name, event_name, text_name in _FAST_CLASSES:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:  # an SDK without this module: its events take the general path
+            continue
+        for name, found in ((event_name, events), (text_name, texts)):
+            cls = getattr(module, name, None)
+            if isinstance(cls, type):
+                found.add(cls)
+    return FastPath(frozenset(events), frozenset(texts))
 
 
 def _delta_text(delta: Any, delta_type: Any) -> Any:
@@ -47,9 +81,11 @@ class MessageAccumulator:
     __slots__ = (
         "_blocks",
         "_capture",
+        "_delta_events",
         "_id",
         "_model",
         "_stop_reason",
+        "_text_deltas",
         "_texts",
         "_tool_ids",
         "_tool_names",
@@ -58,8 +94,9 @@ class MessageAccumulator:
         "request_id",
     )
 
-    def __init__(self, *, capture: bool) -> None:
+    def __init__(self, *, capture: bool, fast: FastPath = NO_FAST_PATH) -> None:
         self._capture = capture
+        self._delta_events, self._text_deltas = fast
         self._id: str | None = None
         self._model: str | None = None
         self._stop_reason: str | None = None
@@ -73,27 +110,32 @@ class MessageAccumulator:
         """The HTTP response's `request-id` (`anthropic.request.id`), given by the adapter."""
 
     def add(self, event: Any) -> bool:
-        kind = getattr(event, "type", None)
-        if kind == "content_block_delta":  # the hot path: most events of a stream
+        if type(event) in self._delta_events:  # the hottest path: the SDK's own content delta events
             if self._capture:
-                try:  # the SDK's events have these attributes: plain attribute reads, no `getattr` calls
+                try:
                     delta = event.delta
-                    delta_type = delta.type
-                    text = delta.text if delta_type == "text_delta" else _delta_text(delta, delta_type)
-                    index = event.index
-                except AttributeError:
-                    delta = getattr(event, "delta", None)
-                    delta_type = getattr(delta, "type", None)
-                    text = (
-                        getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
-                    )
-                    index = getattr(event, "index", None)
-                if type(text) is str:
-                    texts = self._texts
-                    if type(index) is int and 0 <= index < len(texts):
-                        texts[index].append(text)
-                    elif texts:
-                        texts[-1].append(text)
+                    text = delta.text if type(delta) in self._text_deltas else None
+                    if type(text) is not str:
+                        # Another delta (thinking, tool input), or one an older SDK built as its text delta class
+                        # because it does not know its type (0.41 does that with `thinking_delta`, text `None`).
+                        self._add_delta(event)
+                    else:
+                        texts = self._texts
+                        if len(texts) == 1:  # one block so far: its index can only be 0 (or wrong: the last)
+                            texts[0].append(text)
+                        else:
+                            index = event.index
+                            if type(index) is int and 0 <= index < len(texts):
+                                texts[index].append(text)
+                            elif texts:
+                                texts[-1].append(text)
+                except AttributeError:  # the SDK builds events without validating them: a field may be missing
+                    self._add_delta(event)
+            return True
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":  # another class of delta event (a test's, a subclass)
+            if self._capture:
+                self._add_delta(event)
             return True
         if kind == "content_block_start":
             started = getattr(event, "content_block", None)
@@ -118,6 +160,19 @@ class MessageAccumulator:
         elif kind == "message_stop":
             self.complete = True
         return False
+
+    def _add_delta(self, event: Any) -> None:
+        """A content delta's text, read field by field (none of them required)."""
+        delta = getattr(event, "delta", None)
+        delta_type = getattr(delta, "type", None)
+        text = getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
+        if type(text) is str:
+            texts = self._texts
+            index = getattr(event, "index", None)
+            if type(index) is int and 0 <= index < len(texts):
+                texts[index].append(text)
+            elif texts:
+                texts[-1].append(text)
 
     def finish(self) -> None:
         """Read to the end: complete only if `message_stop` arrived (a body that just stops was cut)."""

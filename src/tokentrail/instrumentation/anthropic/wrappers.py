@@ -15,7 +15,7 @@ from typing import Any
 
 from tokentrail.contract import semconv
 from tokentrail.instrumentation.anthropic import requests
-from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator
+from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator, fast_path
 from tokentrail.instrumentation.anthropic.batches import BatchResultsAccumulator, batch_request, batch_response
 from tokentrail.instrumentation.anthropic.responses import count_tokens_response, message_response
 from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy
@@ -51,6 +51,7 @@ class Adapters:
         helpers made while instrumented) then pass straight through."""
         self._recorder = recorder
         self._capture = recorder.captures_content  # streams keep their text only when it is recorded
+        self._fast = fast_path()  # the SDK's delta event classes (imported by now: the SDK is instrumented)
         self.chat = Operation(self._chat_request, self._complete_chat)
         self.count_tokens = Operation(self._count_tokens_request, _stop_with(count_tokens_response))
         self.batch_create = Operation(_batch(semconv.OP_BATCH_CREATE), _stop_with(batch_response))
@@ -140,7 +141,7 @@ class Adapters:
         return _STREAM_OPERATION
 
     def _message_accumulator(self) -> MessageAccumulator:
-        return MessageAccumulator(capture=self._capture)
+        return MessageAccumulator(capture=self._capture, fast=self._fast)
 
     def _complete_chat(self, call: LLMCall, result: Any) -> Any:
         try:

@@ -2,8 +2,10 @@
 
 `StreamProxy` / `AsyncStreamProxy` wrap an SDK's stream of items (events, batch results). They own iteration,
 `close`, context-manager exit, exceptions, cancellation and garbage collection of an abandoned stream
-(`weakref.finalize` on the proxy, whose callback holds only the call and its accumulator). The call's context
-(its span, current) is attached only while the SDK works inside a read, never between the application's reads.
+(`weakref.finalize` on the proxy, whose callback holds only the call and its accumulator). The call's context is
+not made current around a read: the SDK sent the request inside the call (its span current, so HTTP spans nest
+under it) and a read only parses the body, which starts no span; the application's code between reads sees its
+own context. That keeps the per-event path to a generator step, the SDK's read and the accumulator's `add`.
 What the items mean is the adapter's part: its `Accumulator` (`add`, `finish`, `response`) is the only hook.
 """
 
@@ -18,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 import wrapt
 
 from tokentrail.instrumentation.recorder.call import LLMCall
-from tokentrail.instrumentation.recorder.call import attach as _attach
-from tokentrail.instrumentation.recorder.call import detach as _detach
 from tokentrail.instrumentation.recorder.records import Accumulator
 
 __all__ = ["AsyncStreamProxy", "StreamProxy", "StreamProxyBase", "wrap_stream"]
@@ -46,7 +46,6 @@ class StreamProxyBase(_ObjectProxy):
         self._self_accumulator = accumulator
         self._self_finalizer = weakref.finalize(self, _abandoned, call, accumulator)
         # Bound once: each stream event touches these (the hot path of a stream).
-        self._self_context = call.context
         self._self_add = accumulator.add
         self._self_first_chunk = True  # until the first content chunk (time to first chunk) has been seen
 
@@ -67,10 +66,6 @@ class StreamProxyBase(_ObjectProxy):
 class StreamProxy(StreamProxyBase):
     """A synchronous stream of events (or batch results)."""
 
-    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
-        super().__init__(wrapped, call, accumulator)
-        self._self_next = wrapped.__next__
-
     def __iter__(self) -> Iterator[Any]:
         """A generator over the events: a `for` loop (and the SDK's stream helpers) resume it per event, which
         costs about half of what a `__next__` of the proxy's own would (no proxy attribute lookups, state in
@@ -81,10 +76,13 @@ class StreamProxy(StreamProxyBase):
         return self._self_events()
 
     def _self_events(self) -> Iterator[Any]:
-        context, read, add, call = self._self_context, self._self_next, self._self_add, self._self_call
+        # The SDK's own iterator (a `Stream`'s `__iter__` generator, which a bare `for` loop would run): its step
+        # is cheaper than a call of the stream's Python-level `__next__`, and both read the same underlying events.
+        wrapped = self.__wrapped__
+        read = iter(wrapped).__next__ if hasattr(type(wrapped), "__iter__") else wrapped.__next__
+        add, call = self._self_add, self._self_call
         first = self._self_first_chunk
         while True:
-            token = _attach(context)
             try:
                 item = read()
             except StopIteration:
@@ -93,8 +91,6 @@ class StreamProxy(StreamProxyBase):
             except BaseException as exc:
                 self._self_end(exc)
                 raise
-            finally:
-                _detach(token)
             try:
                 if add(item) and first:
                     first = self._self_first_chunk = False
@@ -140,7 +136,6 @@ class AsyncStreamProxy(StreamProxyBase):
         return self
 
     async def __anext__(self) -> Any:
-        token = _attach(self._self_context)
         try:
             item = await self._self_anext()
         except StopAsyncIteration:
@@ -149,8 +144,6 @@ class AsyncStreamProxy(StreamProxyBase):
         except BaseException as exc:  # includes CancelledError: ended without ERROR by the recorder
             self._self_end(exc)
             raise
-        finally:
-            _detach(token)
         try:  # the per-event path, inlined: a method call per event costs more than the work
             if self._self_add(item) and self._self_first_chunk:
                 self._self_first_chunk = False
