@@ -94,7 +94,7 @@ def worker(library: str, subject: str, calls: int, streams: int) -> int:
     metricpump.IDLE_DRAIN = 10.0**9
     tracer_provider, meter_provider = overhead._providers()
     sides, switch = inprocess._switch(subject, tracer_provider, meter_provider)
-    counts = {"call": calls, "stream": streams, "stream-long": streams}
+    counts = _per_mode(calls, streams)
     modes = {"call": (None, 1), "stream": (overhead.SHORT_EVENTS, 1), "stream-long": (overhead.LONG_EVENTS, 1)}
     with StandinServer() as server:  # only to record its answers: no server thread runs while counting
         http_client, set_mode = inprocess._replayed(server, modes)
@@ -142,10 +142,15 @@ def _dumps(out: Path) -> dict[tuple[str, str], int]:
     return found
 
 
-def count(subject: str, calls: int, streams: int, workdir: Path) -> dict[str, dict[str, float]]:
-    """Instructions per call of each side and mode of `subject`, from one process under callgrind."""
-    library = _helper(workdir)
-    out = workdir / f"callgrind-{subject}.out"
+def _per_mode(calls: int, streams: int) -> dict[str, int]:
+    """Mode -> how many calls of it are counted per side."""
+    return {"call": calls, "stream": streams, "stream-long": streams}
+
+
+def count(subject: str, calls: int, streams: int, library: Path) -> dict[str, dict[str, float]]:
+    """Instructions per call of each side and mode of `subject`, from one process under callgrind (`library`: the
+    client-request helper, whose directory takes the dumps)."""
+    out = library.parent / f"callgrind-{subject}.out"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONHASHSEED"] = "0"
     command = [sys.executable, __file__, "--worker", str(library), "--subject", subject]
@@ -162,7 +167,7 @@ def count(subject: str, calls: int, streams: int, workdir: Path) -> dict[str, di
         timeout=3600,
     )
     dumps = _dumps(out)
-    per = {"call": calls, "stream": streams, "stream-long": streams}
+    per = _per_mode(calls, streams)
     sides = SUBJECTS[subject]
     missing = [(f"{side}#{n}", mode) for side in sides for n in (1, 2) for mode in MODES]
     missing = [key for key in missing if key not in dumps]
@@ -241,8 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import overhead
 
     with tempfile.TemporaryDirectory(prefix="tokentrail-callgrind-") as tmp:
-        counts = count("same-moments", args.calls, args.streams, Path(tmp))
-        parts = count("parts", args.calls, args.streams, Path(tmp))
+        library = _helper(Path(tmp))
+        counts = count("same-moments", args.calls, args.streams, library)
+        parts = count("parts", args.calls, args.streams, library)
     section = "\n".join(
         [
             DOCS_SECTION,

@@ -119,16 +119,10 @@ class MessageAccumulator:
                         # Another delta (thinking, tool input), or one an older SDK built as its text delta class
                         # because it does not know its type (0.41 does that with `thinking_delta`, text `None`).
                         self._add_delta(event)
+                    elif len(self._texts) == 1:  # one block so far: its index can only be 0 (or wrong: the last)
+                        self._texts[0].append(text)
                     else:
-                        texts = self._texts
-                        if len(texts) == 1:  # one block so far: its index can only be 0 (or wrong: the last)
-                            texts[0].append(text)
-                        else:
-                            index = event.index
-                            if type(index) is int and 0 <= index < len(texts):
-                                texts[index].append(text)
-                            elif texts:
-                                texts[-1].append(text)
+                        self._keep(text, event.index)
                 except AttributeError:  # the SDK builds events without validating them: a field may be missing
                     self._add_delta(event)
             return True
@@ -167,12 +161,15 @@ class MessageAccumulator:
         delta_type = getattr(delta, "type", None)
         text = getattr(delta, "text", None) if delta_type == "text_delta" else _delta_text(delta, delta_type)
         if type(text) is str:
-            texts = self._texts
-            index = getattr(event, "index", None)
-            if type(index) is int and 0 <= index < len(texts):
-                texts[index].append(text)
-            elif texts:
-                texts[-1].append(text)
+            self._keep(text, getattr(event, "index", None))
+
+    def _keep(self, text: str, index: Any) -> None:
+        """Add `text` to the block at `index` (the last block when the index is not one of theirs)."""
+        texts = self._texts
+        if type(index) is int and 0 <= index < len(texts):
+            texts[index].append(text)
+        elif texts:
+            texts[-1].append(text)
 
     def finish(self) -> None:
         """Read to the end: complete only if `message_stop` arrived (a body that just stops was cut)."""
