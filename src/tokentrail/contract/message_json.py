@@ -20,16 +20,20 @@ from tokentrail.contract.shapes import reader
 __all__ = ["input_messages_json", "output_messages_json", "system_instructions_json"]
 
 _string: Callable[[str], str] = json.encoder.encode_basestring  # what the encoder writes strings with (C)
-_MISSING: Any = object()
 _TEXT_PART = '{"type":"text","content":'
 _USER = '"user"'
 _ASSISTANT = '"assistant"'
+_ROLES = {"user": _USER, "assistant": _ASSISTANT}
+"""The JSON of the usual roles, written once."""
+_FINISH = {reason: _string(finish) for reason, finish in STOP_REASON_TO_FINISH.items()}
+"""The JSON of the finish reason of each Anthropic stop reason (`anthropic.finish_reason`); another stop reason
+is its own finish reason."""
 
 
 def _text_parts(content: Any) -> str | None:
     """`[{"type":"text","content":...},...]` of a string or a list of text blocks, or `None` for anything else."""
     if type(content) is str:
-        return "[" + _TEXT_PART + _string(content) + "}]"
+        return f"[{_TEXT_PART}{_string(content)}}}]"
     if type(content) is not list:
         return None
     out = []
@@ -41,17 +45,18 @@ def _text_parts(content: Any) -> str | None:
                 return None
             text = block.get("text")
         else:  # an SDK block: its attributes (`shapes.field` reads an object that has them the same way)
-            if getattr(block, "type", _MISSING) != "text":
-                return None
-            text = getattr(block, "text", _MISSING)
-            if text is _MISSING:
+            try:
+                if block.type != "text":
+                    return None
+                text = block.text
+            except AttributeError:
                 return None
         if text is None:
             text = ""  # `messages._part_text`: a missing text is empty
         elif type(text) is not str:
             return None
-        out.append(_TEXT_PART + _string(text) + "}")
-    return "[" + ",".join(out) + "]"
+        out.append(f"{_TEXT_PART}{_string(text)}}}")
+    return f"[{','.join(out)}]"
 
 
 def system_instructions_json(value: Any) -> str | None:
@@ -71,28 +76,38 @@ def input_messages_json(value: Any) -> str | None:
         else:
             get = message.get if type(message) is dict else reader(message)
             role = get("role")
-            role = _USER if not role else _string(role) if type(role) is str else None  # `or "user"`, a string
+            if not role:  # `role or "user"`, a string
+                role = _USER
+            elif type(role) is str:
+                role = _ROLES.get(role) or _string(role)
+            else:
+                role = None
             content = get("content")
             parts = "[]" if content is None else _text_parts(content)
         if role is None or parts is None:
             return None
-        out.append('{"role":' + role + ',"parts":' + parts + "}")
-    return "[" + ",".join(out) + "]"
+        out.append(f'{{"role":{role},"parts":{parts}}}')
+    return f"[{','.join(out)}]"
 
 
 def output_messages_json(message: Any) -> str | None:
     """The JSON of `messages.output_messages(message)` for a text-only message; else `None`."""
     get = reader(message)
     role = get("role")
-    role = _ASSISTANT if not role else _string(role) if type(role) is str else None  # `or "assistant"`, a string
+    if not role:  # `role or "assistant"`, a string
+        role = _ASSISTANT
+    elif type(role) is str:
+        role = _ROLES.get(role) or _string(role)
+    else:
+        role = None
     content = get("content")
     parts = "[]" if content is None else _text_parts(content)
     if role is None or parts is None:
         return None
     stop_reason = get("stop_reason")
     if type(stop_reason) is str and stop_reason:
-        finish = STOP_REASON_TO_FINISH.get(stop_reason, stop_reason)  # `anthropic.finish_reason`, inlined
-        return '[{"role":' + role + ',"parts":' + parts + ',"finish_reason":' + _string(finish) + "}]"
+        finish = _FINISH.get(stop_reason) or _string(stop_reason)  # `anthropic.finish_reason`, as JSON
+        return f'[{{"role":{role},"parts":{parts},"finish_reason":{finish}}}]'
     if stop_reason is not None and type(stop_reason) is not str:
         return None  # a str subclass or another type: the general path decides
-    return '[{"role":' + role + ',"parts":' + parts + "}]"
+    return f'[{{"role":{role},"parts":{parts}}}]'

@@ -30,38 +30,50 @@ def field(obj: Any, name: str) -> Any:
 def fields(obj: Any) -> dict[str, Any] | None:
     """The fields of a plain dict or of a pydantic model (its instance `__dict__`); `None` for other shapes and for
     models with extra fields (an older SDK's model receiving a newer API's fields keeps them apart)."""
-    if type(obj) is dict:
-        return obj
-    stored = getattr(obj, "__dict__", None)
-    if type(stored) is not dict or not _is_model(type(obj)):
+    cls = type(obj)
+    if cls is dict:
+        return obj  # type: ignore[no-any-return]
+    kind = _MODEL_KINDS.get(cls)
+    if kind is None:
+        kind = _model_kind(cls)
+    if kind is _NOT_A_MODEL:
         return None
-    return None if getattr(obj, "__pydantic_extra__", None) else stored
+    stored = getattr(obj, "__dict__", None)
+    if type(stored) is not dict or (kind is _V2 and getattr(obj, "__pydantic_extra__", None)):
+        return None
+    return stored
 
 
-_MODEL_TYPES: dict[type, bool] = {}
+_NOT_A_MODEL, _V1, _V2 = 0, 1, 2
+"""What a class is to `reader` and `fields`: not a pydantic model, a pydantic 1 model (extras, when allowed, sit
+in `__dict__` with the fields), a pydantic 2 model (extras in `__pydantic_extra__`)."""
+_MODEL_KINDS: dict[type, int] = {}
 _MAX_MODEL_TYPES = 1024
 
 
-def _is_model(cls: type) -> bool:
-    """Whether `cls` is a pydantic model class, memoised per class (`model_fields` is a slow class property)."""
-    known = _MODEL_TYPES.get(cls)
-    if known is None:
-        known = hasattr(cls, "model_fields")
-        if len(_MODEL_TYPES) < _MAX_MODEL_TYPES:
-            _MODEL_TYPES[cls] = known
-    return known
+def _model_kind(cls: type) -> int:
+    """Whether and which pydantic model class `cls` is, memoised per class (`model_fields` is a slow class
+    property)."""
+    kind = _NOT_A_MODEL
+    if hasattr(cls, "model_fields"):
+        kind = _V2 if hasattr(cls, "__pydantic_extra__") else _V1
+    if len(_MODEL_KINDS) < _MAX_MODEL_TYPES:
+        _MODEL_KINDS[cls] = kind
+    return kind
 
 
 def reader(obj: Any) -> Callable[[str], Any]:
     """`get(name)` for `obj`: its fields' `dict.get` when `fields` can read them (SDK models, dicts: no function
     call per field), else `field` (other mappings, attribute objects, extras)."""
-    # `fields`, inlined: the reader of every SDK object on the hot path
-    if type(obj) is dict:
-        return obj.get
-    stored = getattr(obj, "__dict__", None)
-    if type(stored) is dict:
-        cls = type(obj)
-        known = _MODEL_TYPES.get(cls)
-        if (known or (known is None and _is_model(cls))) and not getattr(obj, "__pydantic_extra__", None):
-            return stored.get
-    return partial(field, obj)
+    # `fields`, inlined for the shapes of the hot path: a dict, and a pydantic 2 model without extras
+    cls = type(obj)
+    if cls is dict:
+        return obj.get  # type: ignore[no-any-return]
+    if _MODEL_KINDS.get(cls) is _V2:
+        try:
+            if not obj.__pydantic_extra__:
+                return obj.__dict__.get  # type: ignore[no-any-return]
+        except AttributeError:  # an instance pydantic never initialised: `fields` decides
+            pass
+    stored = fields(obj)
+    return partial(field, obj) if stored is None else stored.get

@@ -18,7 +18,7 @@ from pathlib import Path
 from tokentrail.pricing import data
 from tokentrail.pricing.models import canonical_model_name
 from tokentrail.pricing.overrides import load_overrides
-from tokentrail.pricing.rates import BATCH_FACTOR, ModelRates, Rates
+from tokentrail.pricing.rates import BATCH_FACTOR, NEVER, ModelRates, Rates
 from tokentrail.pricing.usage import Cost, Usage, new_cost
 
 __all__ = ["PriceBook", "default_pricebook", "pricebook"]
@@ -52,7 +52,7 @@ class PriceBook:
         A fast-mode `usage` is priced at the model's fast-mode prices when the data has them."""
         key = (provider, model, batch, usage.fast)
         rates = self._cache.get(key)
-        if rates is None or rates.valid_until <= self._clock():
+        if rates is None or (rates.valid_until != NEVER and rates.valid_until <= self._clock()):
             rates = self._resolve(*key)
         if rates is _UNKNOWN:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 __all__ = ["Cost", "Usage", "new_cost", "new_usage"]
@@ -38,40 +39,96 @@ class Cost:
 
 
 # --- the hot path's constructors --------------------------------------------------------------------------------
-# A frozen dataclass's `__init__` sets each field through `object.__setattr__`; these set the slots through their
-# descriptors instead (what `object.__setattr__` ends in), about twice as fast. Same objects: equal, same hash,
-# still frozen. Every priced call makes one `Usage` and one `Cost`.
+# A frozen dataclass's `__init__` sets each field through `object.__setattr__`, a call per field. The hot path's
+# constructors fill an instance of a plain twin class instead (the same slots, so the same layout: its stores are
+# the interpreter's specialised slot stores) and then give it the frozen class (`__class__` assignment, which
+# Python allows between classes of one layout). Same objects: equal, same hash, still frozen. Where the twin
+# cannot become the frozen class (checked once, at import), the slots are set through their descriptors. Every
+# priced call makes one `Usage` and one `Cost`.
 
 _new = object.__new__
-(
-    _set_input,
-    _set_output,
-    _set_cache_read,
-    _set_write_5m,
-    _set_write_1h,
-    _set_searches,
-    _set_fast,
-) = (Usage.__dict__[field.name].__set__ for field in fields(Usage))
-_set_usd, _set_source = (Cost.__dict__[field.name].__set__ for field in fields(Cost))
 
 
-def new_usage(counts: tuple[int, int, int, int, int, int, bool]) -> Usage:
-    """`Usage(*counts)`: every field, in order (the hot path's constructor)."""
-    input_tokens, output_tokens, cache_read, write_5m, write_1h, searches, fast = counts
+class _UsageFields:
+    """`Usage`'s slots, assignable (a field added to `Usage` and not here makes `_twins_work` false)."""
+
+    __slots__ = (
+        "cache_read_tokens",
+        "cache_write_1h_tokens",
+        "cache_write_5m_tokens",
+        "fast",
+        "input_tokens",
+        "output_tokens",
+        "web_search_requests",
+    )
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    web_search_requests: int
+    fast: bool
+
+
+class _CostFields:
+    """`Cost`'s slots, assignable."""
+
+    __slots__ = ("source", "usd")
+    usd: float
+    source: str
+
+
+def _twin_usage(counts: tuple[int, int, int, int, int, int, bool]) -> Usage:
+    usage = _new(_UsageFields)
+    (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_5m_tokens,
+        usage.cache_write_1h_tokens,
+        usage.web_search_requests,
+        usage.fast,
+    ) = counts
+    usage.__class__ = Usage  # type: ignore[assignment]
+    return usage  # type: ignore[return-value]
+
+
+def _twin_cost(usd: float, source: str) -> Cost:
+    cost = _new(_CostFields)
+    cost.usd = usd
+    cost.source = source
+    cost.__class__ = Cost  # type: ignore[assignment]
+    return cost  # type: ignore[return-value]
+
+
+_usage_setters = tuple(Usage.__dict__[field.name].__set__ for field in fields(Usage))
+_cost_setters = tuple(Cost.__dict__[field.name].__set__ for field in fields(Cost))
+
+
+def _set_usage(counts: tuple[int, int, int, int, int, int, bool]) -> Usage:
     usage: Usage = _new(Usage)
-    _set_input(usage, input_tokens)
-    _set_output(usage, output_tokens)
-    _set_cache_read(usage, cache_read)
-    _set_write_5m(usage, write_5m)
-    _set_write_1h(usage, write_1h)
-    _set_searches(usage, searches)
-    _set_fast(usage, fast)
+    for setter, value in zip(_usage_setters, counts, strict=True):
+        setter(usage, value)
     return usage
 
 
-def new_cost(usd: float, source: str) -> Cost:
-    """`Cost(usd, source)` (the hot path's constructor)."""
+def _set_cost(usd: float, source: str) -> Cost:
     cost: Cost = _new(Cost)
-    _set_usd(cost, usd)
-    _set_source(cost, source)
+    for setter, value in zip(_cost_setters, (usd, source), strict=True):
+        setter(cost, value)
     return cost
+
+
+def _twins_work() -> bool:
+    try:
+        probe = (1, 2, 3, 4, 5, 6, True)
+        return _twin_usage(probe) == Usage(*probe) and _twin_cost(0.5, "probe") == Cost(0.5, "probe")
+    except TypeError:  # "object layout differs": an interpreter that lays the two classes out apart
+        return False
+
+
+new_usage: Callable[[tuple[int, int, int, int, int, int, bool]], Usage]
+"""`Usage(*counts)`: every field, in order (the hot path's constructor)."""
+new_cost: Callable[[float, str], Cost]
+"""`Cost(usd, source)` (the hot path's constructor)."""
+new_usage, new_cost = (_twin_usage, _twin_cost) if _twins_work() else (_set_usage, _set_cost)

@@ -41,6 +41,33 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
     value = kwargs.get("max_tokens")
     if type(value) is int:
         attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
+    if not _OPTIONAL.isdisjoint(kwargs):  # most calls give none of them: one test instead of one per parameter
+        _optional_attributes(kwargs, attributes)
+    if stream:
+        attributes[semconv.GEN_AI_REQUEST_STREAM] = True
+    # positional (fields in order: stream, params, billable, batch, server address and port, signed): a dataclass
+    # takes them faster than keywords
+    return Request(semconv.OP_CHAT, model, attributes, _PROVIDER, stream, kwargs, True, False, address, port, signed)
+
+
+_OPTIONAL = frozenset(
+    (
+        "temperature",
+        "top_p",
+        "top_k",
+        "extra_body",
+        "stop_sequences",
+        "thinking",
+        "thread",
+        "output_config",
+        "output_format",
+    )
+)
+"""The parameters `_optional_attributes` reads."""
+
+
+def _optional_attributes(kwargs: Mapping[str, Any], attributes: dict[str, AttributeValue]) -> None:
+    """The attributes of the parameters a call may give besides the model and `max_tokens` (`_OPTIONAL`)."""
     # Sampling parameters: keyword arguments on 0.x SDKs, `extra_body` on SDKs that dropped them (1.x+).
     extra = kwargs.get("extra_body")
     sampling = extra if type(extra) is dict else _EMPTY
@@ -59,8 +86,6 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
         budget = thinking.get("budget_tokens")
         if type(budget) is int:
             attributes[anthropic_contract.THINKING_BUDGET] = budget
-    if stream:
-        attributes[semconv.GEN_AI_REQUEST_STREAM] = True
     thread = kwargs.get("thread")
     if type(thread) is dict:
         _thread_attributes(thread, attributes)
@@ -70,9 +95,6 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, stream: bool) -> R
         type(output_config) is dict and _given_format(output_config.get("format"))
     ):
         attributes[semconv.GEN_AI_OUTPUT_TYPE] = "json"
-    # positional (fields in order: stream, params, billable, batch, server address and port, signed): a dataclass
-    # takes them faster than keywords
-    return Request(semconv.OP_CHAT, model, attributes, _PROVIDER, stream, kwargs, True, False, address, port, signed)
 
 
 def _thread_attributes(thread: Mapping[str, Any], attributes: dict[str, AttributeValue]) -> None:

@@ -133,9 +133,13 @@ def message_response(message: Any) -> Response | None:
         ids: list[str] = []
         for block in content:
             # `field(block, "type")`, inlined for the usual blocks (SDK objects, dicts): one call less per block
-            kind = block.get("type") if type(block) is dict else getattr(block, "type", None)
-            if kind is None:
-                kind = field(block, "type")
+            if type(block) is dict:
+                kind = block.get("type")
+            else:
+                try:
+                    kind = block.type
+                except AttributeError:
+                    kind = field(block, "type")
             if kind in _TOOL_CALL_BLOCKS:
                 if names is None:
                     names = []
@@ -164,11 +168,11 @@ def tool_calls(names: list[str], ids: list[str], out: dict[str, AttributeValue])
 def _request_id(message: Any) -> Any:
     """The SDK's `_request_id` of a response object, read from the instance's stores: a miss through `getattr`
     goes through pydantic's `__getattr__` and a caught AttributeError, which costs more than all the rest."""
+    private = getattr(message, "__pydantic_private__", None)  # pydantic 2 keeps it there; pydantic 1 in `__dict__`
+    if type(private) is dict:
+        return private.get("_request_id")
     stored = getattr(message, "__dict__", None)
-    if type(stored) is dict and "_request_id" in stored:
-        return stored["_request_id"]
-    private = getattr(message, "__pydantic_private__", None)
-    return private.get("_request_id") if type(private) is dict else None
+    return stored.get("_request_id") if type(stored) is dict else None
 
 
 def count_tokens_response(result: Any) -> Response | None:
