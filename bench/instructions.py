@@ -30,8 +30,9 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SIDES = ("bare", "reference", "tokentrail")
@@ -72,7 +73,37 @@ def _helper(workdir: Path) -> Path:
     return library
 
 
-def worker(library: str, subject: str, calls: int, streams: int) -> int:
+def _same_attribute_names(
+    client: Any, sides: Sequence[str], switch: Callable[[str], None], tracer_provider: Any
+) -> None:
+    """Fail unless the reference span and tokentrail's span of the counted call carry the same attribute names:
+    the reference is meant to hold the span contract's attributes for this call (what the SDK charges for them),
+    so that 'own work' is tokentrail's own. Run in the uncounted first process only (it adds a span processor)."""
+    import overhead
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+    ended: list[ReadableSpan] = []
+
+    class Keep(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            ended.append(span)
+
+    tracer_provider.add_span_processor(Keep())
+    names = {}
+    for side in ("reference", "tokentrail"):
+        if side in sides:
+            switch(side)
+            overhead._call(client, "call")
+            names[side] = set(ended[-1].attributes or ())
+    if len(names) == 2 and names["reference"] != names["tokentrail"]:
+        raise SystemExit(
+            "the reference span's attributes differ from tokentrail's: only in the reference "
+            f"{sorted(names['reference'] - names['tokentrail'])}, only in tokentrail "
+            f"{sorted(names['tokentrail'] - names['reference'])} (bench/overhead.py reference_wrapper)"
+        )
+
+
+def worker(library: str, subject: str, calls: int, streams: int, *, check: bool = False) -> int:
     """In one process under callgrind (collection off): set up the bare SDK, the reference span and tokentrail
     (switched like `bench/inprocess.py`'s same-moments subject), record the stand-in's answers and stop it, warm
     every side up, then count each side's calls of each mode with collection switched on around them only."""
@@ -102,6 +133,9 @@ def worker(library: str, subject: str, calls: int, streams: int) -> int:
     client = anthropic.Anthropic(
         api_key="bench", base_url=base_url, max_retries=0, http_client=http_client, **overhead._native_off()
     )
+
+    if check:
+        _same_attribute_names(client, sides, switch, tracer_provider)
 
     def run(mode: str, count: int, counted: bool) -> None:
         set_mode(mode)
@@ -157,7 +191,10 @@ def count(subject: str, calls: int, streams: int, library: Path) -> dict[str, di
     command += ["--calls", str(calls), "--streams", str(streams)]
     # Once without valgrind (the requests are no-ops there): writes the bytecode caches, so the counted process
     # does not compile its imports.
-    subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=900)
+    # It also checks that the reference span carries tokentrail's attribute names (`_same_attribute_names`).
+    checked = subprocess.run([*command, "--check"], check=False, env=env, capture_output=True, text=True, timeout=900)
+    if checked.returncode != 0:
+        raise SystemExit(f"bench/instructions.py: {' '.join(checked.stderr.strip().splitlines()[-1:])}")
     subprocess.run(
         ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}", *command],
         env=env,
@@ -239,9 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--worker", metavar="HELPER", help=argparse.SUPPRESS)
     parser.add_argument("--subject", choices=tuple(SUBJECTS), default="same-moments", help=argparse.SUPPRESS)
+    parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.subject, args.calls, args.streams)
+        return worker(args.worker, args.subject, args.calls, args.streams, check=args.check)
     sys.path.insert(0, str(REPO / "bench"))
     import overhead
 

@@ -141,9 +141,15 @@ def _otel_genai(tracer_provider: Any, meter_provider: Any) -> dict[str, Any]:
     return _native_off()
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def reference_wrapper(tracer_provider: Any, *, attributes: bool = True) -> Callable[[Any, Any, Any, Any], Any]:
-    """The reference span's wrapt wrapper: one CLIENT span, current during the wrapped call, with the 22 attributes
-    tokentrail records for this call given as constants (or, without `attributes`, none at all)."""
+    """The reference span's wrapt wrapper: one CLIENT span, current during the wrapped call, with the 24 attributes
+    tokentrail records for this call given as constants, its JSON strings as compact as tokentrail writes them
+    (or, without `attributes`, none at all). `bench/instructions.py` checks that the two spans carry the same
+    attribute names before it counts."""
     from opentelemetry import context, trace
 
     tracer = tracer_provider.get_tracer("reference")
@@ -155,8 +161,8 @@ def reference_wrapper(tracer_provider: Any, *, attributes: bool = True) -> Calla
         "anthropic.client.platform": "anthropic",
         "gen_ai.request.model": MODEL,
         "gen_ai.request.max_tokens": 1024,
-        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": SYSTEM}]),
-        "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": PROMPT}]}]),
+        "gen_ai.system_instructions": _compact([{"type": "text", "content": SYSTEM}]),
+        "gen_ai.input.messages": _compact([{"role": "user", "parts": [{"type": "text", "content": PROMPT}]}]),
     }
     end: dict[str, Any] = {
         "gen_ai.response.id": "msg_015RqkxX5bmF6K3tpGqsAaBv",
@@ -169,9 +175,11 @@ def reference_wrapper(tracer_provider: Any, *, attributes: bool = True) -> Calla
         "gen_ai.usage.output_tokens": 26,
         "gen_ai.usage.cache_read.input_tokens": 1200,
         "gen_ai.usage.cache_write.input_tokens": 300,
+        "anthropic.usage.cache_creation.ephemeral_5m_input_tokens": 300,
+        "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 0,
         "gen_ai.usage.cost": 0.001,
         "tokentrail.cost.source": "genai-prices",
-        "gen_ai.output.messages": json.dumps(
+        "gen_ai.output.messages": _compact(
             [{"role": "assistant", "parts": [{"type": "text", "content": ANSWER}], "finish_reason": "stop"}]
         ),
     }

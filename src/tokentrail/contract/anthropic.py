@@ -187,7 +187,8 @@ def read_usage(usage: Any) -> Usage | None:
         read = reader(server_tools)
         searches = _int(read("web_search_requests"))
         fetches = _int(read("web_fetch_requests"))
-    return _new_usage(
+    return _tuple_new(  # type: ignore[no-any-return]
+        Usage,
         (
             uncached,
             output,
@@ -199,12 +200,13 @@ def read_usage(usage: Any) -> Usage | None:
             searches,
             fetches,
             speed if type(speed) is str else None,
-        )
+        ),
     )
 
 
-_new_usage = Usage._make
-"""A `Usage` from its ten fields in order, without the keyword handling of `Usage(...)`."""
+_tuple_new: Any = tuple.__new__
+"""`_tuple_new(Usage, fields)`: a `Usage` from its ten fields in order, what `Usage._make` does without its Python
+frame and length check."""
 
 
 def usage_attributes(usage: Usage, out: dict[str, Any]) -> None:

@@ -21,6 +21,8 @@ __all__ = ["input_messages_json", "output_messages_json", "system_instructions_j
 
 _string: Callable[[str], str] = json.encoder.encode_basestring  # what the encoder writes strings with (C)
 _TEXT_PART = '{"type":"text","content":'
+_BETWEEN_PARTS = "}," + _TEXT_PART
+"""What separates two text parts' encoded texts (the parts' JSON is joined around the texts)."""
 _USER = '"user"'
 _ASSISTANT = '"assistant"'
 _ROLES = {"user": _USER, "assistant": _ASSISTANT}
@@ -55,8 +57,10 @@ def _text_parts(content: Any) -> str | None:
             text = ""  # `messages._part_text`: a missing text is empty
         elif type(text) is not str:
             return None
-        out.append(f"{_TEXT_PART}{_string(text)}}}")
-    return f"[{','.join(out)}]"
+        out.append(_string(text))
+    if len(out) == 1:  # the usual single text block: no join
+        return f"[{_TEXT_PART}{out[0]}}}]"
+    return f"[{_TEXT_PART}{_BETWEEN_PARTS.join(out)}}}]" if out else "[]"
 
 
 def system_instructions_json(value: Any) -> str | None:

@@ -34,7 +34,8 @@ from opentelemetry.util.types import AttributeValue
 from tokentrail.contract import semconv
 from tokentrail.contract.anthropic import uncached_input
 from tokentrail.instrumentation import settings as settings_module
-from tokentrail.instrumentation.recorder.call import LLMCall, attach, detach, qualified_name
+from tokentrail.instrumentation.context.runtime import attach, detach
+from tokentrail.instrumentation.recorder.call import LLMCall, qualified_name
 from tokentrail.instrumentation.recorder.recorder import Recorder, recorder_for
 from tokentrail.instrumentation.recorder.records import Request, Response
 from tokentrail.instrumentation.settings import Settings

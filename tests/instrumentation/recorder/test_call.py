@@ -327,17 +327,3 @@ def test_a_call_is_freed_without_the_cycle_collector(recorder):
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
-
-
-def test_attach_and_detach_switch_the_current_context(monkeypatch):
-    from tokentrail.instrumentation.recorder import call as call_module
-
-    context = context_api.set_value("k", "v")
-    token = call_module.attach(context)
-    try:
-        assert context_api.get_current() is context
-    finally:
-        call_module.detach(token)
-    assert context_api.get_value("k") is None
-    monkeypatch.setattr(context_api, "_RUNTIME_CONTEXT", object())  # another runtime context: the API's functions
-    assert call_module._context_switch() == (context_api.attach, context_api.detach, context_api.get_current)

@@ -44,18 +44,11 @@ _T = TypeVar("_T")
 
 def priced_usage(usage: anthropic_contract.Usage) -> Usage | None:
     """The counts of `usage` to price; `None` when it has neither an input nor an output count."""
-    if usage.input_tokens is None and usage.output_tokens is None:
+    uncached, output, cache_read, write_5m, write_1h, _, _, searches, _, speed = usage  # one unpack, no field reads
+    if uncached is None and output is None:
         return None
     return new_usage(  # input, output, cache read, 5-minute and 1-hour cache writes, web searches, fast
-        (
-            usage.input_tokens or 0,
-            usage.output_tokens or 0,
-            usage.cache_read_tokens or 0,
-            usage.cache_write_5m_tokens or 0,
-            usage.cache_write_1h_tokens or 0,
-            usage.web_search_requests or 0,
-            usage.speed == "fast",
-        )
+        (uncached or 0, output or 0, cache_read or 0, write_5m or 0, write_1h or 0, searches or 0, speed == "fast")
     )
 
 
@@ -168,7 +161,10 @@ def tool_calls(names: list[str], ids: list[str], out: dict[str, AttributeValue])
 def _request_id(message: Any) -> Any:
     """The SDK's `_request_id` of a response object, read from the instance's stores: a miss through `getattr`
     goes through pydantic's `__getattr__` and a caught AttributeError, which costs more than all the rest."""
-    private = getattr(message, "__pydantic_private__", None)  # pydantic 2 keeps it there; pydantic 1 in `__dict__`
+    try:
+        private = message.__pydantic_private__  # pydantic 2 keeps it there; pydantic 1 in `__dict__`
+    except AttributeError:
+        private = None
     if type(private) is dict:
         return private.get("_request_id")
     stored = getattr(message, "__dict__", None)

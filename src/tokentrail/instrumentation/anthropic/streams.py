@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from tokentrail.instrumentation.context.runtime import attach as _attach
+from tokentrail.instrumentation.context.runtime import detach as _detach
 from tokentrail.instrumentation.recorder.call import LLMCall
-from tokentrail.instrumentation.recorder.call import attach as _attach
-from tokentrail.instrumentation.recorder.call import detach as _detach
 from tokentrail.instrumentation.recorder.records import Accumulator
 from tokentrail.instrumentation.recorder.streams import StreamProxyBase, wrap_stream
 

@@ -19,9 +19,10 @@ from tokentrail.instrumentation.anthropic.accumulator import MessageAccumulator,
 from tokentrail.instrumentation.anthropic.batches import BatchResultsAccumulator, batch_request, batch_response
 from tokentrail.instrumentation.anthropic.responses import count_tokens_response, message_response
 from tokentrail.instrumentation.anthropic.streams import StreamManagerProxy
-from tokentrail.instrumentation.recorder.call import LLMCall, active_call
-from tokentrail.instrumentation.recorder.call import attach as _attach
-from tokentrail.instrumentation.recorder.call import detach as _detach
+from tokentrail.instrumentation.context.runtime import attach as _attach
+from tokentrail.instrumentation.context.runtime import current_context as _current_context
+from tokentrail.instrumentation.context.runtime import detach as _detach
+from tokentrail.instrumentation.recorder.call import ACTIVE_CALL_KEY, LLMCall
 from tokentrail.instrumentation.recorder.recorder import Recorder
 from tokentrail.instrumentation.recorder.records import Request
 from tokentrail.instrumentation.recorder.streams import wrap_stream
@@ -69,7 +70,7 @@ class Adapters:
     # -- the two wrapper shapes ----------------------------------------------------------------------------
 
     def _start(self, operation: Operation, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-        if not self.enabled or active_call() is not None:
+        if not self.enabled or _current_context().get(ACTIVE_CALL_KEY) is not None:  # `active_call()`, inlined
             return None  # inside a recorded call (e.g. `batches.results` retrieving its batch): part of it
         try:
             return self._recorder.start(operation.request(instance, args, kwargs))

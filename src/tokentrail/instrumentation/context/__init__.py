@@ -20,7 +20,7 @@ every LLM call inside the workflow carries `gen_ai.workflow.name`.
 
 The modules: `api` (`attributes()` / `workflow()` and the coercion of their values), `scope` (the scope machinery:
 the context key, nesting, the sync / async / generator decorators), `spans` (the workflow span and its tracer),
-`ids` (`current_ids()`).
+`ids` (`current_ids()`), `runtime` (the context switch the hot path uses: attach, detach, read).
 """
 
 from __future__ import annotations

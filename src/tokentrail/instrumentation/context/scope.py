@@ -20,6 +20,7 @@ from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
 from tokentrail.contract import semconv
+from tokentrail.instrumentation.context.runtime import current_context
 
 __all__ = ["AttributeScope", "current_attributes", "with_attributes"]
 
@@ -35,7 +36,7 @@ def with_attributes(attributes: Mapping[str, AttributeValue], ctx: otel_context.
 
 def current_attributes() -> Mapping[str, AttributeValue]:
     """The app attributes in effect here (read-only); an empty mapping when none are set."""
-    value = otel_context.get_current().get(_KEY)  # `get_value(_KEY)` without its extra call (every LLM call reads it)
+    value = current_context().get(_KEY)  # `get_value(_KEY)` without the API's calls (every LLM call reads it)
     return cast("Mapping[str, AttributeValue]", value) if value is not None else _EMPTY
 
 

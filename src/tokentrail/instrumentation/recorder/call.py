@@ -14,11 +14,9 @@ call is never marked ERROR because telemetry failed.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 from collections.abc import Callable, Mapping
-from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as context_api
@@ -27,6 +25,7 @@ from opentelemetry.trace import INVALID_SPAN, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from tokentrail.contract import semconv
+from tokentrail.instrumentation.context.runtime import current_context
 from tokentrail.pricing import Cost
 
 if TYPE_CHECKING:
@@ -42,8 +41,6 @@ __all__ = [
     "LLMCall",
     "active_call",
     "active_span",
-    "attach",
-    "detach",
     "qualified_name",
 ]
 
@@ -58,26 +55,6 @@ call's context is built in one step (`LLMCall.__init__`)."""
 
 _NOT_ERRORS: tuple[type[BaseException], ...] = (asyncio.CancelledError, GeneratorExit)
 """Exceptions that end a call without making it an error: cancellation and a closed generator."""
-
-_Attach = Callable[[context_api.Context], Token[context_api.Context]]
-_Detach = Callable[[Token[context_api.Context]], None]
-_Current = Callable[[], context_api.Context]
-
-
-def _context_switch() -> tuple[_Attach, _Detach, _Current]:
-    """`attach`, `detach` and `get_current` of the OpenTelemetry context. With the default runtime context (a context
-    variable) they are that variable's own `set`, `reset` and `get`: the API's functions add two Python calls to
-    each, and they run around every stream read. The pairs are always made in one frame (no token crosses a
-    context), which is what `reset` needs; any other runtime context (`OTEL_PYTHON_CONTEXT`) goes through the API."""
-    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
-    variable = getattr(runtime, "_current_context", None)
-    if type(runtime).__name__ == "ContextVarsRuntimeContext" and isinstance(variable, contextvars.ContextVar):
-        return variable.set, variable.reset, variable.get
-    return context_api.attach, context_api.detach, context_api.get_current
-
-
-attach, detach, _get_current = _context_switch()
-"""Make a call's context current around the SDK's work, and restore the previous one (see `_context_switch`)."""
 
 _NS_PER_S = 1e9
 _CUT_SHORT: tuple[str, ...] = (semconv.FINISH_ERROR,)
@@ -123,7 +100,7 @@ class ActiveCall:
 
 def active_call() -> ActiveCall | None:
     """The tokentrail call whose SDK work runs in the current context, if any."""
-    call: ActiveCall | None = _get_current().get(ACTIVE_CALL_KEY)  # type: ignore[assignment]
+    call: ActiveCall | None = current_context().get(ACTIVE_CALL_KEY)  # type: ignore[assignment]
     return call
 
 
@@ -155,7 +132,7 @@ class LLMCall:
         self._active = active = ActiveCall(span, request)
         try:
             # What `set_value(ACTIVE_CALL_KEY, ..., set_span_in_context(span))` builds, in one copy.
-            self.context = context_api.Context({**_get_current(), _SPAN_KEY: span, ACTIVE_CALL_KEY: active})
+            self.context = context_api.Context({**current_context(), _SPAN_KEY: span, ACTIVE_CALL_KEY: active})
         except Exception:  # pragma: no cover - context API failures are not expected
             log.debug("tokentrail: could not build the call context", exc_info=True)
             self.context = context_api.get_current()
