@@ -103,13 +103,14 @@ def _same_attribute_names(
         )
 
 
-def worker(library: str, subject: str, calls: int, streams: int, *, check: bool = False) -> int:
-    """In one process under callgrind (collection off): set up the bare SDK, the reference span and tokentrail
-    (switched like `bench/inprocess.py`'s same-moments subject), record the stand-in's answers and stop it, warm
-    every side up, then count each side's calls of each mode with collection switched on around them only."""
-    import ctypes
-    import gc
-
+def quiet_sides(
+    subject: str, modes: dict[str, tuple[int | None, int]]
+) -> tuple[tuple[str, ...], Callable[[str], None], Any, Callable[[str], None], Any]:
+    """`bench/inprocess.py`'s `subject` set up for counting: (its sides, the switch between them, an SDK client
+    answered from the stand-in's recorded answers for `modes`, the function that sets the mode, the tracer
+    provider). No background thread runs while a call is counted (collection covers every thread): the span
+    processor exports only when told (its queue never fills here), the metric pump drains only at collection, and
+    the stand-in is stopped once its answers are recorded."""
     sys.path.insert(0, str(REPO / "bench"))
     import anthropic
     import inprocess
@@ -118,21 +119,33 @@ def worker(library: str, subject: str, calls: int, streams: int, *, check: bool 
     from tokentrail.dev.standin import StandinServer
     from tokentrail.instrumentation.recorder import metricpump
 
-    requests = ctypes.CDLL(library)
-    # No background thread may run while a call is counted (collection covers every thread): the span processor
-    # exports only when told (its queue never fills here), and the metric pump drains only at collection.
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = str(10**9)
     metricpump.IDLE_DRAIN = 10.0**9
     tracer_provider, meter_provider = overhead._providers()
     sides, switch = inprocess._switch(subject, tracer_provider, meter_provider)
-    counts = _per_mode(calls, streams)
-    modes = {"call": (None, 1), "stream": (overhead.SHORT_EVENTS, 1), "stream-long": (overhead.LONG_EVENTS, 1)}
-    with StandinServer() as server:  # only to record its answers: no server thread runs while counting
+    with StandinServer() as server:
         http_client, set_mode = inprocess._replayed(server, modes)
         base_url = server.base_url
     client = anthropic.Anthropic(
         api_key="bench", base_url=base_url, max_retries=0, http_client=http_client, **overhead._native_off()
     )
+    return sides, switch, client, set_mode, tracer_provider
+
+
+def worker(library: str, subject: str, calls: int, streams: int, *, check: bool = False) -> int:
+    """In one process under callgrind (collection off): set up the bare SDK, the reference span and tokentrail
+    (switched like `bench/inprocess.py`'s same-moments subject), record the stand-in's answers and stop it, warm
+    every side up, then count each side's calls of each mode with collection switched on around them only."""
+    import ctypes
+    import gc
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import overhead
+
+    requests = ctypes.CDLL(library)
+    modes = {"call": (None, 1), "stream": (overhead.SHORT_EVENTS, 1), "stream-long": (overhead.LONG_EVENTS, 1)}
+    sides, switch, client, set_mode, tracer_provider = quiet_sides(subject, modes)
+    counts = _per_mode(calls, streams)
 
     if check:
         _same_attribute_names(client, sides, switch, tracer_provider)
@@ -164,15 +177,15 @@ def worker(library: str, subject: str, calls: int, streams: int, *, check: bool 
     return 0
 
 
-def _dumps(out: Path) -> dict[tuple[str, str], int]:
-    """(side, mode) -> instructions, from the dumps of one worker."""
+def dumps(out: Path) -> dict[str, int]:
+    """Dump reason (what the worker passed to `tt_dump`) -> instructions, from the dumps of one callgrind run."""
     found = {}
     for path in out.parent.glob(out.name + ".*"):
         text = path.read_text()
-        reason = re.search(r"^desc: Trigger: Client Request: (\S+) (\S+)$", text, re.MULTILINE)
+        reason = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.MULTILINE)
         total = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
         if reason is not None and total is not None:
-            found[(reason.group(1), reason.group(2))] = int(total.group(1))
+            found[reason.group(1)] = int(total.group(1))
     return found
 
 
@@ -203,16 +216,16 @@ def count(subject: str, calls: int, streams: int, library: Path) -> dict[str, di
         text=True,
         timeout=3600,
     )
-    dumps = _dumps(out)
+    found = dumps(out)
     per = _per_mode(calls, streams)
     sides = SUBJECTS[subject]
-    missing = [(f"{side}#{n}", mode) for side in sides for n in (1, 2) for mode in MODES]
-    missing = [key for key in missing if key not in dumps]
+    missing = [f"{side}#{n} {mode}" for side in sides for n in (1, 2) for mode in MODES]
+    missing = [key for key in missing if key not in found]
     if missing:
         raise RuntimeError(f"callgrind wrote no count for {missing}")
     counts: dict[str, dict[str, float]] = {}
     for side in sides:
-        first, second = ({mode: dumps[(f"{side}#{n}", mode)] / per[mode] for mode in MODES} for n in (1, 2))
+        first, second = ({mode: found[f"{side}#{n} {mode}"] / per[mode] for mode in MODES} for n in (1, 2))
         counts[side] = {mode: (first[mode] + second[mode]) / 2 for mode in MODES}
         counts[side][REPEAT] = abs(first["call"] - second["call"])
     return counts

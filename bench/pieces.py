@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -46,30 +45,18 @@ Piece = tuple[Callable[[], Any], Callable[[Any], Any]]
 def _pieces() -> tuple[dict[str, Piece], Callable[[], None]]:
     """The pieces, on the bench call's real arguments and answer, and a bare SDK call (the cache evictor)."""
     sys.path.insert(0, str(REPO / "bench"))
-    import anthropic
-    import inprocess
+    import instructions
     import overhead
     from opentelemetry.trace import INVALID_SPAN
 
     from tokentrail.contract import anthropic as contract
     from tokentrail.contract import semconv, shapes
-    from tokentrail.dev.standin import StandinServer
     from tokentrail.instrumentation.anthropic import AnthropicInstrumentor, responses
     from tokentrail.instrumentation.anthropic import requests as chat
-    from tokentrail.instrumentation.recorder import metricpump
     from tokentrail.instrumentation.recorder.call import LLMCall
 
-    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = str(10**9)  # no export and no metric drain while pieces run
-    metricpump.IDLE_DRAIN = 10.0**9
-    tracer_provider, meter_provider = overhead._providers()
-    _, switch = inprocess._switch(inprocess.SAME_MOMENTS, tracer_provider, meter_provider)
-    with StandinServer() as server:
-        http_client, set_mode = inprocess._replayed(server, {"call": (None, 1)})
-        base_url = server.base_url
+    _, switch, client, set_mode, _ = instructions.quiet_sides("same-moments", {"call": (None, 1)})
     set_mode("call")
-    client = anthropic.Anthropic(
-        api_key="bench", base_url=base_url, max_retries=0, http_client=http_client, **overhead._native_off()
-    )
     kwargs: dict[str, Any] = {
         "model": overhead.MODEL,
         "max_tokens": 1024,
@@ -131,6 +118,9 @@ def _pieces() -> tuple[dict[str, Piece], Callable[[], None]]:
         "call end (span end included)": (started_with_response, lambda a: a[0].stop(a[1])),
         "span end": (lambda: tracer.start_span("chat"), lambda span: span.end()),
     }
+
+    if tuple(pieces) != _PIECE_NAMES:
+        raise SystemExit(f"bench/pieces.py: _PIECE_NAMES {_PIECE_NAMES} do not name the pieces {tuple(pieces)}")
 
     def evict() -> None:
         overhead._call(client, "call")  # the bare SDK (switched above)
@@ -205,13 +195,11 @@ def counted(names: Sequence[str], reps: int) -> dict[str, float]:
             capture_output=True,
             timeout=3600,
         )
-        found: dict[int, int] = {}
-        for path in out.parent.glob(out.name + ".*"):
-            text = path.read_text()
-            reason = re.search(r"^desc: Trigger: Client Request: piece-(\d+)$", text, re.MULTILINE)
-            total = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
-            if reason is not None and total is not None:
-                found[int(reason.group(1))] = int(total.group(1))
+        found = {
+            int(reason.removeprefix("piece-")): total
+            for reason, total in instructions.dumps(out).items()
+            if reason.startswith("piece-")
+        }
     if len(found) != len(names):
         raise SystemExit(f"callgrind wrote {len(found)} of {len(names)} counts")
     empty = found[0] / reps

@@ -60,7 +60,9 @@ def _text_parts(content: Any) -> str | None:
         out.append(_string(text))
     if len(out) == 1:  # the usual single text block: no join
         return f"[{_TEXT_PART}{out[0]}}}]"
-    return f"[{_TEXT_PART}{_BETWEEN_PARTS.join(out)}}}]" if out else "[]"
+    if not out:
+        return "[]"
+    return f"[{_TEXT_PART}{_BETWEEN_PARTS.join(out)}}}]"
 
 
 def system_instructions_json(value: Any) -> str | None:
